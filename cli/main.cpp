@@ -1,0 +1,304 @@
+// `retarget`: the command line, a thin layer over the public API (engine.hpp).
+// Exit codes: 0 ok, 1 the request failed, 2 bad usage or invalid input.
+#include <CLI/CLI.hpp>
+#include <unistd.h>
+
+#include <functional>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "retarget/engine.hpp"
+
+namespace {
+
+using nlohmann::json;
+using retarget::Diagnostics;
+using retarget::Engine;
+using retarget::Status;
+
+constexpr int kOk = 0, kFailed = 1, kBadInput = 2;
+
+struct Globals {
+  std::string config;
+  std::optional<std::string> data_dir;
+  std::vector<std::string> plugin_dirs;
+  std::string now;
+  std::optional<unsigned> threads;
+  std::vector<std::string> catalogs;  // applied before the command (one-process form)
+  std::vector<std::string> events;    // ingested before the command (one-process form)
+};
+
+int report(const Status& s) {
+  if (s.ok()) return kOk;
+  std::cerr << "retarget: " << s.message() << "\n";
+  return s.exit_code();
+}
+
+void print_diagnostics(const Diagnostics& d) {
+  for (const auto& item : d.items()) std::cerr << item.to_string() << "\n";
+}
+
+int run_with_engine(const Globals& g, const std::function<int(Engine&)>& body) {
+  retarget::EngineOptions options;
+  options.config_path = g.config;
+  options.data_dir = g.data_dir;
+  options.extra_plugin_dirs = g.plugin_dirs;
+  options.threads = g.threads;
+  if (!g.now.empty()) {
+    auto t = retarget::parse_time_ms(g.now);
+    if (!t) {
+      std::cerr << "retarget: --now '" << g.now << "' is not an RFC 3339 time such as 2026-06-01T00:00:00Z\n";
+      return kBadInput;
+    }
+    options.now_ms = *t;
+  }
+  auto engine = Engine::Open(options);
+  if (!engine.ok()) return report(engine.status());
+  for (const auto& r : (*engine)->refused_plugins())
+    std::cerr << "retarget: warning: plugin " << r.library << " refused: " << r.reason << "\n";
+  for (const auto& c : g.catalogs) {
+    Diagnostics d;
+    Status s = (*engine)->apply_catalog_file(c, d);
+    print_diagnostics(d);
+    if (!s.ok()) return report(s);
+  }
+  for (const auto& e : g.events) {
+    auto r = (*engine)->ingest_file(e);
+    if (!r.ok()) return report(r.status());
+    std::cerr << e << ": " << r->accepted << " accepted, " << r->duplicates << " duplicates, " << r->rejected
+              << " rejected\n";
+    for (const auto& rej : r->rejections) std::cerr << e << ":" << rej.line << ": rejected: " << rej.reason << "\n";
+  }
+  return body(**engine);
+}
+
+json explain_json(const retarget::ExplainNode& n) {
+  json j{{"node", n.label}, {"value", n.value}};
+  if (!n.because.empty()) j["because"] = n.because;
+  if (!n.children.empty()) {
+    j["children"] = json::array();
+    for (const auto& c : n.children) j["children"].push_back(explain_json(c));
+  }
+  return j;
+}
+
+void explain_text(const retarget::ExplainNode& n, const std::string& indent, std::ostream& out) {
+  out << indent << (n.value ? "[yes] " : "[no]  ") << n.label;
+  if (!n.because.empty()) out << "  -- " << n.because;
+  out << "\n";
+  for (const auto& c : n.children) explain_text(c, indent + "      ", out);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"retarget: a rules engine for retargeting segmentation"};
+  app.require_subcommand(1);
+  Globals g;
+  app.add_option("--config", g.config, "config file (default: built-in defaults, see config/retarget.yaml)");
+  app.add_option("--data-dir", g.data_dir, "data directory, or :memory:");
+  app.add_option("--plugins", g.plugin_dirs, "an extra plugin directory (repeatable)");
+  app.add_option("--now", g.now, "fix the clock for every time rule (RFC 3339)");
+  app.add_option("--threads", g.threads, "evaluation threads (default: config, 0 = one per core)");
+  app.add_option("--catalog", g.catalogs, "apply this catalog file first (repeatable; one-process form)");
+  app.add_option("--events", g.events, "ingest this JSON Lines file first (repeatable; one-process form)");
+
+  int code = kOk;
+
+  // plugins
+  auto* plugins = app.add_subcommand("plugins", "list loaded plugins and their filters");
+  std::string plugins_format = "text";
+  plugins->add_option("--format", plugins_format, "text or json")->check(CLI::IsMember({"text", "json"}));
+  plugins->callback([&] {
+    code = run_with_engine(g, [&](Engine& e) {
+      if (plugins_format == "json") {
+        json j{{"plugins", json::array()}, {"filters", json::array()}, {"refused", json::array()}};
+        for (const auto& p : e.plugins())
+          j["plugins"].push_back({{"name", p.name}, {"version", p.version}, {"library", p.library}, {"filters", p.filters}});
+        for (const auto& f : e.filters()) {
+          json params = json::array();
+          for (const auto& p : f.params) {
+            json pj{{"name", p.name}, {"type", p.type}, {"required", p.required}};
+            if (!p.allowed.empty()) pj["allowed"] = p.allowed;
+            if (!p.default_value.empty()) pj["default"] = p.default_value;
+            if (!p.description.empty()) pj["description"] = p.description;
+            params.push_back(pj);
+          }
+          j["filters"].push_back({{"name", f.name}, {"description", f.description}, {"version", f.version},
+                                  {"plugin", f.plugin}, {"interaction_dependent", f.interaction_dependent},
+                                  {"params", params}, {"example", f.example}});
+        }
+        for (const auto& r : e.refused_plugins()) j["refused"].push_back({{"library", r.library}, {"reason", r.reason}});
+        std::cout << j.dump(2) << "\n";
+        return kOk;
+      }
+      for (const auto& p : e.plugins()) std::cout << p.name << " " << p.version << "  (" << p.library << ")\n";
+      std::cout << "\n";
+      for (const auto& f : e.filters()) {
+        std::cout << f.name << " " << f.version << (f.interaction_dependent ? "  [interaction-dependent]" : "  [profile-level]")
+                  << "\n    " << f.description << "\n    params:";
+        for (const auto& p : f.params)
+          std::cout << " " << p.name << ":" << p.type << (p.required ? "" : "?");
+        std::cout << "\n    example: " << f.name << ": " << f.example << "\n";
+      }
+      for (const auto& r : e.refused_plugins()) std::cout << "\nrefused: " << r.library << ": " << r.reason << "\n";
+      return kOk;
+    });
+  });
+
+  // validate
+  auto* validate = app.add_subcommand("validate", "check rule files against the catalog and the loaded filters");
+  std::vector<std::string> validate_files;
+  validate->add_option("rules", validate_files, "rule files")->required();
+  validate->callback([&] {
+    code = run_with_engine(g, [&](Engine& e) {
+      Diagnostics d;
+      Status s = e.validate_rules(validate_files, d);
+      print_diagnostics(d);
+      if (s.ok()) std::cout << "ok: " << validate_files.size() << " file(s) valid\n";
+      return s.ok() ? kOk : kBadInput;
+    });
+  });
+
+  // catalog apply
+  auto* catalog = app.add_subcommand("catalog", "catalog commands");
+  auto* catalog_apply = catalog->add_subcommand("apply", "upsert campaigns, Canvases and Content Cards");
+  catalog->require_subcommand(1);
+  std::string catalog_file;
+  catalog_apply->add_option("file", catalog_file, "catalog YAML")->required();
+  catalog_apply->callback([&] {
+    code = run_with_engine(g, [&](Engine& e) {
+      Diagnostics d;
+      Status s = e.apply_catalog_file(catalog_file, d);
+      print_diagnostics(d);
+      if (s.ok()) std::cout << "applied " << catalog_file << "\n";
+      return report(s);
+    });
+  });
+
+  // ingest
+  auto* ingest = app.add_subcommand("ingest", "ingest JSON Lines events (- = standard input)");
+  std::string ingest_file;
+  std::string ingest_format = "text";
+  ingest->add_option("file", ingest_file, "events file or -")->required();
+  ingest->add_option("--format", ingest_format, "text or json")->check(CLI::IsMember({"text", "json"}));
+  ingest->callback([&] {
+    code = run_with_engine(g, [&](Engine& e) {
+      auto r = e.ingest_file(ingest_file);
+      if (!r.ok()) return report(r.status());
+      if (ingest_format == "json") {
+        json rej = json::array();
+        for (const auto& x : r->rejections) rej.push_back({{"line", x.line}, {"reason", x.reason}});
+        std::cout << json{{"lines", r->lines}, {"accepted", r->accepted}, {"duplicates", r->duplicates},
+                          {"rejected", r->rejected}, {"rejections", rej}, {"seconds", r->seconds}}.dump(2) << "\n";
+      } else {
+        for (const auto& x : r->rejections) std::cerr << ingest_file << ":" << x.line << ": rejected: " << x.reason << "\n";
+        std::cout << r->accepted << " accepted, " << r->duplicates << " duplicates, " << r->rejected << " rejected\n";
+      }
+      return kOk;
+    });
+  });
+
+  // evaluate
+  auto* evaluate = app.add_subcommand("evaluate", "members of a segment");
+  std::vector<std::string> eval_rules;
+  std::vector<std::string> eval_segments;
+  std::string eval_format = "text";
+  evaluate->add_option("--rules", eval_rules, "rule files");
+  evaluate->add_option("--segment", eval_segments, "segment id (repeatable; default: every segment)");
+  evaluate->add_option("--format", eval_format, "text, count, ids, csv or json")
+      ->check(CLI::IsMember({"text", "count", "ids", "csv", "json"}));
+  evaluate->callback([&] {
+    code = run_with_engine(g, [&](Engine& e) {
+      Diagnostics d;
+      if (!eval_rules.empty()) {
+        Status s = e.load_rules(eval_rules, d);
+        print_diagnostics(d);
+        if (!s.ok()) return report(s);
+      }
+      std::vector<std::string> ids = eval_segments.empty() ? e.segment_ids() : eval_segments;
+      if (ids.empty()) {
+        std::cerr << "retarget: no segments: pass --rules FILE\n";
+        return kBadInput;
+      }
+      json all = json::array();
+      for (const auto& id : ids) {
+        auto r = e.evaluate(id, eval_format != "count" && eval_format != "text");
+        if (!r.ok()) return report(r.status());
+        for (const auto& w : r->warnings) std::cerr << "warning: " << w << "\n";
+        if (eval_format == "count") {
+          std::cout << r->count << "\n";
+        } else if (eval_format == "ids") {
+          for (const auto& m : r->members) std::cout << m << "\n";
+        } else if (eval_format == "csv") {
+          std::cout << "external_id\n";
+          for (const auto& m : r->members) std::cout << m << "\n";
+        } else if (eval_format == "json") {
+          all.push_back({{"segment", r->id}, {"count", r->count}, {"members", r->members}, {"warnings", r->warnings},
+                         {"timing", {{"evaluate_ms", r->evaluate_ms}, {"compile_ms", r->compile_ms}}}});
+        } else {
+          std::cout << r->id << " (" << r->name << "): " << r->count << " user(s)  [" << r->evaluate_ms << " ms]\n";
+        }
+      }
+      if (eval_format == "json") std::cout << (all.size() == 1 ? all[0] : all).dump(2) << "\n";
+      return kOk;
+    });
+  });
+
+  // explain
+  auto* explain = app.add_subcommand("explain", "why a user is or is not in a segment");
+  std::vector<std::string> explain_rules;
+  std::string explain_segment, explain_user, explain_format = "text";
+  explain->add_option("--rules", explain_rules, "rule files");
+  explain->add_option("--segment", explain_segment, "segment id")->required();
+  explain->add_option("--user", explain_user, "external user id")->required();
+  explain->add_option("--format", explain_format, "text or json")->check(CLI::IsMember({"text", "json"}));
+  explain->callback([&] {
+    code = run_with_engine(g, [&](Engine& e) {
+      Diagnostics d;
+      if (!explain_rules.empty()) {
+        Status s = e.load_rules(explain_rules, d);
+        print_diagnostics(d);
+        if (!s.ok()) return report(s);
+      }
+      auto r = e.explain(explain_segment, explain_user);
+      if (!r.ok()) return report(r.status());
+      if (explain_format == "json") {
+        json j{{"segment", r->segment}, {"user", r->user}, {"known_user", r->known_user}, {"member", r->member},
+               {"match", explain_json(r->match)}, {"exclude", json::array()}, {"warnings", r->warnings}};
+        for (const auto& x : r->exclude) j["exclude"].push_back(explain_json(x));
+        std::cout << j.dump(2) << "\n";
+        return kOk;
+      }
+      std::cout << "segment " << r->segment << ", user " << r->user << ": "
+                << (r->member ? "MEMBER" : "not a member") << "\n";
+      if (!r->known_user) {
+        std::cout << "  " << r->match.label << "\n";
+        return kOk;
+      }
+      std::cout << "match:\n";
+      explain_text(r->match, "  ", std::cout);
+      if (!r->exclude.empty()) {
+        std::cout << "exclude (a user in any of these is removed):\n";
+        for (const auto& x : r->exclude) explain_text(x, "  ", std::cout);
+      }
+      for (const auto& w : r->warnings) std::cout << "warning: " << w << "\n";
+      return kOk;
+    });
+  });
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    app.exit(e);
+    return kBadInput;
+  }
+  return code;
+}

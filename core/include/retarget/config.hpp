@@ -1,0 +1,53 @@
+// Engine configuration: config/retarget.yaml documents every key and default.
+//
+// Unknown keys are an error (a typo must not silently fall back to a default).
+// Relative paths in a config file are resolved against the file's directory.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "retarget/diagnostics.hpp"
+#include "retarget/status.hpp"
+
+namespace retarget {
+
+struct Limits {
+  std::size_t max_rules_file_bytes = 4u << 20;    // a rules or catalog file
+  std::size_t max_yaml_nodes = 200000;            // after alias expansion
+  std::size_t max_tree_depth = 32;                // nesting of all/any/not in one segment
+  std::size_t max_tree_nodes = 10000;             // nodes of one segment's trees
+  std::size_t max_in_values = 256;                // values of one `in` list
+  std::size_t max_event_line_bytes = 1u << 20;    // one JSON Lines event
+};
+
+struct Notifications {
+  bool log = true;          // write a line to the log (standard error)
+  std::string command;      // run with the notification as JSON on stdin, "" = none
+  std::string webhook;      // POST the notification as JSON, "" = none
+};
+
+struct Config {
+  // Directories searched for plugin libraries (lib*.so). Empty = the default:
+  // <dir of the executable>/../lib/retarget/plugins (build tree and install tree alike).
+  std::vector<std::string> plugin_dirs;
+  // Optional SHA-256 digests (hex) a plugin file must match; empty = no allowlist.
+  std::vector<std::string> plugin_sha256_allowlist;
+  std::string data_dir = ":memory:";
+  std::string timezone = "UTC";                     // company time zone (IANA)
+  std::int64_t expiry_window_ms = 90LL * 86400000;  // "90d"
+  std::string sweep_schedule = "daily 03:00";       // embedded scheduler
+  bool pin_by_tag = true;
+  bool segments_pin = false;
+  std::string policy = "tiered";                    // tiered | legacy
+  unsigned threads = 0;                             // 0 = one per core
+  std::string dead_letter;                          // file for rejected events, "" = none
+  Limits limits;
+  Notifications notifications;
+};
+
+// Reads a config file. Every problem is reported in `diags` with its location.
+Config load_config(const std::string& path, Diagnostics& diags);
+
+}  // namespace retarget

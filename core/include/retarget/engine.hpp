@@ -1,0 +1,152 @@
+// Retarget's embedding API: open an engine, give it a catalog, events and
+// segments, ask who is in a segment and why.
+//
+//   retarget::EngineOptions options;
+//   options.config_path = "config/retarget.yaml";
+//   auto engine = retarget::Engine::Open(options);
+//   if (!engine.ok()) { report(engine.status()); return; }
+//   retarget::Diagnostics diags;
+//   (*engine)->apply_catalog_file("catalog.yaml", diags);
+//   auto report = (*engine)->ingest_file("events.jsonl");
+//   (*engine)->load_rules({"segments.yaml"}, diags);
+//   auto result = (*engine)->evaluate("win_back");   // result->members, ->count
+//
+// Thread safety: every method may be called from any thread. Changes
+// (catalog, ingest, rules) are serialised; an evaluation works on the
+// snapshot that was current when it started and never blocks ingest while it
+// runs over the index.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "retarget/config.hpp"
+#include "retarget/diagnostics.hpp"
+#include "retarget/status.hpp"
+
+namespace retarget {
+
+struct EngineOptions {
+  std::string config_path;                    // "" = built-in defaults (config/retarget.yaml)
+  std::optional<std::string> data_dir;        // overrides the config's data_dir
+  std::vector<std::string> extra_plugin_dirs; // searched after the config's plugin_dirs
+  bool default_plugin_dirs = true;            // also search the default directories
+  std::optional<std::int64_t> now_ms;         // a fixed clock (ms since epoch), for tests and what-ifs
+  std::optional<unsigned> threads;            // overrides the config's thread count
+};
+
+struct ParamDescription {
+  std::string name, type, description, default_value;
+  bool required = true;
+  std::vector<std::string> allowed;
+};
+
+struct FilterDescription {
+  std::string name, description, version, example;
+  std::string plugin, library;
+  bool interaction_dependent = false;
+  std::vector<ParamDescription> params;
+};
+
+struct PluginDescription {
+  std::string name, version, library;
+  std::vector<std::string> filters;
+};
+
+struct RefusedPluginDescription {
+  std::string library, reason;
+};
+
+struct IngestReport {
+  std::uint64_t lines = 0;       // non-blank lines read
+  std::uint64_t accepted = 0;    // new events stored
+  std::uint64_t duplicates = 0;  // valid events already stored (idempotent re-ingest)
+  std::uint64_t rejected = 0;
+  struct Rejection {
+    std::uint64_t line;
+    std::string reason;
+  };
+  std::vector<Rejection> rejections;  // the first 1,000
+  double seconds = 0;
+};
+
+struct SegmentResult {
+  std::string id, name;
+  std::uint64_t count = 0;
+  std::vector<std::string> members;  // external ids, sorted (byte order)
+  std::vector<std::string> warnings;
+  double evaluate_ms = 0;  // the plan run over the index
+  double compile_ms = 0;
+};
+
+struct ExplainNode {
+  std::string label;    // "all", "any", "not", or the leaf as written
+  bool value = false;
+  std::string because;  // leaves: the fact that decided
+  std::vector<ExplainNode> children;
+};
+
+struct Explanation {
+  std::string segment, user;
+  bool known_user = false;  // false: no event names this user (not in U)
+  bool member = false;
+  ExplainNode match;
+  std::vector<ExplainNode> exclude;
+  std::vector<std::string> warnings;
+};
+
+// Parses an RFC 3339 time (as events and --now are written) to ms since the epoch.
+std::optional<std::int64_t> parse_time_ms(std::string_view text);
+
+class Engine {
+ public:
+  static Result<std::unique_ptr<Engine>> Open(const EngineOptions& options);
+  ~Engine();
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  const Config& config() const;
+  // The evaluation clock: the fixed `now` when one was given, else the wall clock.
+  std::int64_t now_ms() const;
+
+  std::vector<FilterDescription> filters() const;
+  std::vector<PluginDescription> plugins() const;
+  std::vector<RefusedPluginDescription> refused_plugins() const;
+
+  // Upserts campaigns, Canvases and Content Cards. All or nothing: with any
+  // error in `diags`, nothing changes.
+  Status apply_catalog_file(const std::string& path, Diagnostics& diags);
+  Status apply_catalog_text(const std::string& yaml, const std::string& name, Diagnostics& diags);
+
+  // Ingests JSON Lines ("-" = standard input). Bad lines are rejected with
+  // their line number and reason (and written to the dead-letter file when
+  // configured); the good lines are kept. Fails only when the file cannot be read.
+  Result<IngestReport> ingest_file(const std::string& path);
+  Result<IngestReport> ingest_text(std::string_view jsonl);
+
+  // Checks rule files against the catalog and loaded filters without
+  // changing anything. Every problem lands in `diags`.
+  Status validate_rules(const std::vector<std::string>& paths, Diagnostics& diags) const;
+  // Validates and adds segments (upsert by id) for evaluate/explain.
+  Status load_rules(const std::vector<std::string>& paths, Diagnostics& diags);
+  Status load_rules_text(const std::string& yaml, const std::string& name, Diagnostics& diags);
+  std::vector<std::string> segment_ids() const;
+
+  Result<SegmentResult> evaluate(const std::string& segment_id, bool with_members = true) const;
+  Result<Explanation> explain(const std::string& segment_id, const std::string& user) const;
+
+  // Every known user's external id, in dense-index order (tests, exports).
+  std::vector<std::string> users() const;
+
+  struct Impl;
+
+ private:
+  explicit Engine(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace retarget

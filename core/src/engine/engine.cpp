@@ -1,0 +1,393 @@
+#include "retarget/engine.hpp"
+
+#include <simdjson.h>
+#include <tbb/task_arena.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <iterator>
+#include <mutex>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "catalog/catalog.hpp"
+#include "common/time.hpp"
+#include "eval/evaluator.hpp"
+#include "index/index.hpp"
+#include "ingest/event_parser.hpp"
+#include "plugin/plugin_host.hpp"
+#include "plugin/registry.hpp"
+#include "rules/rules.hpp"
+#include "store/event_store.hpp"
+
+namespace retarget {
+
+namespace fs = std::filesystem;
+
+struct Engine::Impl {
+  Config config;
+  EngineOptions options;
+  TimeZone zone = TimeZone::Utc();
+  FilterRegistry registry;
+  std::unique_ptr<tbb::task_arena> arena;
+
+  mutable std::mutex mu;  // guards everything below
+  Catalog catalog;
+  RuleSet rules;
+  EventStore store;
+  std::shared_ptr<const Index> index = std::make_shared<Index>();
+
+  sdk::Timestamp now() const {
+    if (options.now_ms) return *options.now_ms;
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+  }
+
+  Result<IngestReport> ingest(const char* data, std::size_t size, std::size_t capacity);
+
+  // Compiles a segment against the current catalog and rules. REQUIRES: mu held.
+  std::optional<CompiledSegment> compile(const std::string& id, Diagnostics& diags) const {
+    const SegmentDefinition* def = rules.find(id);
+    if (!def) return std::nullopt;
+    CompileOptions co{now(), &zone, &config.limits};
+    Compiler compiler(registry, catalog, rules, co);
+    return compiler.compile(*def, diags);
+  }
+
+  Status validate(RuleSet& candidate, Diagnostics& diags) const;
+};
+
+namespace {
+
+std::vector<std::string> default_plugin_dirs() {
+  std::vector<std::string> dirs;
+  std::error_code ec;
+  fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  if (ec) return dirs;
+  for (const char* rel : {"../lib/retarget/plugins"}) {
+    fs::path p = (exe.parent_path() / rel).lexically_normal();
+    if (fs::is_directory(p, ec)) dirs.push_back(p.string());
+  }
+  return dirs;
+}
+
+ExplainNode to_public(const PointNode& n) {
+  ExplainNode out{n.label, n.value, n.because, {}};
+  for (const auto& c : n.children) out.children.push_back(to_public(c));
+  return out;
+}
+
+std::string diag_summary(const Diagnostics& d) {
+  return std::to_string(d.error_count()) + " error(s):\n" + d.to_string();
+}
+
+}  // namespace
+
+std::optional<std::int64_t> parse_time_ms(std::string_view text) { return parse_time(text); }
+
+Engine::Engine(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Engine::~Engine() = default;
+
+Result<std::unique_ptr<Engine>> Engine::Open(const EngineOptions& options) {
+  auto impl = std::make_unique<Impl>();
+  impl->options = options;
+  if (!options.config_path.empty()) {
+    Diagnostics diags;
+    impl->config = load_config(options.config_path, diags);
+    if (diags.has_errors()) return Status::InvalidInput("invalid config: " + diag_summary(diags));
+  }
+  Config& c = impl->config;
+  if (options.data_dir) c.data_dir = *options.data_dir;
+  if (options.threads) c.threads = *options.threads;
+  if (c.data_dir != ":memory:")
+    return Status::Failed("data directory '" + c.data_dir +
+                          "': only ':memory:' is available in this version (the durable store is not built yet); "
+                          "pass --data-dir :memory: and give --catalog/--events to the same command");
+  auto zone = TimeZone::Locate(c.timezone);
+  if (!zone.ok()) return zone.status();
+  impl->zone = zone.value();
+
+  PluginHostOptions po;
+  po.directories = c.plugin_dirs;
+  po.directories.insert(po.directories.end(), options.extra_plugin_dirs.begin(), options.extra_plugin_dirs.end());
+  if (options.default_plugin_dirs && c.plugin_dirs.empty())
+    for (auto& d : default_plugin_dirs()) po.directories.push_back(d);
+  po.sha256_allowlist = c.plugin_sha256_allowlist;
+  load_plugins(po, impl->registry);
+
+  unsigned threads = c.threads ? c.threads : std::max(1u, std::thread::hardware_concurrency());
+  impl->arena = std::make_unique<tbb::task_arena>(static_cast<int>(threads));
+  return std::unique_ptr<Engine>(new Engine(std::move(impl)));
+}
+
+const Config& Engine::config() const { return impl_->config; }
+std::int64_t Engine::now_ms() const { return impl_->now(); }
+
+std::vector<FilterDescription> Engine::filters() const {
+  std::vector<FilterDescription> out;
+  for (const auto& [name, f] : impl_->registry.filters()) {
+    FilterDescription d;
+    d.name = name;
+    d.description = f.info->description;
+    d.version = f.info->version;
+    d.example = f.info->example;
+    d.plugin = f.plugin_name;
+    d.library = f.library_path;
+    d.interaction_dependent = f.info->interaction_dependent;
+    for (const auto& p : f.info->params) {
+      d.params.push_back(
+          {p.name, sdk::to_string(p.type), p.description, p.default_value, p.required, p.allowed});
+    }
+    out.push_back(std::move(d));
+  }
+  return out;
+}
+
+std::vector<PluginDescription> Engine::plugins() const {
+  std::vector<PluginDescription> out;
+  for (const auto& p : impl_->registry.plugins()) out.push_back({p.name, p.version, p.path, p.filters});
+  return out;
+}
+
+std::vector<RefusedPluginDescription> Engine::refused_plugins() const {
+  std::vector<RefusedPluginDescription> out;
+  for (const auto& r : impl_->registry.refused()) out.push_back({r.path, r.reason});
+  return out;
+}
+
+Status Engine::apply_catalog_file(const std::string& path, Diagnostics& diags) {
+  std::lock_guard lock(impl_->mu);
+  std::size_t before = diags.error_count();
+  Catalog next = impl_->catalog;
+  next.apply_file(path, impl_->config.limits.max_rules_file_bytes, impl_->config.limits.max_yaml_nodes, diags);
+  if (diags.error_count() > before) return Status::InvalidInput("the catalog has errors; nothing was applied");
+  impl_->catalog = std::move(next);
+  return Status::Ok();
+}
+
+Status Engine::apply_catalog_text(const std::string& yaml, const std::string& name, Diagnostics& diags) {
+  std::lock_guard lock(impl_->mu);
+  std::size_t before = diags.error_count();
+  Catalog next = impl_->catalog;
+  next.apply_text(yaml, name, diags);
+  if (diags.error_count() > before) return Status::InvalidInput("the catalog has errors; nothing was applied");
+  impl_->catalog = std::move(next);
+  return Status::Ok();
+}
+
+Result<IngestReport> Engine::Impl::ingest(const char* data, std::size_t size, std::size_t capacity) {
+  auto start = std::chrono::steady_clock::now();
+  IngestReport report;
+  std::ofstream dead_letter;
+  if (!config.dead_letter.empty()) {
+    dead_letter.open(config.dead_letter, std::ios::app);
+    if (!dead_letter) return Status::IoError("cannot open the dead-letter file '" + config.dead_letter + "'");
+  }
+  std::lock_guard lock(mu);
+  EventParser parser(catalog);
+  Event event;
+  std::string error;
+  const char* end = data + size;
+  const char* p = data;
+  std::uint64_t line_no = 0;
+  auto reject = [&](std::string_view line, std::string reason) {
+    ++report.rejected;
+    if (report.rejections.size() < 1000) report.rejections.push_back({line_no, reason});
+    if (dead_letter)
+      dead_letter << nlohmann::json{{"line", line_no},
+                                    {"reason", reason},
+                                    {"text", nlohmann::json(std::string(line)).dump(-1, ' ', false,
+                                                                                     nlohmann::json::error_handler_t::replace)}}
+                         .dump()
+                  << "\n";
+  };
+  while (p < end) {
+    const char* nl = static_cast<const char*>(std::memchr(p, '\n', static_cast<std::size_t>(end - p)));
+    const char* line_end = nl ? nl : end;
+    std::string_view line(p, static_cast<std::size_t>(line_end - p));
+    ++line_no;
+    p = nl ? nl + 1 : end;
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (line.find_first_not_of(" \t") == std::string_view::npos) continue;  // blank lines are not events
+    ++report.lines;
+    if (line.size() > config.limits.max_event_line_bytes) {
+      reject(line.substr(0, 200), "line is " + std::to_string(line.size()) + " bytes, over the limit of " +
+                                       std::to_string(config.limits.max_event_line_bytes));
+      continue;
+    }
+    (void)capacity;
+    if (!parser.parse(line, event, error)) {
+      reject(line, error);
+      continue;
+    }
+    if (store.add(event, catalog)) ++report.accepted;
+    else ++report.duplicates;
+  }
+  index = store.snapshot();
+  report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return report;
+}
+
+Result<IngestReport> Engine::ingest_file(const std::string& path) {
+  std::string text;
+  if (path == "-") {
+    text.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
+  } else {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return Status::IoError("cannot open events file '" + path + "'");
+    text.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  return ingest_text(text);
+}
+
+Result<IngestReport> Engine::ingest_text(std::string_view jsonl) {
+  // simdjson reads up to SIMDJSON_PADDING bytes past a line's end: pad the buffer.
+  simdjson::padded_string padded(jsonl);
+  return impl_->ingest(padded.data(), padded.size(), padded.size() + simdjson::SIMDJSON_PADDING);
+}
+
+Status Engine::Impl::validate(RuleSet& candidate, Diagnostics& diags) const {
+  std::size_t before = diags.error_count();
+  CompileOptions co{now(), &zone, &config.limits};
+  Compiler compiler(registry, catalog, candidate, co);
+  std::map<std::string, References> refs;
+  for (const auto& [id, def] : candidate.segments()) {
+    auto compiled = compiler.compile(def, diags);
+    if (compiled) refs[id] = compiled->references;
+  }
+  compiler.check_cycles(refs, diags);
+  if (diags.error_count() > before)
+    return Status::InvalidInput(std::to_string(diags.error_count() - before) + " problem(s) in the rules");
+  return Status::Ok();
+}
+
+Status Engine::validate_rules(const std::vector<std::string>& paths, Diagnostics& diags) const {
+  std::lock_guard lock(impl_->mu);
+  std::size_t before = diags.error_count();
+  RuleSet candidate = impl_->rules;
+  RuleSet added;
+  for (const auto& p : paths) added.add_file(p, impl_->config.limits, diags);
+  if (diags.error_count() > before) return Status::InvalidInput("the rules have errors");
+  candidate.upsert(added);
+  return impl_->validate(candidate, diags);
+}
+
+Status Engine::load_rules(const std::vector<std::string>& paths, Diagnostics& diags) {
+  std::lock_guard lock(impl_->mu);
+  std::size_t before = diags.error_count();
+  RuleSet added;
+  for (const auto& p : paths) added.add_file(p, impl_->config.limits, diags);
+  if (diags.error_count() > before) return Status::InvalidInput("the rules have errors; nothing was loaded");
+  RuleSet candidate = impl_->rules;
+  candidate.upsert(added);
+  Status s = impl_->validate(candidate, diags);
+  if (!s.ok()) return s;
+  impl_->rules = std::move(candidate);
+  return Status::Ok();
+}
+
+Status Engine::load_rules_text(const std::string& yaml, const std::string& name, Diagnostics& diags) {
+  std::lock_guard lock(impl_->mu);
+  std::size_t before = diags.error_count();
+  RuleSet added;
+  added.add_text(yaml, name, impl_->config.limits, diags);
+  if (diags.error_count() > before) return Status::InvalidInput("the rules have errors; nothing was loaded");
+  RuleSet candidate = impl_->rules;
+  candidate.upsert(added);
+  Status s = impl_->validate(candidate, diags);
+  if (!s.ok()) return s;
+  impl_->rules = std::move(candidate);
+  return Status::Ok();
+}
+
+std::vector<std::string> Engine::segment_ids() const {
+  std::lock_guard lock(impl_->mu);
+  auto ids = impl_->rules.ids();
+  return {ids.begin(), ids.end()};
+}
+
+Result<SegmentResult> Engine::evaluate(const std::string& segment_id, bool with_members) const {
+  auto start = std::chrono::steady_clock::now();
+  std::optional<CompiledSegment> compiled;
+  std::shared_ptr<const Index> index;
+  Diagnostics diags;
+  {
+    std::lock_guard lock(impl_->mu);
+    if (!impl_->rules.find(segment_id)) {
+      auto ids = impl_->rules.ids();
+      return Status::NotFound("unknown segment '" + segment_id + "'" +
+                              (ids.empty() ? std::string(" (no rules are loaded: pass --rules FILE)") : ""));
+    }
+    compiled = impl_->compile(segment_id, diags);
+    index = impl_->index;
+  }
+  if (!compiled) return Status::InvalidInput(diag_summary(diags));
+  double compile_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  auto bulk = evaluate_bulk(*compiled, *index, *impl_->arena);
+  if (!bulk.ok()) return bulk.status();
+  SegmentResult out;
+  out.id = compiled->id;
+  out.name = compiled->name;
+  out.count = bulk->count;
+  out.evaluate_ms = bulk->evaluate_ms;
+  out.compile_ms = compile_ms;
+  for (const auto& d : diags.items())
+    if (d.severity == Diagnostic::Severity::kWarning) out.warnings.push_back(d.to_string());
+  if (with_members) {
+    out.members.reserve(bulk->count);
+    for (sdk::UserIndex u : bulk->members) out.members.push_back(index->users().id(u));
+    std::sort(out.members.begin(), out.members.end());
+  }
+  return out;
+}
+
+Result<Explanation> Engine::explain(const std::string& segment_id, const std::string& user) const {
+  std::optional<CompiledSegment> compiled;
+  std::shared_ptr<const Index> index;
+  Diagnostics diags;
+  {
+    std::lock_guard lock(impl_->mu);
+    if (!impl_->rules.find(segment_id)) return Status::NotFound("unknown segment '" + segment_id + "'");
+    compiled = impl_->compile(segment_id, diags);
+    index = impl_->index;
+  }
+  if (!compiled) return Status::InvalidInput(diag_summary(diags));
+  Explanation out;
+  out.segment = segment_id;
+  out.user = user;
+  for (const auto& d : diags.items())
+    if (d.severity == Diagnostic::Severity::kWarning) out.warnings.push_back(d.to_string());
+  auto u = index->users().find(user);
+  if (!u || *u >= index->user_count()) {
+    out.known_user = false;
+    out.match.label = "(user not in U: no accepted event names '" + user + "')";
+    return out;
+  }
+  out.known_user = true;
+  auto point = evaluate_point(*compiled, *index, *u);
+  if (!point.ok()) return point.status();
+  out.member = point->member;
+  out.match = to_public(point->match);
+  for (const auto& e : point->exclude) out.exclude.push_back(to_public(e));
+  return out;
+}
+
+std::vector<std::string> Engine::users() const {
+  std::shared_ptr<const Index> index;
+  {
+    std::lock_guard lock(impl_->mu);
+    index = impl_->index;
+  }
+  std::vector<std::string> out;
+  for (std::uint32_t u = 0; u < index->user_count(); ++u) out.push_back(index->users().id(u));
+  return out;
+}
+
+}  // namespace retarget

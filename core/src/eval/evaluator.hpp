@@ -1,0 +1,48 @@
+// Runs compiled segment plans over an Index: bulk (every user, in parallel
+// over chunks of 65,536 users) and point (one user, with the reason of every node).
+//
+// Both walk the same PlanNode tree with the same boolean semantics; each leaf
+// supplies its bulk kernel and its point check (see sdk::Filter). `not` and
+// `have: false` are complements over U, the users the index knows.
+//
+// Thread safety: evaluate() runs its parallel work inside the task arena it
+// was given; any number of evaluations may run at once over immutable indexes.
+#pragma once
+
+#include <roaring/roaring.hh>
+#include <tbb/task_arena.h>
+
+#include <string>
+#include <vector>
+
+#include "index/index.hpp"
+#include "retarget/status.hpp"
+#include "rules/rules.hpp"
+
+namespace retarget {
+
+struct BulkResult {
+  Roaring members;  // dense user indexes
+  std::uint64_t count = 0;
+  double evaluate_ms = 0;
+};
+
+struct PointNode {
+  std::string label;
+  bool value = false;
+  std::string because;  // leaves: the deciding fact
+  std::vector<PointNode> children;
+};
+
+struct PointResult {
+  bool member = false;
+  PointNode match;
+  std::vector<PointNode> exclude;
+};
+
+// Throws nothing: a filter that throws fails the evaluation with a message
+// naming the filter and its plugin.
+Result<BulkResult> evaluate_bulk(const CompiledSegment& segment, const Index& index, tbb::task_arena& arena);
+Result<PointResult> evaluate_point(const CompiledSegment& segment, const Index& index, sdk::UserIndex user);
+
+}  // namespace retarget

@@ -1,0 +1,80 @@
+#include "index/index.hpp"
+
+namespace retarget {
+
+UserIndex UserDirectory::intern(std::string_view id) {
+  auto it = index_.find(id);
+  if (it != index_.end()) return it->second;
+  auto u = static_cast<UserIndex>(ids_.size());
+  ids_.emplace_back(id);
+  index_.emplace(std::string(id), u);
+  return u;
+}
+
+std::optional<UserIndex> UserDirectory::find(std::string_view id) const {
+  auto it = index_.find(id);
+  if (it == index_.end()) return std::nullopt;
+  return it->second;
+}
+
+// Fields are separated by \x1f, which cannot occur in ids that came through
+// JSON validation unescaped... but may when escaped, so it is escaped too.
+static void append_field(std::string& out, std::string_view s) {
+  for (char c : s) {
+    if (c == '\x1f' || c == '\x1e') out += '\x1e';
+    out += c;
+  }
+  out += '\x1f';
+}
+
+std::string fact_key_string(const sdk::FactKey& key) {
+  std::string s;
+  s += static_cast<char>('0' + static_cast<int>(key.kind));
+  s += static_cast<char>('a' + static_cast<int>(key.fact));
+  s += '\x1f';
+  append_field(s, key.source);
+  append_field(s, key.step);
+  append_field(s, key.detail);
+  return s;
+}
+
+std::string summary_key_string(sdk::SummaryKind kind, std::string_view a, std::string_view b) {
+  std::string s(1, static_cast<char>('a' + static_cast<int>(kind)));
+  s += '\x1f';
+  append_field(s, a);
+  append_field(s, b);
+  return s;
+}
+
+std::string source_key(sdk::SourceKind kind, std::string_view id) {
+  return (kind == sdk::SourceKind::kCampaign ? "campaign:" : "canvas:") + std::string(id);
+}
+
+const sdk::UserTimes* Index::fact(const sdk::FactKey& key) const {
+  if (!expired_sources_.empty() && is_expired(key.kind, key.source)) return nullptr;
+  auto it = facts_.find(fact_key_string(key));
+  return it == facts_.end() ? nullptr : it->second.get();
+}
+
+const sdk::UserTimes* Index::times(sdk::SummaryKind kind, std::string_view a, std::string_view b) const {
+  auto it = summaries_.find(summary_key_string(kind, a, b));
+  return it == summaries_.end() ? nullptr : it->second.get();
+}
+
+const sdk::UserAttributes* Index::attribute(std::string_view name) const {
+  auto it = attributes_.find(std::string(name));
+  return it == attributes_.end() ? nullptr : it->second.get();
+}
+
+bool Index::is_expired(sdk::SourceKind kind, std::string_view id) const {
+  return expired_sources_.count(source_key(kind, id)) > 0;
+}
+
+std::size_t Index::memory_bytes() const {
+  std::size_t n = 0;
+  for (const auto& [k, c] : facts_) n += c->memory_bytes();
+  for (const auto& [k, c] : summaries_) n += c->memory_bytes();
+  return n;
+}
+
+}  // namespace retarget

@@ -1,0 +1,38 @@
+// Loads filter plugins (Boost.DLL) into a FilterRegistry.
+//
+// Order of checks for each lib*.so of each configured directory (sorted by
+// name, so loading is deterministic):
+//   1. trust: a regular file owned by the running user or root, not group- or
+//      world-writable; its SHA-256 in the allowlist when one is configured;
+//   2. dlopen with RTLD_NOW (missing symbols fail here, not mid-evaluation);
+//   3. the entry point `retarget_plugin_entry` exists; its PluginTable's
+//      abi_version equals sdk::kAbiVersion (read before anything else);
+//   4. the build fingerprint equals the host's (same toolchain);
+//   5. metadata: names, parameter specs and examples are well-formed and no
+//      filter name is already registered;
+//   6. probe: each filter is compiled from its example and evaluated once on
+//      an empty index; a profile-level filter that reaches for interaction
+//      data, or any filter that throws, is refused.
+// A library that fails any check is refused as a whole, with the file and the
+// reason recorded; loading goes on with the others.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "plugin/registry.hpp"
+
+namespace retarget {
+
+struct PluginHostOptions {
+  std::vector<std::string> directories;
+  std::vector<std::string> sha256_allowlist;  // lower-case hex; empty = none
+};
+
+// Fills `registry` (and freezes it).
+void load_plugins(const PluginHostOptions& options, FilterRegistry& registry);
+
+// Lower-case hex SHA-256 of a file's contents, or "" when unreadable.
+std::string sha256_file(const std::string& path);
+
+}  // namespace retarget

@@ -1,0 +1,338 @@
+#include "rules/rules.hpp"
+
+#include <functional>
+
+#include "common/text.hpp"
+
+namespace retarget {
+
+// --- RuleSet ---------------------------------------------------------------
+
+void RuleSet::add_file(const std::string& path, const Limits& limits, Diagnostics& diags) {
+  YamlLimits yl;
+  yl.max_bytes = limits.max_rules_file_bytes;
+  yl.max_nodes = limits.max_yaml_nodes;
+  yl.max_depth = limits.max_tree_depth * 2 + 8;  // a tree level is a map and a list in YAML
+  Diagnostics local;
+  YamlNode root = load_yaml_file(path, yl, local);
+  if (!local.has_errors()) add(root, path, limits, local);
+  diags.append(local);
+}
+
+void RuleSet::add_text(const std::string& text, const std::string& file, const Limits& limits, Diagnostics& diags) {
+  YamlLimits yl;
+  yl.max_bytes = limits.max_rules_file_bytes;
+  yl.max_nodes = limits.max_yaml_nodes;
+  yl.max_depth = limits.max_tree_depth * 2 + 8;
+  Diagnostics local;
+  YamlNode root = parse_yaml(text, file, yl, local);
+  if (!local.has_errors()) add(root, file, limits, local);
+  diags.append(local);
+}
+
+void RuleSet::add(const YamlNode& root, const std::string& file, const Limits&, Diagnostics& diags) {
+  auto error = [&](const YamlNode& n, const std::string& m) { diags.error(n.where(file), m); };
+  std::size_t before = diags.error_count();
+  if (!root.is_map()) return error(root, "a rules file must be a map with 'version: 1' and 'segments'");
+  for (const auto& [k, v] : root.entries)
+    if (k.value != "version" && k.value != "segments")
+      error(k, "unknown key '" + k.value + "' in a rules file" + did_you_mean(k.value, {"version", "segments"}));
+  const YamlNode* version = root.find("version");
+  long long ver = 0;
+  if (!version || !yaml_as_int(*version, ver) || ver != 1)
+    error(version ? *version : root, "a rules file must declare 'version: 1'");
+  const YamlNode* segs = root.find("segments");
+  std::map<std::string, SegmentDefinition, std::less<>> added;
+  if (!segs || !segs->is_sequence()) {
+    error(segs ? *segs : root, "'segments' must be a list of segments");
+  } else {
+    for (const auto& s : segs->items) {
+      if (!s.is_map()) {
+        error(s, "a segment must be a map with id, name, match and optional exclude");
+        continue;
+      }
+      static const std::vector<std::string> kKeys = {"id", "name", "match", "exclude", "description"};
+      for (const auto& [k, v] : s.entries)
+        if (std::find(kKeys.begin(), kKeys.end(), k.value) == kKeys.end())
+          error(k, "unknown key '" + k.value + "' in a segment" + did_you_mean(k.value, kKeys));
+      SegmentDefinition def;
+      def.where = s.where(file);
+      const YamlNode* id = s.find("id");
+      if (!id || !id->is_scalar() || id->value.empty()) {
+        error(id ? *id : s, "a segment needs a non-empty 'id'");
+        continue;
+      }
+      def.id = id->value;
+      if (added.count(def.id) || segments_.count(def.id)) {
+        const auto& first = added.count(def.id) ? added.at(def.id).where : segments_.at(def.id).where;
+        error(*id, "duplicate segment id '" + def.id + "' (first defined at " + first.to_string() + ")");
+        continue;
+      }
+      const YamlNode* name = s.find("name");
+      def.name = name && name->is_scalar() ? name->value : def.id;
+      const YamlNode* match = s.find("match");
+      if (!match) {
+        error(s, "segment '" + def.id + "' has no 'match' tree");
+        continue;
+      }
+      def.match = *match;
+      if (const YamlNode* ex = s.find("exclude")) {
+        if (!ex->is_sequence()) {
+          error(*ex, "'exclude' must be a list of trees");
+        } else {
+          def.exclude = ex->items;
+        }
+      }
+      added.emplace(def.id, std::move(def));
+    }
+  }
+  if (diags.error_count() > before) return;
+  for (auto& [id, def] : added) segments_.emplace(id, std::move(def));
+}
+
+void RuleSet::upsert(const RuleSet& other) {
+  for (const auto& [id, def] : other.segments_) segments_[id] = def;
+}
+
+const SegmentDefinition* RuleSet::find(std::string_view id) const {
+  auto it = segments_.find(id);
+  return it == segments_.end() ? nullptr : &it->second;
+}
+
+std::set<std::string> RuleSet::ids() const {
+  std::set<std::string> s;
+  for (const auto& [id, d] : segments_) s.insert(id);
+  return s;
+}
+
+// --- rendering ----------------------------------------------------------------
+
+std::string to_flow(const YamlNode& n) {
+  switch (n.kind) {
+    case YamlNode::Kind::kNull: return "{}";
+    case YamlNode::Kind::kScalar: return n.quoted ? "\"" + n.value + "\"" : n.value;
+    case YamlNode::Kind::kSequence: {
+      std::string s = "[";
+      for (std::size_t i = 0; i < n.items.size(); ++i) s += (i ? ", " : "") + to_flow(n.items[i]);
+      return s + "]";
+    }
+    case YamlNode::Kind::kMap: {
+      std::string s = "{";
+      for (std::size_t i = 0; i < n.entries.size(); ++i)
+        s += (i ? ", " : "") + n.entries[i].first.value + ": " + to_flow(n.entries[i].second);
+      return s + "}";
+    }
+  }
+  return "";
+}
+
+// --- Compiler -----------------------------------------------------------------
+
+namespace {
+
+// The compile context a plugin sees for one leaf.
+class LeafCompileContext : public sdk::CompileContext {
+ public:
+  LeafCompileContext(const Catalog& catalog, const RegisteredFilter& def, const BoundParams& bound,
+                     const SourceLocation& leaf, sdk::Timestamp now, const TimeZone& zone, Diagnostics& diags)
+      : catalog_(catalog), def_(def), bound_(bound), leaf_(leaf), now_(now), zone_(zone), diags_(diags) {}
+
+  sdk::Timestamp now() const override { return now_; }
+  const sdk::CampaignInfo* campaign(std::string_view id) const override {
+    deny_profile_level();
+    const Campaign* c = catalog_.campaign(id);
+    if (!c) return nullptr;
+    campaigns_.push_back(std::make_unique<sdk::CampaignInfo>(catalog_.campaign_info(*c)));
+    return campaigns_.back().get();
+  }
+  const sdk::CanvasInfo* canvas(std::string_view id) const override {
+    deny_profile_level();
+    const Canvas* c = catalog_.canvas(id);
+    if (!c) return nullptr;
+    canvases_.push_back(std::make_unique<sdk::CanvasInfo>(catalog_.canvas_info(*c)));
+    return canvases_.back().get();
+  }
+  std::optional<std::string> declared_attribute_type(std::string_view name) const override {
+    return catalog_.attribute_type(name);
+  }
+  std::optional<sdk::TimePredicate> compile_time_predicate(std::string_view key, std::string_view value,
+                                                          std::string_view param) override {
+    std::string problem;
+    auto tp = retarget::compile_time_predicate(key, value, now_, zone_, problem);
+    if (!tp) diags_.error(where(param), problem);
+    return tp;
+  }
+  void error(std::string_view param, std::string message) override {
+    diags_.error(where(param), std::move(message));
+  }
+  void warning(std::string_view param, std::string message) override {
+    diags_.warning(where(param), std::move(message));
+  }
+
+ private:
+  void deny_profile_level() const {
+    if (!def_.info->interaction_dependent)
+      throw sdk::InteractionAccessDenied("profile-level filter '" + def_.info->name + "' (" + def_.library_path +
+                                         ") asked for campaign or Canvas data");
+  }
+  SourceLocation where(std::string_view param) const {
+    auto it = bound_.where.find(std::string(param));
+    return it == bound_.where.end() ? leaf_ : it->second;
+  }
+
+  const Catalog& catalog_;
+  const RegisteredFilter& def_;
+  const BoundParams& bound_;
+  SourceLocation leaf_;
+  sdk::Timestamp now_;
+  const TimeZone& zone_;
+  Diagnostics& diags_;
+  // Stable storage for the infos handed out (valid for the compile call).
+  mutable std::vector<std::unique_ptr<sdk::CampaignInfo>> campaigns_;
+  mutable std::vector<std::unique_ptr<sdk::CanvasInfo>> canvases_;
+};
+
+}  // namespace
+
+Compiler::Compiler(const FilterRegistry& registry, const Catalog& catalog, const RuleSet& rules,
+                   CompileOptions options)
+    : registry_(registry), catalog_(catalog), rules_(rules), options_(options), segment_ids_(rules.ids()) {}
+
+std::optional<CompiledSegment> Compiler::compile(const SegmentDefinition& segment, Diagnostics& diags) const {
+  CompiledSegment out;
+  out.id = segment.id;
+  out.name = segment.name;
+  std::size_t before = diags.error_count();
+  std::size_t count = 0;
+  auto match = node(segment.match, segment.where.file, 1, count, out.references, diags);
+  if (match) out.match = std::move(*match);
+  for (const auto& ex : segment.exclude) {
+    auto e = node(ex, segment.where.file, 1, count, out.references, diags);
+    if (e) out.exclude.push_back(std::move(*e));
+  }
+  if (diags.error_count() > before) return std::nullopt;
+  return out;
+}
+
+std::optional<PlanNode> Compiler::compile_tree(const YamlNode& tree, const std::string& file, References& refs,
+                                               Diagnostics& diags) const {
+  std::size_t count = 0;
+  return node(tree, file, 1, count, refs, diags);
+}
+
+std::optional<PlanNode> Compiler::node(const YamlNode& n, const std::string& file, std::size_t depth,
+                                       std::size_t& count, References& refs, Diagnostics& diags) const {
+  auto error = [&](const YamlNode& at, const std::string& m) {
+    diags.error(at.where(file), m);
+    return std::nullopt;
+  };
+  if (depth > options_.limits->max_tree_depth)
+    return error(n, "the tree is nested deeper than " + std::to_string(options_.limits->max_tree_depth) +
+                        " levels (limits.max_tree_depth)");
+  if (++count > options_.limits->max_tree_nodes)
+    return error(n, "the segment has more than " + std::to_string(options_.limits->max_tree_nodes) +
+                        " nodes (limits.max_tree_nodes)");
+  if (!n.is_map() || n.entries.size() != 1)
+    return error(n, "a node must be a map with exactly one key: all, any, not, or a filter name");
+  const YamlNode& key = n.entries[0].first;
+  const YamlNode& value = n.entries[0].second;
+  PlanNode out;
+  out.where = n.where(file);
+  if (key.value == "all" || key.value == "any") {
+    out.op = key.value == "all" ? PlanNode::Op::kAll : PlanNode::Op::kAny;
+    out.label = key.value;
+    if (!value.is_sequence() || value.items.empty())
+      return error(value, "'" + key.value + "' needs a non-empty list of nodes");
+    bool ok = true;
+    for (const auto& child : value.items) {
+      auto c = node(child, file, depth + 1, count, refs, diags);
+      if (c) out.children.push_back(std::move(*c));
+      else ok = false;
+    }
+    if (!ok) return std::nullopt;
+    return out;
+  }
+  if (key.value == "not") {
+    out.op = PlanNode::Op::kNot;
+    out.label = "not";
+    auto c = node(value, file, depth + 1, count, refs, diags);
+    if (!c) return std::nullopt;
+    out.children.push_back(std::move(*c));
+    return out;
+  }
+  return leaf(key, value, file, refs, diags);
+}
+
+std::optional<PlanNode> Compiler::leaf(const YamlNode& key, const YamlNode& params, const std::string& file,
+                                       References& refs, Diagnostics& diags) const {
+  const RegisteredFilter* def = registry_.find(key.value);
+  if (!def) {
+    std::vector<std::string> names = registry_.names();
+    names.insert(names.end(), {"all", "any", "not"});
+    diags.error(key.where(file), "unknown filter '" + key.value + "'" + did_you_mean(key.value, names));
+    return std::nullopt;
+  }
+  std::set<std::string> segment_ids = segment_ids_;
+  BindContext bind{&catalog_, &segment_ids, options_.zone, options_.now, options_.limits, file, &diags};
+  BoundParams bound;
+  if (!bind_params(*def->info, key, params, bind, bound)) return std::nullopt;
+
+  LeafCompileContext ctx(catalog_, *def, bound, key.where(file), options_.now, *options_.zone, diags);
+  std::size_t before = diags.error_count();
+  std::unique_ptr<sdk::Filter> filter;
+  try {
+    filter = def->factory->create(bound.params, ctx);
+  } catch (const sdk::InteractionAccessDenied& e) {
+    diags.error(key.where(file), e.what());
+    return std::nullopt;
+  } catch (const std::exception& e) {
+    diags.error(key.where(file), "filter '" + key.value + "' (" + def->library_path + ") failed to compile: " + e.what());
+    return std::nullopt;
+  }
+  if (!filter) {
+    if (diags.error_count() == before)
+      diags.error(key.where(file), "filter '" + key.value + "' refused its parameters");
+    return std::nullopt;
+  }
+  refs.merge(bound.references);
+  PlanNode out;
+  out.op = PlanNode::Op::kLeaf;
+  out.filter = std::move(filter);
+  out.definition = def;
+  out.label = key.value + " " + to_flow(params);
+  out.where = key.where(file);
+  return out;
+}
+
+void Compiler::check_cycles(const std::map<std::string, References>& refs, Diagnostics& diags) const {
+  enum class Mark { kNone, kActive, kDone };
+  std::map<std::string, Mark> mark;
+  std::vector<std::string> path;
+  std::set<std::string> reported;
+  std::function<void(const std::string&)> visit = [&](const std::string& id) {
+    mark[id] = Mark::kActive;
+    path.push_back(id);
+    auto it = refs.find(id);
+    if (it != refs.end()) {
+      for (const auto& next : it->second.segments) {
+        if (mark[next] == Mark::kActive) {
+          auto start = std::find(path.begin(), path.end(), next);
+          std::vector<std::string> cycle(start, path.end());
+          cycle.push_back(next);
+          if (reported.insert(next).second) {
+            const SegmentDefinition* def = rules_.find(next);
+            diags.error(def ? def->where : SourceLocation{}, "segment cycle: " + join(cycle, " -> "));
+          }
+        } else if (mark[next] == Mark::kNone) {
+          visit(next);
+        }
+      }
+    }
+    path.pop_back();
+    mark[id] = Mark::kDone;
+  };
+  for (const auto& [id, r] : refs)
+    if (mark[id] == Mark::kNone) visit(id);
+}
+
+}  // namespace retarget

@@ -1,0 +1,102 @@
+// Segments as written by rule authors, and their compilation into plans.
+//
+// A RuleSet holds segment definitions read from rule files (validated for
+// shape). compile() checks every leaf against the filter registry and the
+// catalog and produces a Plan: the boolean tree with one compiled sdk::Filter
+// per leaf. Every problem of every segment is reported, each with
+// file:line:column and a plain sentence.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "catalog/catalog.hpp"
+#include "common/time.hpp"
+#include "common/yaml_tree.hpp"
+#include "plugin/registry.hpp"
+#include "retarget/config.hpp"
+#include "retarget/diagnostics.hpp"
+#include "rules/param_binder.hpp"
+
+namespace retarget {
+
+struct SegmentDefinition {
+  std::string id, name;
+  YamlNode match;
+  std::vector<YamlNode> exclude;
+  SourceLocation where;
+};
+
+class RuleSet {
+ public:
+  // Reads the segments of a rules file; a segment id defined twice (in this
+  // file or an earlier one) is an error. Nothing is added when the file has errors.
+  void add_file(const std::string& path, const Limits& limits, Diagnostics& diags);
+  void add_text(const std::string& text, const std::string& file, const Limits& limits, Diagnostics& diags);
+  // Upserts (rules apply): replaces segments with the same id.
+  void upsert(const RuleSet& other);
+
+  const SegmentDefinition* find(std::string_view id) const;
+  const std::map<std::string, SegmentDefinition, std::less<>>& segments() const { return segments_; }
+  std::set<std::string> ids() const;
+
+ private:
+  void add(const YamlNode& root, const std::string& file, const Limits& limits, Diagnostics& diags);
+  std::map<std::string, SegmentDefinition, std::less<>> segments_;
+};
+
+struct PlanNode {
+  enum class Op { kAll, kAny, kNot, kLeaf };
+  Op op = Op::kLeaf;
+  std::vector<PlanNode> children;
+  std::shared_ptr<const sdk::Filter> filter;  // kLeaf
+  const RegisteredFilter* definition = nullptr;  // kLeaf
+  std::string label;  // "all", "any", "not", or the leaf as written
+  SourceLocation where;
+};
+
+struct CompiledSegment {
+  std::string id, name;
+  PlanNode match;
+  std::vector<PlanNode> exclude;
+  References references;  // of this segment's own leaves
+};
+
+struct CompileOptions {
+  sdk::Timestamp now = 0;
+  const TimeZone* zone = nullptr;
+  const Limits* limits = nullptr;
+};
+
+class Compiler {
+ public:
+  Compiler(const FilterRegistry& registry, const Catalog& catalog, const RuleSet& rules, CompileOptions options);
+
+  // Compiles one segment; nullopt after reporting errors.
+  std::optional<CompiledSegment> compile(const SegmentDefinition& segment, Diagnostics& diags) const;
+  // Compiles a bare tree (an inline audience); nullopt after reporting errors.
+  std::optional<PlanNode> compile_tree(const YamlNode& tree, const std::string& file, References& refs,
+                                       Diagnostics& diags) const;
+  // Reports segment cycles (through nested segment references) in `rules`.
+  void check_cycles(const std::map<std::string, References>& refs, Diagnostics& diags) const;
+
+ private:
+  std::optional<PlanNode> node(const YamlNode& n, const std::string& file, std::size_t depth, std::size_t& count,
+                               References& refs, Diagnostics& diags) const;
+  std::optional<PlanNode> leaf(const YamlNode& key, const YamlNode& params, const std::string& file,
+                               References& refs, Diagnostics& diags) const;
+
+  const FilterRegistry& registry_;
+  const Catalog& catalog_;
+  const RuleSet& rules_;
+  CompileOptions options_;
+  std::set<std::string> segment_ids_;
+};
+
+// Renders a YAML node as a one-line flow value: {campaign: x, have: false}.
+std::string to_flow(const YamlNode& n);
+
+}  // namespace retarget

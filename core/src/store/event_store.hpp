@@ -1,0 +1,79 @@
+// The in-memory event store (the `:memory:` data directory): applies accepted
+// events to per-column builders and publishes immutable Index snapshots.
+//
+// Events are idempotent by content: an event equal to one already stored (same
+// normalised fields, same instant) is recognised and changes nothing, so
+// ingesting a file twice does not double any count.
+//
+// Thread safety: not synchronised; the engine serialises writers and
+// publishes snapshots to readers.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "catalog/catalog.hpp"
+#include "index/index.hpp"
+#include "ingest/event.hpp"
+
+namespace retarget {
+
+class EventStore {
+ public:
+  EventStore();
+
+  // Applies one validated event. Returns false when it is a duplicate.
+  bool add(const Event& event, const Catalog& catalog);
+
+  // An immutable snapshot of everything added so far. Columns untouched since
+  // the last snapshot are shared with it.
+  std::shared_ptr<const Index> snapshot();
+
+  std::uint32_t user_count() const { return users_->size(); }
+  std::uint64_t event_count() const { return seen_.size(); }
+
+ private:
+  template <typename T>
+  struct Builder {
+    std::unordered_map<UserIndex, T> values;
+    bool dirty = true;
+  };
+  struct Latest {  // latest-time-wins state; on equal times the later ingest wins
+    sdk::Timestamp time = sdk::kNoTime;
+    bool present = false;
+    sdk::AttributeValue value;
+  };
+  struct Hash128 {
+    std::uint64_t a, b;
+    bool operator==(const Hash128& o) const { return a == o.a && b == o.b; }
+  };
+  struct Hash128Hasher {
+    std::size_t operator()(const Hash128& h) const { return h.a; }
+  };
+
+  static Hash128 content_hash(const Event& e);
+  void touch_max(std::unordered_map<std::string, Builder<sdk::Timestamp>>& m, const std::string& key,
+                 UserIndex u, sdk::Timestamp t);
+  void fact(const Event& e, UserIndex u, sdk::FactKind kind, std::string_view step, std::string_view detail);
+  void summary(UserIndex u, sdk::Timestamp t, sdk::SummaryKind kind, std::string_view a = {},
+               std::string_view b = {});
+
+  std::shared_ptr<UserDirectory> users_;
+  bool users_dirty_ = true;
+  std::unordered_set<Hash128, Hash128Hasher> seen_;
+  std::unordered_map<std::string, Builder<sdk::Timestamp>> facts_;
+  std::unordered_map<std::string, Builder<sdk::Timestamp>> summaries_;
+  // feature flag -> user -> (time, enabled): the latest state wins.
+  std::map<std::string, std::unordered_map<UserIndex, std::pair<sdk::Timestamp, bool>>> feature_flags_;
+  std::set<std::string> dirty_flags_;
+  Builder<std::int64_t> news_feed_views_;
+  std::map<std::string, std::unordered_map<UserIndex, Latest>> attributes_;
+  std::set<std::string> dirty_attributes_;
+  std::shared_ptr<Index> last_;
+};
+
+}  // namespace retarget

@@ -1,0 +1,239 @@
+// General profile-level filters over custom attributes: custom_attribute.
+// Semantics: filters.md, "General filters".
+//
+// Types: an attribute's type comes from the catalog's `attributes` when
+// declared (then an op or value of another type is a validation error);
+// otherwise each stored value keeps the JSON type it arrived with, and a
+// comparison across types does not match. `not_equals` and `not_in` also
+// match users who lack the attribute. `matches` is an ECMAScript regular
+// expression searched anywhere in the value (anchor with ^...$ for a full match).
+#include <regex>
+
+#include <retarget/sdk/helpers.hpp>
+#include <retarget/sdk/plugin.hpp>
+
+namespace {
+
+using namespace retarget::sdk;
+using Type = AttributeValue::Type;
+
+enum class Op { kEquals, kNotEquals, kIn, kNotIn, kMatches, kExists, kNotExists, kMoreThan, kLessThan, kTime };
+
+const std::vector<std::string> kOps = {"equals", "not_equals", "in", "not_in", "matches", "exists", "not_exists",
+                                       "more_than", "less_than", "more_than_days_ago", "less_than_days_ago",
+                                       "after", "before", "blank"};
+
+Op op_of(const std::string& s) {
+  if (s == "equals") return Op::kEquals;
+  if (s == "not_equals") return Op::kNotEquals;
+  if (s == "in") return Op::kIn;
+  if (s == "not_in") return Op::kNotIn;
+  if (s == "matches") return Op::kMatches;
+  if (s == "exists") return Op::kExists;
+  if (s == "not_exists") return Op::kNotExists;
+  if (s == "more_than") return Op::kMoreThan;
+  if (s == "less_than") return Op::kLessThan;
+  return Op::kTime;
+}
+
+// One comparand, typed.
+struct Operand {
+  Type type = Type::kString;
+  std::string text;
+  double number = 0;
+  bool boolean = false;
+};
+
+bool same(const AttributeValue& v, const Operand& o) {
+  if (v.type != o.type) return false;
+  switch (v.type) {
+    case Type::kString: return v.text == o.text;
+    case Type::kNumber: return v.number == o.number;
+    case Type::kBool: return v.boolean == o.boolean;
+  }
+  return false;
+}
+
+std::string describe(const AttributeValue& v) {
+  switch (v.type) {
+    case Type::kString: return "\"" + v.text + "\"";
+    case Type::kNumber: {
+      std::string s = std::to_string(v.number);
+      s.erase(s.find_last_not_of('0') + 1);
+      if (!s.empty() && s.back() == '.') s.pop_back();
+      return s;
+    }
+    case Type::kBool: return v.boolean ? "true" : "false";
+  }
+  return "?";
+}
+
+class CustomAttribute final : public Filter {
+ public:
+  CustomAttribute(std::string name, Op op, std::vector<Operand> operands, std::optional<std::regex> regex,
+                  std::optional<TimePredicate> when, std::string text)
+      : name_(std::move(name)), op_(op), operands_(std::move(operands)), regex_(std::move(regex)),
+        when_(std::move(when)), text_(std::move(text)) {}
+
+  // Whether a user with value `v` (nullptr = lacks the attribute) matches.
+  bool matches(const AttributeValue* v) const {
+    switch (op_) {
+      case Op::kExists: return v != nullptr;
+      case Op::kNotExists: return v == nullptr;
+      case Op::kEquals: return v && same(*v, operands_[0]);
+      case Op::kNotEquals: return !v || (v->type == operands_[0].type && !same(*v, operands_[0]));
+      case Op::kIn:
+        if (!v) return false;
+        for (const auto& o : operands_)
+          if (same(*v, o)) return true;
+        return false;
+      case Op::kNotIn:
+        if (!v) return true;
+        if (v->type != operands_[0].type) return false;
+        for (const auto& o : operands_)
+          if (same(*v, o)) return false;
+        return true;
+      case Op::kMatches: return v && v->type == Type::kString && std::regex_search(v->text, *regex_);
+      case Op::kMoreThan: return v && v->type == Type::kNumber && v->number > operands_[0].number;
+      case Op::kLessThan: return v && v->type == Type::kNumber && v->number < operands_[0].number;
+      case Op::kTime:
+        if (!v) return when_->matches(kNoTime);
+        if (v->type != Type::kString || v->time == kNoTime) return false;  // not a time: no match
+        return when_->matches(v->time);
+    }
+    return false;
+  }
+
+  void evaluate_chunk(const EvalContext& ctx, std::uint32_t chunk, ChunkBits& out) const override {
+    const UserAttributes* column = ctx.profiles().attribute(name_);
+    bool absent_matches = matches(nullptr);
+    if (absent_matches) ctx.universe(chunk, out);
+    if (!column) return;
+    auto users = column->users_in_chunk(chunk);
+    auto values = column->values_in_chunk(chunk);
+    for (std::size_t i = 0; i < users.size(); ++i) {
+      std::uint32_t bit = offset_in_chunk(users[i]);
+      if (matches(&values[i])) out.set(bit);
+      else if (absent_matches) out.words[bit >> 6] &= ~(1ULL << (bit & 63));
+    }
+  }
+
+  Verdict evaluate_user(const EvalContext& ctx, UserIndex user) const override {
+    const UserAttributes* column = ctx.profiles().attribute(name_);
+    const AttributeValue* v = column ? column->find(user) : nullptr;
+    return {matches(v), (v ? name_ + " = " + describe(*v) : name_ + " is not set") + "; wanted " + text_};
+  }
+
+ private:
+  std::string name_;
+  Op op_;
+  std::vector<Operand> operands_;
+  std::optional<std::regex> regex_;
+  std::optional<TimePredicate> when_;
+  std::string text_;
+};
+
+class CustomAttributeFactory final : public FilterFactory {
+ public:
+  CustomAttributeFactory() {
+    info_ = {"custom_attribute", "Users by the value of a custom attribute", "1.0.0", false,
+             {{"name", ParamType::kString, true, {}, "", "the attribute's name"},
+              {"op", ParamType::kString, true, kOps, "", "the comparison; a time predicate key for time attributes"},
+              {"value", ParamType::kValue, false, {}, "",
+               "the comparand: a value, a list (in/not_in), a regex (matches), days, a date or a bool (time ops)"}},
+             "{name: country, op: equals, value: DE}"};
+  }
+  const FilterInfo& info() const override { return info_; }
+
+  std::unique_ptr<Filter> create(const Params& p, CompileContext& ctx) const override {
+    const std::string& name = p.text("name");
+    const std::string& op_text = p.text("op");
+    Op op = op_of(op_text);
+    std::optional<std::string> declared = ctx.declared_attribute_type(name);
+    bool has_value = p.has("value");
+    const ParamValue* value = has_value ? &p.get("value") : nullptr;
+    std::string text = op_text + (value ? " " + (value->is_list ? "[" + join_list(value->list) + "]" : value->text) : "");
+
+    auto fail = [&](std::string_view param, std::string msg) -> std::unique_ptr<Filter> {
+      ctx.error(param, std::move(msg));
+      return nullptr;
+    };
+    // Which declared types each op accepts.
+    auto type_ok = [&](std::initializer_list<const char*> types) {
+      if (!declared) return true;
+      for (const char* t : types)
+        if (*declared == t) return true;
+      return false;
+    };
+    if (op == Op::kExists || op == Op::kNotExists) {
+      if (has_value) return fail("value", "'" + op_text + "' takes no value");
+      return make(name, op, {}, std::nullopt, std::nullopt, text);
+    }
+    if (!has_value) return fail("value", "'" + op_text + "' needs a value");
+    if (op == Op::kIn || op == Op::kNotIn) {
+      if (!value->is_list) return fail("value", "'" + op_text + "' needs a list of values");
+      if (!type_ok({"string"})) return fail("op", type_error(name, *declared, op_text));
+      std::vector<Operand> operands;
+      for (const auto& s : value->list) operands.push_back({Type::kString, s, 0, false});
+      return make(name, op, std::move(operands), std::nullopt, std::nullopt, text);
+    }
+    if (value->is_list) return fail("value", "'" + op_text + "' needs a single value, not a list");
+    if (op == Op::kMatches) {
+      if (!type_ok({"string"})) return fail("op", type_error(name, *declared, op_text));
+      try {
+        return make(name, op, {}, std::regex(value->text, std::regex::ECMAScript), std::nullopt, text);
+      } catch (const std::regex_error& e) {
+        return fail("value", "'" + value->text + "' is not a valid regular expression: " + e.what());
+      }
+    }
+    if (op == Op::kMoreThan || op == Op::kLessThan) {
+      if (!type_ok({"number"})) return fail("op", type_error(name, *declared, op_text));
+      if (value->scalar_type != Type::kNumber) return fail("value", "'" + op_text + "' needs a number");
+      return make(name, op, {{Type::kNumber, "", value->number, false}}, std::nullopt, std::nullopt, text);
+    }
+    if (op == Op::kTime) {
+      if (!type_ok({"time"})) return fail("op", type_error(name, *declared, op_text));
+      auto when = ctx.compile_time_predicate(op_text, value->text, "value");
+      if (!when) return nullptr;
+      return make(name, op, {}, std::nullopt, std::move(when), text);
+    }
+    // equals / not_equals: the comparand takes the declared type, else its own.
+    Operand o{value->scalar_type, value->text, value->number, value->boolean};
+    if (value->scalar_type != Type::kString) o.text.clear();
+    if (declared) {
+      if (*declared == "time") return fail("op", type_error(name, *declared, op_text));
+      if (*declared == "string") {
+        o = {Type::kString, value->text, 0, false};
+      } else if (*declared == "number") {
+        if (value->scalar_type != Type::kNumber) return fail("value", "attribute '" + name + "' is a number; '" + value->text + "' is not");
+      } else if (*declared == "bool") {
+        if (value->scalar_type != Type::kBool) return fail("value", "attribute '" + name + "' is a bool; '" + value->text + "' is not");
+        if (op == Op::kNotEquals) return fail("op", "bool attributes take only 'equals'");
+      }
+    }
+    return make(name, op, {o}, std::nullopt, std::nullopt, text);
+  }
+
+ private:
+  static std::string join_list(const std::vector<std::string>& v) {
+    std::string s;
+    for (std::size_t i = 0; i < v.size(); ++i) s += (i ? ", " : "") + v[i];
+    return s;
+  }
+  static std::string type_error(const std::string& name, const std::string& type, const std::string& op) {
+    return "attribute '" + name + "' is declared " + type + " in the catalog; '" + op + "' does not apply to " + type +
+           " values";
+  }
+  static std::unique_ptr<Filter> make(const std::string& name, Op op, std::vector<Operand> operands,
+                                      std::optional<std::regex> regex, std::optional<TimePredicate> when,
+                                      const std::string& text) {
+    return std::make_unique<CustomAttribute>(name, op, std::move(operands), std::move(regex), std::move(when), text);
+  }
+  FilterInfo info_;
+};
+
+const CustomAttributeFactory kCustomAttribute;
+
+}  // namespace
+
+RETARGET_PLUGIN("io.retarget.attribute_filters", "1.0.0", &kCustomAttribute)

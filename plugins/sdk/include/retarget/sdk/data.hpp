@@ -1,0 +1,169 @@
+// Read-only views of the index that filters evaluate against.
+//
+// Thread safety: every view and column is immutable for the duration of one
+// evaluation (the engine evaluates against a snapshot) and may be read from
+// any number of threads at once.
+//
+// Two views, and the tag that separates them:
+//  - InteractionView: messaging interaction data per source (campaign or
+//    Canvas). Only live data is visible: facts of expired sources are absent.
+//    Only filters declared interaction-dependent may open it.
+//  - ProfileView: the profile summaries ingestion keeps per user (last receipt
+//    per channel, flags, attributes...). Expiry never touches it.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "retarget/sdk/types.hpp"
+
+namespace retarget::sdk {
+
+// A column of users (ascending, no duplicates) with one value each, and an
+// offset table so that one chunk's slice is found in O(1).
+// INVARIANT: users.size() == values.size(); users strictly increasing;
+//   chunk_begin[c] = first position whose user is in chunk >= c.
+template <typename T>
+class UserColumn {
+ public:
+  UserColumn() = default;
+  // REQUIRES: users strictly increasing, values parallel to users.
+  UserColumn(std::vector<UserIndex> users, std::vector<T> values)
+      : users_(std::move(users)), values_(std::move(values)) {
+    std::uint32_t chunks = users_.empty() ? 0 : chunk_of(users_.back()) + 1;
+    chunk_begin_.assign(chunks + 1, 0);
+    std::size_t pos = 0;
+    for (std::uint32_t c = 0; c <= chunks; ++c) {
+      while (pos < users_.size() && chunk_of(users_[pos]) < c) ++pos;
+      chunk_begin_[c] = static_cast<std::uint32_t>(pos);
+    }
+  }
+
+  std::size_t size() const { return users_.size(); }
+  bool empty() const { return users_.empty(); }
+  std::span<const UserIndex> users() const { return users_; }
+  std::span<const T> values() const { return values_; }
+
+  // The users of one chunk and their values (parallel spans).
+  std::span<const UserIndex> users_in_chunk(std::uint32_t chunk) const {
+    auto [b, e] = chunk_range(chunk);
+    return std::span<const UserIndex>(users_).subspan(b, e - b);
+  }
+  std::span<const T> values_in_chunk(std::uint32_t chunk) const {
+    auto [b, e] = chunk_range(chunk);
+    return std::span<const T>(values_).subspan(b, e - b);
+  }
+  // The value of one user, or nullptr when the user is not in the column.
+  const T* find(UserIndex user) const {
+    auto it = std::lower_bound(users_.begin(), users_.end(), user);
+    if (it == users_.end() || *it != user) return nullptr;
+    return &values_[static_cast<std::size_t>(it - users_.begin())];
+  }
+  bool contains(UserIndex user) const { return find(user) != nullptr; }
+
+  // Sets the bit of every user of the chunk in `out`.
+  void set_chunk_bits(std::uint32_t chunk, ChunkBits& out) const {
+    for (UserIndex u : users_in_chunk(chunk)) out.set(offset_in_chunk(u));
+  }
+
+  std::size_t memory_bytes() const {
+    return users_.capacity() * sizeof(UserIndex) + values_.capacity() * sizeof(T) +
+           chunk_begin_.capacity() * sizeof(std::uint32_t);
+  }
+
+ private:
+  std::pair<std::size_t, std::size_t> chunk_range(std::uint32_t chunk) const {
+    if (std::size_t{chunk} + 1 >= chunk_begin_.size()) return {users_.size(), users_.size()};
+    return {chunk_begin_[chunk], chunk_begin_[chunk + 1]};
+  }
+
+  std::vector<UserIndex> users_;
+  std::vector<T> values_;
+  std::vector<std::uint32_t> chunk_begin_;
+};
+
+// Users with a time each: the last time something happened to them.
+using UserTimes = UserColumn<Timestamp>;
+using UserCounts = UserColumn<std::int64_t>;
+
+// A custom attribute's value. Strings that parse as RFC 3339 times also carry
+// the time, so time predicates can apply to them.
+struct AttributeValue {
+  enum class Type : std::uint8_t { kString, kNumber, kBool };
+  Type type = Type::kString;
+  std::string text;      // kString
+  double number = 0;     // kNumber
+  bool boolean = false;  // kBool
+  Timestamp time = kNoTime;  // kString that is a valid time, else kNoTime
+};
+using UserAttributes = UserColumn<AttributeValue>;
+
+// What is known about a source (campaign or Canvas) at compile time.
+enum class SourceKind : std::uint8_t { kCampaign, kCanvas };
+
+struct CampaignInfo {
+  std::string id, name;
+  bool multivariate = false;
+  bool recurring = false;
+  std::vector<std::string> variants, aliases, tags;
+};
+struct CanvasInfo {
+  std::string id, name;
+  std::vector<std::string> steps, variations, control_variations, tags;
+};
+
+// Kinds of interaction facts recorded per source (and per Canvas step).
+enum class FactKind : std::uint8_t {
+  kReceived,         // detail: "" = any channel; step: "" = any step
+  kReceivedVariant,  // detail: variant id (campaigns)
+  kInteraction,      // detail: action name (opened_email, opened_email_machine, clicked_email, ...)
+  kClickedAlias,     // detail: link alias
+  kConverted,        // detail: conversion_event number as text ("0" = primary); time = last conversion
+  kControl,          // campaign control-group enrollment
+  kCanvasEntered,    // detail: variation id; time = last entry
+  kCanvasExited,     // time = last exit
+};
+
+struct FactKey {
+  SourceKind kind = SourceKind::kCampaign;
+  std::string source;  // campaign or Canvas id
+  FactKind fact = FactKind::kReceived;
+  std::string step;    // Canvas step id, "" = the whole source
+  std::string detail;
+};
+
+class InteractionView {
+ public:
+  virtual ~InteractionView() = default;
+  // The users with the fact and the last time of it, or nullptr when no user
+  // has it, or when the source's data is expired (expired data is absent).
+  virtual const UserTimes* fact(const FactKey& key) const = 0;
+};
+
+// Profile summaries: maintained by ingestion, never touched by expiry.
+enum class SummaryKind : std::uint8_t {
+  kLastReceived,        // a: channel, "" = any channel
+  kLastInteraction,     // a: action, "" = any action (last_engaged)
+  kLastControlEnrolled, // any campaign or Canvas control group
+  kLastNewsFeedView,
+  kFlag,                // a: hard_bounced | marked_spam | invalid_phone; time = last report
+  kFeatureFlagEnabled,  // a: flag; users whose latest state is enabled
+  kLastSmsInbound,      // a: subscription group, b: keyword category
+  kLastClickedAlias,    // a: alias, any source
+};
+
+class ProfileView {
+ public:
+  virtual ~ProfileView() = default;
+  virtual const UserTimes* times(SummaryKind kind, std::string_view a = {}, std::string_view b = {}) const = 0;
+  // Number of news feed views per user (users with none are absent).
+  virtual const UserCounts* news_feed_views() const = 0;
+  // The current value of a custom attribute per user (unset users absent).
+  virtual const UserAttributes* attribute(std::string_view name) const = 0;
+};
+
+}  // namespace retarget::sdk

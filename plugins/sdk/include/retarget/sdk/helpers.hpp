@@ -1,0 +1,80 @@
+// Building blocks most filters share, so bulk and point evaluation of a filter
+// apply one definition: a chunk kernel and a per-user check over the same data.
+#pragma once
+
+#include <cstdio>
+#include <string>
+
+#include "retarget/sdk/filter.hpp"
+
+namespace retarget::sdk {
+
+// Days since 1970-01-01 -> civil date (Howard Hinnant's algorithm).
+inline void civil_from_days(std::int64_t z, int& y, unsigned& m, unsigned& d) {
+  z += 719468;
+  const std::int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+  const unsigned doe = static_cast<unsigned>(z - era * 146097);
+  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  const std::int64_t yy = static_cast<std::int64_t>(yoe) + era * 400;
+  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  const unsigned mp = (5 * doy + 2) / 153;
+  d = doy - (153 * mp + 2) / 5 + 1;
+  m = mp < 10 ? mp + 3 : mp - 9;
+  y = static_cast<int>(yy + (m <= 2));
+}
+
+// RFC 3339 UTC with milliseconds: 2026-03-01T09:00:00.000Z ("never" for kNoTime).
+inline std::string format_time(Timestamp t) {
+  if (t == kNoTime) return "never";
+  std::int64_t days = t >= 0 ? t / kMillisPerDay : -((-t + kMillisPerDay - 1) / kMillisPerDay);
+  std::int64_t ms = t - days * kMillisPerDay;
+  int y;
+  unsigned m, d;
+  civil_from_days(days, y, m, d);
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02d:%02d:%02d.%03dZ", y, m, d, static_cast<int>(ms / 3600000),
+                static_cast<int>(ms / 60000 % 60), static_cast<int>(ms / 1000 % 60), static_cast<int>(ms % 1000));
+  return buf;
+}
+
+// Bulk: sets the users of `chunk` whose time in `column` satisfies `pred`
+// (users absent from the column count as "never").
+inline void match_time_chunk(const EvalContext& ctx, const UserTimes* column, const TimePredicate& pred,
+                             std::uint32_t chunk, ChunkBits& out) {
+  if (pred.match_absent) ctx.universe(chunk, out);
+  if (column == nullptr) return;
+  auto users = column->users_in_chunk(chunk);
+  auto times = column->values_in_chunk(chunk);
+  if (pred.match_absent) {
+    // Users present in the column are not absent: clear them, then add back
+    // those whose time also matches (a predicate may match both).
+    for (std::size_t i = 0; i < users.size(); ++i) {
+      std::uint32_t bit = offset_in_chunk(users[i]);
+      if (!pred.matches(times[i])) out.words[bit >> 6] &= ~(1ULL << (bit & 63));
+    }
+    return;
+  }
+  if (!pred.match_present) return;
+  for (std::size_t i = 0; i < users.size(); ++i)
+    if (pred.matches(times[i])) out.set(offset_in_chunk(users[i]));
+}
+
+// Point: the time of `user` in `column` (kNoTime when absent).
+inline Timestamp time_of(const UserTimes* column, UserIndex user) {
+  if (column == nullptr) return kNoTime;
+  const Timestamp* t = column->find(user);
+  return t ? *t : kNoTime;
+}
+
+// Bulk: the users of `chunk` present in `column`, complemented over U when !have.
+inline void match_presence_chunk(const EvalContext& ctx, const UserTimes* column, bool have, std::uint32_t chunk,
+                                 ChunkBits& out) {
+  if (column) column->set_chunk_bits(chunk, out);
+  if (!have) {
+    ChunkBits universe;
+    ctx.universe(chunk, universe);
+    out.complement_within(universe);
+  }
+}
+
+}  // namespace retarget::sdk
