@@ -1,0 +1,104 @@
+// The `retarget` command line: formats and exit codes (0 ok, 1 failed, 2 bad
+// usage or input), per formats.md.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "test_support.hpp"
+
+namespace retarget {
+namespace {
+
+using testing::run_command;
+
+const std::string kCli = std::string(RETARGET_CLI) + " --plugins " + RETARGET_PLUGIN_DIR;
+const std::string kCase = std::string(RETARGET_SOURCE_DIR) + "/tests/integration/cases/boolean_logic_and_rejected_lines";
+const std::string kOneProcess = kCli + " --now 2026-06-15T12:00:00Z --catalog " + kCase + "/catalog.yaml --events " +
+                                kCase + "/events.jsonl";
+
+TEST(Cli, PluginsJsonListsEveryFilterWithItsTag) {
+  auto r = run_command(kCli + " plugins --format json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto j = nlohmann::json::parse(r.out);
+  std::map<std::string, bool> tags;
+  for (const auto& f : j["filters"]) {
+    EXPECT_TRUE(f.contains("version"));
+    EXPECT_TRUE(f["params"].is_array());
+    tags[f["name"]] = f["interaction_dependent"];
+  }
+  EXPECT_EQ(tags.size(), 6u);
+  EXPECT_TRUE(tags["received_campaign"]);
+  EXPECT_FALSE(tags["custom_attribute"]);
+}
+
+TEST(Cli, EvaluateFormats) {
+  std::string eval = kOneProcess + " evaluate --rules " + kCase + "/rules.yaml --segment nested_tree";
+  auto ids = run_command(eval + " --format ids");
+  ASSERT_EQ(ids.exit_code, 0) << ids.err;
+  EXPECT_EQ(ids.out, "u03\nu05\nu09\n");
+  auto count = run_command(eval + " --format count");
+  EXPECT_EQ(count.out, "3\n");
+  auto csv = run_command(eval + " --format csv");
+  EXPECT_EQ(csv.out, "external_id\nu03\nu05\nu09\n");
+  auto json = run_command(eval + " --format json");
+  auto j = nlohmann::json::parse(json.out);
+  EXPECT_EQ(j["segment"], "nested_tree");
+  EXPECT_EQ(j["count"], 3);
+  EXPECT_EQ(j["members"], nlohmann::json::array({"u03", "u05", "u09"}));
+  EXPECT_TRUE(j["warnings"].is_array());
+  EXPECT_TRUE(j["timing"]["evaluate_ms"].is_number());
+}
+
+TEST(Cli, ExplainShowsEveryNodeAndTheDecidingFact) {
+  auto r = run_command(kOneProcess + " explain --rules " + kCase + "/rules.yaml --segment nested_tree --user u03 --format json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["member"], true);
+  EXPECT_TRUE(j["match"].contains("children"));
+  auto text = run_command(kOneProcess + " explain --rules " + kCase + "/rules.yaml --segment nested_tree --user u03");
+  EXPECT_NE(text.out.find("MEMBER"), std::string::npos);
+  EXPECT_NE(text.out.find("[yes]"), std::string::npos);
+}
+
+TEST(Cli, ValidateReportsEveryProblemWithLocationAndExitsTwo) {
+  testing::TempDir tmp;
+  testing::write_file(tmp / "bad.yaml", R"(version: 1
+segments:
+  - id: a
+    match:
+      recieved_campaign: {campaign: promo_a}
+  - id: b
+    match:
+      all:
+        - received_campaign: {campaign: promo_z}
+        - hard_bounced: {iz: true}
+)");
+  auto r = run_command(kCli + " --catalog " + kCase + "/catalog.yaml validate " + (tmp / "bad.yaml").string());
+  EXPECT_EQ(r.exit_code, 2);
+  std::string f = (tmp / "bad.yaml").string();
+  EXPECT_NE(r.err.find(f + ":5:7: error: unknown filter 'recieved_campaign' (did you mean 'received_campaign'?)"),
+            std::string::npos) << r.err;
+  EXPECT_NE(r.err.find(f + ":9:41: error: unknown campaign 'promo_z'"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find(f + ":10:26: error: unknown parameter 'iz'"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("did you mean 'is'?"), std::string::npos) << r.err;
+}
+
+TEST(Cli, ExitCodes) {
+  EXPECT_EQ(run_command(kCli + " no-such-command").exit_code, 2);
+  EXPECT_EQ(run_command(kCli + " --now yesterday plugins").exit_code, 2);
+  EXPECT_EQ(run_command(kCli + " ingest /nonexistent/events.jsonl").exit_code, 1);
+  EXPECT_EQ(run_command(kOneProcess + " evaluate --rules " + kCase + "/rules.yaml --segment nope").exit_code, 2);
+  EXPECT_EQ(run_command(kCli + " --data-dir /tmp/not-supported-yet plugins").exit_code, 1);
+  EXPECT_EQ(run_command(kCli + " plugins").exit_code, 0);
+}
+
+TEST(Cli, IngestReportsCountsAndRejectedLines) {
+  auto r = run_command(kCli + " --catalog " + kCase + "/catalog.yaml ingest " + kCase + "/events.jsonl --format json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["rejected"], 7);
+  EXPECT_EQ(j["rejections"][0]["line"], 7);
+}
+
+}  // namespace
+}  // namespace retarget

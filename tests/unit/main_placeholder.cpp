@@ -1,0 +1,1 @@
+// Keeps unit_tests buildable while no *_test.cpp exists.
