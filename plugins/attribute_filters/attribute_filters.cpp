@@ -1,5 +1,5 @@
-// General profile-level filters over custom attributes: custom_attribute.
-// Semantics: filters.md, "General filters".
+// General profile-level filters (filters.md, "General filters"):
+// custom_attribute, segment (membership of another segment) and random_bucket.
 //
 // Types: an attribute's type comes from the catalog's `attributes` when
 // declared (then an op or value of another type is a validation error);
@@ -11,6 +11,7 @@
 
 #include <retarget/sdk/helpers.hpp>
 #include <retarget/sdk/plugin.hpp>
+#include <retarget/sdk/simple_factory.hpp>
 
 namespace {
 
@@ -232,8 +233,83 @@ class CustomAttributeFactory final : public FilterFactory {
   FilterInfo info_;
 };
 
+// segment: members (in: true) or non-members (in: false) of another segment,
+// evaluated by the host with the same plans; cycles are rejected at validation.
+class SegmentFilter final : public Filter {
+ public:
+  SegmentFilter(std::string id, bool in) : id_(std::move(id)), in_(in) {}
+  void evaluate_chunk(const EvalContext& ctx, std::uint32_t chunk, ChunkBits& out) const override {
+    ctx.segment(id_).evaluate_chunk(chunk, out);
+    if (!in_) {
+      ChunkBits universe;
+      ctx.universe(chunk, universe);
+      out.complement_within(universe);
+    }
+  }
+  Verdict evaluate_user(const EvalContext& ctx, UserIndex user) const override {
+    bool member = ctx.segment(id_).contains(user);
+    return {member == in_, std::string(member ? "a member" : "not a member") + " of segment " + id_};
+  }
+
+ private:
+  std::string id_;
+  bool in_;
+};
+
+// random_bucket: bucket = ProfileView::user_hashes()[user] % 10000, where the
+// hash is FNV-1a 64 of the external id (data.hpp): stable across runs,
+// machines and versions.
+class RandomBucket final : public Filter {
+ public:
+  RandomBucket(std::string op, std::int64_t value) : op_(std::move(op)), value_(value) {}
+  static std::int64_t bucket(std::uint64_t hash) { return static_cast<std::int64_t>(hash % 10000); }
+  bool matches(std::int64_t b) const {
+    if (op_ == "less_than") return b < value_;
+    if (op_ == "more_than") return b > value_;
+    return b == value_;
+  }
+  void evaluate_chunk(const EvalContext& ctx, std::uint32_t chunk, ChunkBits& out) const override {
+    auto hashes = ctx.profiles().user_hashes();
+    std::uint64_t first = std::uint64_t{chunk} << kChunkShift;
+    std::uint64_t end = std::min<std::uint64_t>(first + kChunkUsers, hashes.size());
+    for (std::uint64_t u = first; u < end; ++u)
+      if (matches(bucket(hashes[u]))) out.set(static_cast<std::uint32_t>(u - first));
+  }
+  Verdict evaluate_user(const EvalContext& ctx, UserIndex user) const override {
+    std::int64_t b = bucket(ctx.profiles().user_hashes()[user]);
+    return {matches(b), "random bucket " + std::to_string(b) + "; wanted " + op_ + " " + std::to_string(value_)};
+  }
+
+ private:
+  std::string op_;
+  std::int64_t value_;
+};
+
 const CustomAttributeFactory kCustomAttribute;
+
+const SimpleFactory kSegment(
+    {"segment", "Members (or non-members) of another segment", "1.0.0", false,
+     {{"id", ParamType::kSegment, true, {}, "", "the other segment's id"},
+      {"in", ParamType::kBool, false, {}, "true", "false: users not in that segment"}},
+     "{id: win_back}"},
+    [](const Params& p, CompileContext&) -> std::unique_ptr<Filter> {
+      return std::make_unique<SegmentFilter>(p.text("id"), p.boolean("in"));
+    });
+
+const SimpleFactory kRandomBucket(
+    {"random_bucket", "Users by a stable random bucket 0-9999 (FNV-1a 64 of the user id, mod 10000)", "1.0.0", false,
+     {{"op", ParamType::kString, true, {"less_than", "more_than", "equals"}, "", "the comparison"},
+      {"value", ParamType::kInteger, true, {}, "", "a bucket, 0 to 9999"}},
+     "{op: less_than, value: 1000}"},
+    [](const Params& p, CompileContext& ctx) -> std::unique_ptr<Filter> {
+      std::int64_t v = p.integer("value");
+      if (v < 0 || v > 9999) {
+        ctx.error("value", "a bucket is 0 to 9999, not " + std::to_string(v));
+        return nullptr;
+      }
+      return std::make_unique<RandomBucket>(p.text("op"), v);
+    });
 
 }  // namespace
 
-RETARGET_PLUGIN("io.retarget.attribute_filters", "1.0.0", &kCustomAttribute)
+RETARGET_PLUGIN("io.retarget.attribute_filters", "1.1.0", &kCustomAttribute, &kRandomBucket, &kSegment)

@@ -1,161 +1,157 @@
-// Interaction-dependent filters over one campaign's messaging data:
-// received_campaign, clicked_opened_campaign, last_received_campaign.
+// Interaction-dependent filters over one campaign's messaging data.
 // Semantics: filters.md, "Interaction-dependent filters".
 #include <retarget/sdk/actions.hpp>
-#include <retarget/sdk/helpers.hpp>
+#include <retarget/sdk/fact_filters.hpp>
 #include <retarget/sdk/plugin.hpp>
+#include <retarget/sdk/simple_factory.hpp>
 
 namespace {
 
 using namespace retarget::sdk;
 
-FactKey campaign_fact(const std::string& campaign, FactKind kind, std::string detail = {}) {
+FactKey fact(const std::string& campaign, FactKind kind, std::string detail = {}) {
   return FactKey{SourceKind::kCampaign, campaign, kind, "", std::move(detail)};
 }
 
-ParamSpec campaign_param() {
-  return {"campaign", ParamType::kCampaign, true, {}, "", "the campaign's API id"};
-}
-ParamSpec have_param() {
-  return {"have", ParamType::kBool, false, {}, "true", "false: users who did not (the complement over all users)"};
+ParamSpec campaign_param() { return {"campaign", ParamType::kCampaign, true, {}, "", "the campaign's API id"}; }
+ParamSpec action_param() {
+  return {"action", ParamType::kString, true, filter_actions(), "", "the interaction; opened_email = any open"};
 }
 
-// --- received_campaign ---------------------------------------------------------
+// Multivariate-only filters: other campaigns are a validation error.
+bool require_multivariate(const Params& p, CompileContext& ctx) {
+  const CampaignInfo* c = ctx.campaign(p.text("campaign"));
+  if (c && !c->multivariate) {
+    ctx.error("campaign", "campaign '" + c->id + "' is not multivariate; this filter needs a multivariate campaign");
+    return false;
+  }
+  return c != nullptr;
+}
 
-class ReceivedCampaign final : public Filter {
+// converted_campaign: a primary conversion, not in the control group; for a
+// recurring campaign only a conversion at or after the last receipt counts
+// (a user who never received it keeps the conversion).
+class ConvertedCampaign final : public Filter {
  public:
-  ReceivedCampaign(std::string campaign, bool have) : campaign_(std::move(campaign)), have_(have) {}
-  void evaluate_chunk(const EvalContext& ctx, std::uint32_t chunk, ChunkBits& out) const override {
-    match_presence_chunk(ctx, column(ctx), have_, chunk, out);
-  }
-  Verdict evaluate_user(const EvalContext& ctx, UserIndex user) const override {
-    Timestamp t = time_of(column(ctx), user);
-    bool received = t != kNoTime;
-    return {received == have_, received ? "last received " + campaign_ + " at " + format_time(t)
-                                        : "never received " + campaign_ + " (in live data)"};
-  }
+  ConvertedCampaign(std::string campaign, bool recurring, bool have)
+      : campaign_(std::move(campaign)), recurring_(recurring), have_(have) {}
 
- private:
-  const UserTimes* column(const EvalContext& ctx) const {
-    return ctx.interactions().fact(campaign_fact(campaign_, FactKind::kReceived));
+  bool converted(Timestamp conversion, Timestamp receipt, bool control) const {
+    if (conversion == kNoTime || control) return false;
+    return !recurring_ || receipt == kNoTime || conversion >= receipt;
   }
-  std::string campaign_;
-  bool have_;
-};
-
-class ReceivedCampaignFactory final : public FilterFactory {
- public:
-  ReceivedCampaignFactory() {
-    info_ = {"received_campaign", "Users who received any message of the campaign", "1.0.0", true,
-             {campaign_param(), have_param()}, "{campaign: spring_sale}"};
-  }
-  const FilterInfo& info() const override { return info_; }
-  std::unique_ptr<Filter> create(const Params& p, CompileContext&) const override {
-    return std::make_unique<ReceivedCampaign>(p.text("campaign"), p.boolean("have"));
-  }
-
- private:
-  FilterInfo info_;
-};
-
-// --- clicked_opened_campaign ----------------------------------------------------
-
-class ClickedOpenedCampaign final : public Filter {
- public:
-  ClickedOpenedCampaign(std::string campaign, std::string action, bool have)
-      : campaign_(std::move(campaign)), action_(std::move(action)), event_actions_(event_actions_for(action_)),
-        have_(have) {}
 
   void evaluate_chunk(const EvalContext& ctx, std::uint32_t chunk, ChunkBits& out) const override {
-    for (const auto& a : event_actions_)
-      if (const UserTimes* c = ctx.interactions().fact(campaign_fact(campaign_, FactKind::kInteraction, a)))
-        c->set_chunk_bits(chunk, out);
+    const auto& iv = ctx.interactions();
+    const UserTimes* conversions = iv.fact(fact(campaign_, FactKind::kConverted, "0"));
+    const UserTimes* receipts = iv.fact(fact(campaign_, FactKind::kReceived));
+    const UserTimes* control = iv.fact(fact(campaign_, FactKind::kControl));
+    if (conversions) {
+      auto users = conversions->users_in_chunk(chunk);
+      auto times = conversions->values_in_chunk(chunk);
+      for (std::size_t i = 0; i < users.size(); ++i) {
+        Timestamp receipt = recurring_ ? time_of(receipts, users[i]) : kNoTime;
+        bool in_control = control && control->contains(users[i]);
+        if (converted(times[i], receipt, in_control)) out.set(offset_in_chunk(users[i]));
+      }
+    }
     if (!have_) {
       ChunkBits universe;
       ctx.universe(chunk, universe);
       out.complement_within(universe);
     }
   }
+
   Verdict evaluate_user(const EvalContext& ctx, UserIndex user) const override {
-    Timestamp latest = kNoTime;
-    std::string which;
-    for (const auto& a : event_actions_) {
-      Timestamp t = time_of(ctx.interactions().fact(campaign_fact(campaign_, FactKind::kInteraction, a)), user);
-      if (t != kNoTime && t > latest) latest = t, which = a;
-    }
-    bool did = latest != kNoTime;
-    return {did == have_, did ? "last " + which + " on " + campaign_ + " at " + format_time(latest)
-                              : "no " + action_ + " on " + campaign_ + " (in live data)"};
+    const auto& iv = ctx.interactions();
+    Timestamp conversion = time_of(iv.fact(fact(campaign_, FactKind::kConverted, "0")), user);
+    Timestamp receipt = time_of(iv.fact(fact(campaign_, FactKind::kReceived)), user);
+    bool control = time_of(iv.fact(fact(campaign_, FactKind::kControl)), user) != kNoTime;
+    bool yes = converted(conversion, recurring_ ? receipt : kNoTime, control);
+    std::string why = conversion == kNoTime ? "no primary conversion for " + campaign_
+                      : control ? "converted but in the control group of " + campaign_
+                      : !yes ? "last primary conversion " + format_time(conversion) + " is before the last receipt " +
+                                   format_time(receipt) + " (recurring campaign)"
+                             : "primary conversion for " + campaign_ + " at " + format_time(conversion);
+    return {yes == have_, why};
   }
 
  private:
-  std::string campaign_, action_;
-  std::vector<std::string> event_actions_;
+  std::string campaign_;
+  bool recurring_;
   bool have_;
 };
 
-class ClickedOpenedCampaignFactory final : public FilterFactory {
- public:
-  ClickedOpenedCampaignFactory() {
-    info_ = {"clicked_opened_campaign", "Users who performed an action (open, click...) on a message of the campaign",
-             "1.0.0", true,
-             {campaign_param(),
-              {"action", ParamType::kString, true, filter_actions(), "", "the interaction; opened_email = any open"},
-              have_param()},
-             "{campaign: spring_sale, action: clicked_email}"};
-  }
-  const FilterInfo& info() const override { return info_; }
-  std::unique_ptr<Filter> create(const Params& p, CompileContext&) const override {
-    return std::make_unique<ClickedOpenedCampaign>(p.text("campaign"), p.text("action"), p.boolean("have"));
-  }
+const SimpleFactory kReceivedCampaign(
+    {"received_campaign", "Users who received any message of the campaign", "1.0.0", true,
+     {campaign_param(), have_param()}, "{campaign: spring_sale}"},
+    [](const Params& p, CompileContext&) -> std::unique_ptr<Filter> {
+      const auto& c = p.text("campaign");
+      return std::make_unique<AnyFactFilter>(std::vector{fact(c, FactKind::kReceived)}, p.boolean("have"),
+                                             "received " + c);
+    });
 
- private:
-  FilterInfo info_;
-};
+const SimpleFactory kClickedOpenedCampaign(
+    {"clicked_opened_campaign", "Users who performed an action (open, click...) on a message of the campaign",
+     "1.0.0", true, {campaign_param(), action_param(), have_param()},
+     "{campaign: spring_sale, action: clicked_email}"},
+    [](const Params& p, CompileContext&) -> std::unique_ptr<Filter> {
+      const auto& c = p.text("campaign");
+      return std::make_unique<AnyFactFilter>(action_facts(SourceKind::kCampaign, c, "", p.text("action")),
+                                             p.boolean("have"), p.text("action") + " on " + c);
+    });
 
-// --- last_received_campaign -----------------------------------------------------
+const SimpleFactory kClickedAliasInCampaign(
+    {"clicked_alias_in_campaign", "Users who clicked a link alias in an email of the campaign", "1.0.0", true,
+     {campaign_param(), {"alias", ParamType::kAlias, true, {}, "", "the tracked link alias"}, have_param()},
+     "{campaign: spring_sale, alias: cta}"},
+    [](const Params& p, CompileContext&) -> std::unique_ptr<Filter> {
+      const auto& c = p.text("campaign");
+      return std::make_unique<AnyFactFilter>(std::vector{fact(c, FactKind::kClickedAlias, p.text("alias"))},
+                                             p.boolean("have"), "clicked alias " + p.text("alias") + " in " + c);
+    });
 
-class LastReceivedCampaign final : public Filter {
- public:
-  LastReceivedCampaign(std::string campaign, TimePredicate when) : campaign_(std::move(campaign)), when_(std::move(when)) {}
-  void evaluate_chunk(const EvalContext& ctx, std::uint32_t chunk, ChunkBits& out) const override {
-    match_time_chunk(ctx, column(ctx), when_, chunk, out);
-  }
-  Verdict evaluate_user(const EvalContext& ctx, UserIndex user) const override {
-    Timestamp t = time_of(column(ctx), user);
-    return {when_.matches(t), "last received " + campaign_ + ": " + format_time(t) + "; wanted " + when_.text};
-  }
+const SimpleFactory kConvertedCampaign(
+    {"converted_campaign",
+     "Users with a primary conversion for the campaign, not in its control group (recurring: since the last receipt)",
+     "1.0.0", true, {campaign_param(), have_param()}, "{campaign: spring_sale}"},
+    [](const Params& p, CompileContext& ctx) -> std::unique_ptr<Filter> {
+      const CampaignInfo* c = ctx.campaign(p.text("campaign"));
+      return std::make_unique<ConvertedCampaign>(p.text("campaign"), c && c->recurring, p.boolean("have"));
+    });
 
- private:
-  const UserTimes* column(const EvalContext& ctx) const {
-    return ctx.interactions().fact(campaign_fact(campaign_, FactKind::kReceived));
-  }
-  std::string campaign_;
-  TimePredicate when_;
-};
+const SimpleFactory kInCampaignControlGroup(
+    {"in_campaign_control_group", "Users enrolled in the control group of a multivariate campaign", "1.0.0", true,
+     {campaign_param(), have_param("are")}, "{campaign: spring_sale}"},
+    [](const Params& p, CompileContext& ctx) -> std::unique_ptr<Filter> {
+      if (!require_multivariate(p, ctx)) return nullptr;
+      const auto& c = p.text("campaign");
+      return std::make_unique<AnyFactFilter>(std::vector{fact(c, FactKind::kControl)}, p.boolean("are"),
+                                             "enrolled in the control group of " + c);
+    });
 
-class LastReceivedCampaignFactory final : public FilterFactory {
- public:
-  LastReceivedCampaignFactory() {
-    info_ = {"last_received_campaign", "Users by the time they last received a message of the campaign", "1.0.0",
-             true,
-             {campaign_param(), {"time", ParamType::kTimePredicate, true, {}, "", "when the last receipt was"}},
-             "{campaign: spring_sale, more_than_days_ago: 7}"};
-  }
-  const FilterInfo& info() const override { return info_; }
-  std::unique_ptr<Filter> create(const Params& p, CompileContext&) const override {
-    return std::make_unique<LastReceivedCampaign>(p.text("campaign"), *p.time_predicate());
-  }
+const SimpleFactory kLastReceivedCampaign(
+    {"last_received_campaign", "Users by the time they last received a message of the campaign", "1.0.0", true,
+     {campaign_param(), time_param()}, "{campaign: spring_sale, more_than_days_ago: 7}"},
+    [](const Params& p, CompileContext&) -> std::unique_ptr<Filter> {
+      const auto& c = p.text("campaign");
+      return std::make_unique<LatestFactTimeFilter>(std::vector{fact(c, FactKind::kReceived)}, *p.time_predicate(),
+                                                    "last received " + c);
+    });
 
- private:
-  FilterInfo info_;
-};
-
-const ReceivedCampaignFactory kReceivedCampaign;
-const ClickedOpenedCampaignFactory kClickedOpenedCampaign;
-const LastReceivedCampaignFactory kLastReceivedCampaign;
+const SimpleFactory kReceivedCampaignVariant(
+    {"received_campaign_variant", "Users who received a multivariate campaign in a given variant", "1.0.0", true,
+     {campaign_param(), {"variant", ParamType::kVariant, true, {}, "", "the variant's id"}, have_param()},
+     "{campaign: spring_sale, variant: a}"},
+    [](const Params& p, CompileContext& ctx) -> std::unique_ptr<Filter> {
+      if (!require_multivariate(p, ctx)) return nullptr;
+      const auto& c = p.text("campaign");
+      return std::make_unique<AnyFactFilter>(std::vector{fact(c, FactKind::kReceivedVariant, p.text("variant"))},
+                                             p.boolean("have"), "received " + c + " in variant " + p.text("variant"));
+    });
 
 }  // namespace
 
-RETARGET_PLUGIN("io.retarget.campaign_filters", "1.0.0", &kReceivedCampaign, &kClickedOpenedCampaign,
-                &kLastReceivedCampaign)
+RETARGET_PLUGIN("io.retarget.campaign_filters", "1.1.0", &kClickedAliasInCampaign, &kClickedOpenedCampaign,
+                &kConvertedCampaign, &kInCampaignControlGroup, &kLastReceivedCampaign, &kReceivedCampaignVariant,
+                &kReceivedCampaign)

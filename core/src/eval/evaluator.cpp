@@ -4,6 +4,7 @@
 #include <tbb/parallel_for.h>
 
 #include <chrono>
+#include <map>
 #include <memory>
 
 namespace retarget {
@@ -23,142 +24,172 @@ std::size_t depth_of(const PlanNode& n) {
   return d + 1;
 }
 
-// The two contexts of one evaluation: interaction-dependent leaves get the
-// interaction view, profile-level leaves a context without it (enforced tag).
-struct Contexts {
-  sdk::EvalContext full;
-  sdk::EvalContext profile_only;
-  Contexts(const Index& index)
-      : full(index.user_count(), &index, index), profile_only(index.user_count(), nullptr, index) {}
-  const sdk::EvalContext& for_leaf(const PlanNode& n) const {
-    return n.definition->info->interaction_dependent ? full : profile_only;
-  }
-};
-
-class ChunkEvaluator {
- public:
-  ChunkEvaluator(const Contexts& ctx, std::uint32_t chunk, std::size_t depth)
-      : ctx_(ctx), chunk_(chunk), scratch_(new ChunkBits[depth + 1]) {
-    ctx.full.universe(chunk, universe_);
-  }
-
-  // REQUIRES: `level` < depth of the plan.
-  void eval(const PlanNode& n, ChunkBits& out, std::size_t level) {
-    switch (n.op) {
-      case PlanNode::Op::kLeaf:
-        out.clear();
-        n.filter->evaluate_chunk(ctx_.for_leaf(n), chunk_, out);
-        out.and_with(universe_);
-        return;
-      case PlanNode::Op::kAll: {
-        eval(n.children[0], out, level + 1);
-        ChunkBits& tmp = scratch_[level];
-        for (std::size_t i = 1; i < n.children.size() && !none(out); ++i) {
-          eval(n.children[i], tmp, level + 1);
-          out.and_with(tmp);
-        }
-        return;
-      }
-      case PlanNode::Op::kAny: {
-        eval(n.children[0], out, level + 1);
-        ChunkBits& tmp = scratch_[level];
-        for (std::size_t i = 1; i < n.children.size(); ++i) {
-          eval(n.children[i], tmp, level + 1);
-          out.or_with(tmp);
-        }
-        return;
-      }
-      case PlanNode::Op::kNot:
-        eval(n.children[0], out, level + 1);
-        out.complement_within(universe_);
-        return;
-    }
-  }
-
-  const ChunkBits& universe() const { return universe_; }
-
- private:
-  const Contexts& ctx_;
-  std::uint32_t chunk_;
-  ChunkBits universe_;
-  std::unique_ptr<ChunkBits[]> scratch_;
-};
+std::size_t depth_of(const CompiledSegment& s) {
+  std::size_t d = depth_of(s.match);
+  for (const auto& ex : s.exclude) d = std::max(d, depth_of(ex));
+  return d + 1;
+}
 
 std::string leaf_name(const PlanNode& n) {
   return "filter '" + n.definition->info->name + "' (plugin " + n.definition->plugin_name + ", " +
          n.definition->library_path + ")";
 }
 
-// Finds the first leaf (in tree order) to blame for an exception.
-const PlanNode* first_leaf(const PlanNode& n) {
-  if (n.op == PlanNode::Op::kLeaf) return &n;
-  return n.children.empty() ? nullptr : first_leaf(n.children[0]);
-}
-
-PointNode point(const Contexts& ctx, const PlanNode& n, sdk::UserIndex user) {
-  PointNode out;
-  out.label = n.label;
-  switch (n.op) {
-    case PlanNode::Op::kLeaf: {
-      sdk::Verdict v;
-      try {
-        v = n.filter->evaluate_user(ctx.for_leaf(n), user);
-      } catch (const std::exception& e) {
-        throw std::runtime_error(leaf_name(n) + " failed: " + e.what());
-      }
-      out.value = v.match;
-      out.because = std::move(v.because);
-      return out;
-    }
-    case PlanNode::Op::kAll:
-      out.value = true;
-      for (const auto& c : n.children) {
-        out.children.push_back(point(ctx, c, user));
-        out.value = out.value && out.children.back().value;
-      }
-      return out;
-    case PlanNode::Op::kAny:
-      out.value = false;
-      for (const auto& c : n.children) {
-        out.children.push_back(point(ctx, c, user));
-        out.value = out.value || out.children.back().value;
-      }
-      return out;
-    case PlanNode::Op::kNot:
-      out.children.push_back(point(ctx, n.children[0], user));
-      out.value = !out.children[0].value;
-      return out;
+// One evaluation over one index snapshot. It is also the SegmentResolver that
+// gives `segment` leaves the membership of nested segments, evaluated with the
+// same machinery. Interaction-dependent leaves get the interaction view,
+// profile-level leaves a context without it (the enforced tag).
+class Evaluation final : public sdk::SegmentResolver {
+ public:
+  Evaluation(const CompiledSegment& root, const Index& index)
+      : full_(index.user_count(), &index, index, this), profile_only_(index.user_count(), nullptr, index, this) {
+    for (const auto& [id, nested] : root.nested)
+      memberships_.emplace(id, std::make_unique<Membership>(*this, *nested));
   }
-  return out;
-}
+
+  const sdk::SegmentMembership* segment(std::string_view id) const override {
+    auto it = memberships_.find(std::string(id));
+    return it == memberships_.end() ? nullptr : it->second.get();
+  }
+
+  const sdk::EvalContext& context() const { return full_; }
+
+  // The members of `segment` in one chunk (match AND NOT any exclude).
+  void chunk(const CompiledSegment& segment, std::uint32_t chunk, ChunkBits& out) const {
+    std::size_t depth = depth_of(segment);
+    std::unique_ptr<ChunkBits[]> scratch(new ChunkBits[depth + 1]);
+    ChunkBits universe;
+    full_.universe(chunk, universe);
+    eval(segment.match, chunk, universe, out, scratch.get(), 0);
+    ChunkBits& excluded = scratch[depth];
+    for (const auto& ex : segment.exclude) {
+      if (none(out)) break;
+      eval(ex, chunk, universe, excluded, scratch.get(), 0);
+      out.and_not(excluded);
+    }
+  }
+
+  PointResult point(const CompiledSegment& segment, sdk::UserIndex user) const {
+    PointResult out;
+    out.match = point(segment.match, user);
+    bool excluded = false;
+    for (const auto& ex : segment.exclude) {
+      out.exclude.push_back(point(ex, user));
+      excluded = excluded || out.exclude.back().value;
+    }
+    out.member = out.match.value && !excluded;
+    return out;
+  }
+
+ private:
+  class Membership final : public sdk::SegmentMembership {
+   public:
+    Membership(const Evaluation& ev, const CompiledSegment& segment) : ev_(ev), segment_(segment) {}
+    void evaluate_chunk(std::uint32_t chunk, ChunkBits& out) const override { ev_.chunk(segment_, chunk, out); }
+    bool contains(sdk::UserIndex user) const override { return ev_.point(segment_, user).member; }
+
+   private:
+    const Evaluation& ev_;
+    const CompiledSegment& segment_;
+  };
+
+  const sdk::EvalContext& for_leaf(const PlanNode& n) const {
+    return n.definition->info->interaction_dependent ? full_ : profile_only_;
+  }
+
+  // REQUIRES: scratch has a slot per level of the tree.
+  void eval(const PlanNode& n, std::uint32_t chunk, const ChunkBits& universe, ChunkBits& out, ChunkBits* scratch,
+            std::size_t level) const {
+    switch (n.op) {
+      case PlanNode::Op::kLeaf:
+        out.clear();
+        n.filter->evaluate_chunk(for_leaf(n), chunk, out);
+        out.and_with(universe);
+        return;
+      case PlanNode::Op::kAll: {
+        eval(n.children[0], chunk, universe, out, scratch, level + 1);
+        ChunkBits& tmp = scratch[level];
+        for (std::size_t i = 1; i < n.children.size() && !none(out); ++i) {
+          eval(n.children[i], chunk, universe, tmp, scratch, level + 1);
+          out.and_with(tmp);
+        }
+        return;
+      }
+      case PlanNode::Op::kAny: {
+        eval(n.children[0], chunk, universe, out, scratch, level + 1);
+        ChunkBits& tmp = scratch[level];
+        for (std::size_t i = 1; i < n.children.size(); ++i) {
+          eval(n.children[i], chunk, universe, tmp, scratch, level + 1);
+          out.or_with(tmp);
+        }
+        return;
+      }
+      case PlanNode::Op::kNot:
+        eval(n.children[0], chunk, universe, out, scratch, level + 1);
+        out.complement_within(universe);
+        return;
+    }
+  }
+
+  PointNode point(const PlanNode& n, sdk::UserIndex user) const {
+    PointNode out;
+    out.label = n.label;
+    switch (n.op) {
+      case PlanNode::Op::kLeaf: {
+        sdk::Verdict v;
+        try {
+          v = n.filter->evaluate_user(for_leaf(n), user);
+        } catch (const sdk::InteractionAccessDenied&) {
+          throw;
+        } catch (const std::exception& e) {
+          throw std::runtime_error(leaf_name(n) + " failed: " + e.what());
+        }
+        out.value = v.match;
+        out.because = std::move(v.because);
+        return out;
+      }
+      case PlanNode::Op::kAll:
+        out.value = true;
+        for (const auto& c : n.children) {
+          out.children.push_back(point(c, user));
+          out.value = out.value && out.children.back().value;
+        }
+        return out;
+      case PlanNode::Op::kAny:
+        out.value = false;
+        for (const auto& c : n.children) {
+          out.children.push_back(point(c, user));
+          out.value = out.value || out.children.back().value;
+        }
+        return out;
+      case PlanNode::Op::kNot:
+        out.children.push_back(point(n.children[0], user));
+        out.value = !out.children[0].value;
+        return out;
+    }
+    return out;
+  }
+
+  sdk::EvalContext full_;
+  sdk::EvalContext profile_only_;
+  std::map<std::string, std::unique_ptr<Membership>> memberships_;
+};
 
 }  // namespace
 
 Result<BulkResult> evaluate_bulk(const CompiledSegment& segment, const Index& index, tbb::task_arena& arena) {
   auto start = std::chrono::steady_clock::now();
-  Contexts ctx(index);
+  Evaluation evaluation(segment, index);
   std::uint32_t users = index.user_count();
   std::uint32_t chunks = (users + sdk::kChunkUsers - 1) / sdk::kChunkUsers;
-  std::size_t depth = depth_of(segment.match);
-  for (const auto& ex : segment.exclude) depth = std::max(depth, depth_of(ex));
-  depth += 1;
 
   std::vector<std::vector<sdk::UserIndex>> per_chunk(chunks);
-  std::string failure;
-  std::exception_ptr error;
   try {
     arena.execute([&] {
       tbb::parallel_for(tbb::blocked_range<std::uint32_t>(0, chunks, 1), [&](const auto& range) {
         auto result = std::make_unique<ChunkBits>();
-        auto excluded = std::make_unique<ChunkBits>();
         for (std::uint32_t c = range.begin(); c != range.end(); ++c) {
-          ChunkEvaluator ev(ctx, c, depth);
-          ev.eval(segment.match, *result, 0);
-          for (const auto& ex : segment.exclude) {
-            if (none(*result)) break;
-            ev.eval(ex, *excluded, 0);
-            result->and_not(*excluded);
-          }
+          evaluation.chunk(segment, c, *result);
           auto& out = per_chunk[c];
           std::uint32_t base = c << sdk::kChunkShift;
           for (std::uint32_t w = 0; w < sdk::kChunkWords; ++w) {
@@ -172,12 +203,10 @@ Result<BulkResult> evaluate_bulk(const CompiledSegment& segment, const Index& in
       });
     });
   } catch (const sdk::InteractionAccessDenied& e) {
-    return Status::Failed(std::string("a profile-level filter of segment '") + segment.id +
+    return Status::Failed("a profile-level filter of segment '" + segment.id +
                           "' reached for interaction data and was stopped: " + e.what());
   } catch (const std::exception& e) {
-    const PlanNode* blame = first_leaf(segment.match);
-    return Status::Failed("evaluating segment '" + segment.id + "' failed in a filter" +
-                          (blame ? " (first leaf: " + leaf_name(*blame) + ")" : "") + ": " + e.what());
+    return Status::Failed("evaluating segment '" + segment.id + "' failed in a filter: " + e.what());
   }
   BulkResult out;
   for (const auto& v : per_chunk) {
@@ -189,23 +218,15 @@ Result<BulkResult> evaluate_bulk(const CompiledSegment& segment, const Index& in
 }
 
 Result<PointResult> evaluate_point(const CompiledSegment& segment, const Index& index, sdk::UserIndex user) {
-  Contexts ctx(index);
-  PointResult out;
+  Evaluation evaluation(segment, index);
   try {
-    out.match = point(ctx, segment.match, user);
-    bool excluded = false;
-    for (const auto& ex : segment.exclude) {
-      out.exclude.push_back(point(ctx, ex, user));
-      excluded = excluded || out.exclude.back().value;
-    }
-    out.member = out.match.value && !excluded;
+    return evaluation.point(segment, user);
   } catch (const sdk::InteractionAccessDenied& e) {
     return Status::Failed(std::string("a profile-level filter reached for interaction data and was stopped: ") +
                           e.what());
   } catch (const std::exception& e) {
     return Status::Failed(e.what());
   }
-  return out;
 }
 
 }  // namespace retarget

@@ -7,6 +7,7 @@ UserIndex UserDirectory::intern(std::string_view id) {
   if (it != index_.end()) return it->second;
   auto u = static_cast<UserIndex>(ids_.size());
   ids_.emplace_back(id);
+  hashes_.push_back(sdk::user_id_hash(id));
   index_.emplace(std::string(id), u);
   return u;
 }

@@ -27,6 +27,8 @@ class UserDirectory {
   std::optional<UserIndex> find(std::string_view id) const;
   const std::string& id(UserIndex u) const { return ids_[u]; }
   std::uint32_t size() const { return static_cast<std::uint32_t>(ids_.size()); }
+  // sdk::user_id_hash of every user, by index.
+  const std::vector<std::uint64_t>& hashes() const { return hashes_; }
 
  private:
   struct Hash {
@@ -34,6 +36,7 @@ class UserDirectory {
     std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
   };
   std::vector<std::string> ids_;
+  std::vector<std::uint64_t> hashes_;
   std::unordered_map<std::string, UserIndex, Hash, std::equal_to<>> index_;
 };
 
@@ -58,6 +61,9 @@ class Index final : public sdk::InteractionView, public sdk::ProfileView {
   const sdk::UserTimes* times(sdk::SummaryKind kind, std::string_view a, std::string_view b) const override;
   const sdk::UserCounts* news_feed_views() const override { return news_feed_views_.get(); }
   const sdk::UserAttributes* attribute(std::string_view name) const override;
+  std::span<const std::uint64_t> user_hashes() const override {
+    return std::span<const std::uint64_t>(users_->hashes()).first(user_count_);
+  }
 
   bool is_expired(sdk::SourceKind kind, std::string_view id) const;
   std::size_t memory_bytes() const;

@@ -15,7 +15,9 @@
 
 #include "common/time.hpp"
 #include "common/yaml_tree.hpp"
+#include "catalog/catalog.hpp"
 #include "index/index.hpp"
+#include "store/event_store.hpp"
 #include "retarget/sdk/plugin.hpp"
 #include "rules/param_binder.hpp"
 
@@ -42,6 +44,10 @@ class ProbeCompileContext : public sdk::CompileContext {
     if (!interaction_dependent_) throw sdk::InteractionAccessDenied("Canvas data requested while compiling");
     return nullptr;
   }
+  std::vector<sdk::SourceRef> sources_with_tag(std::string_view) const override {
+    if (!interaction_dependent_) throw sdk::InteractionAccessDenied("tagged sources requested while compiling");
+    return {};
+  }
   std::optional<std::string> declared_attribute_type(std::string_view) const override { return std::nullopt; }
   std::optional<sdk::TimePredicate> compile_time_predicate(std::string_view key, std::string_view value,
                                                           std::string_view) override {
@@ -56,6 +62,14 @@ class ProbeCompileContext : public sdk::CompileContext {
 
  private:
   bool interaction_dependent_;
+};
+
+// Every segment a probed filter asks for exists and is empty.
+class ProbeSegments final : public sdk::SegmentResolver, public sdk::SegmentMembership {
+ public:
+  const sdk::SegmentMembership* segment(std::string_view) const override { return this; }
+  void evaluate_chunk(std::uint32_t, sdk::ChunkBits&) const override {}
+  bool contains(sdk::UserIndex) const override { return false; }
 };
 
 bool valid_name(const std::string& s) {
@@ -118,7 +132,15 @@ void probe(const sdk::FilterFactory& factory) {
     throw Refusal{"bad metadata: the example of " + who + " does not fit its parameters: " + diags.to_string()};
 
   ProbeCompileContext compile(info.interaction_dependent);
-  Index empty;
+  // An index with one user and no facts: the probe evaluates user 0.
+  EventStore store;
+  Event probe_user;
+  probe_user.type = EventType::kAttributes;
+  probe_user.time = 0;
+  probe_user.user = "probe";
+  store.add(probe_user, Catalog());
+  std::shared_ptr<const Index> index = store.snapshot();
+  const Index& empty = *index;
   std::unique_ptr<sdk::Filter> filter;
   try {
     filter = factory.create(bound.params, compile);
@@ -130,7 +152,8 @@ void probe(const sdk::FilterFactory& factory) {
     throw Refusal{who + " threw while compiling its example"};
   }
   if (!filter) return;  // it needs catalog data the probe lacks: nothing to evaluate
-  sdk::EvalContext eval(1, info.interaction_dependent ? &empty : nullptr, empty);
+  ProbeSegments segments;
+  sdk::EvalContext eval(1, info.interaction_dependent ? &empty : nullptr, empty, &segments);
   try {
     sdk::ChunkBits bits;
     bits.clear();

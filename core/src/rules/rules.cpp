@@ -152,6 +152,15 @@ class LeafCompileContext : public sdk::CompileContext {
     canvases_.push_back(std::make_unique<sdk::CanvasInfo>(catalog_.canvas_info(*c)));
     return canvases_.back().get();
   }
+  std::vector<sdk::SourceRef> sources_with_tag(std::string_view tag) const override {
+    deny_profile_level();
+    std::vector<sdk::SourceRef> out;
+    for (const auto& [id, c] : catalog_.campaigns())
+      if (std::find(c.tags.begin(), c.tags.end(), tag) != c.tags.end()) out.push_back({sdk::SourceKind::kCampaign, id});
+    for (const auto& [id, c] : catalog_.canvases())
+      if (std::find(c.tags.begin(), c.tags.end(), tag) != c.tags.end()) out.push_back({sdk::SourceKind::kCanvas, id});
+    return out;
+  }
   std::optional<std::string> declared_attribute_type(std::string_view name) const override {
     return catalog_.attribute_type(name);
   }
@@ -199,6 +208,32 @@ Compiler::Compiler(const FilterRegistry& registry, const Catalog& catalog, const
     : registry_(registry), catalog_(catalog), rules_(rules), options_(options), segment_ids_(rules.ids()) {}
 
 std::optional<CompiledSegment> Compiler::compile(const SegmentDefinition& segment, Diagnostics& diags) const {
+  auto root = compile_own(segment, diags);
+  if (!root) return std::nullopt;
+  // Compile the nested segments breadth-first, each once.
+  std::vector<std::string> pending(root->references.segments.begin(), root->references.segments.end());
+  while (!pending.empty()) {
+    std::string id = pending.back();
+    pending.pop_back();
+    if (id == root->id) {
+      diags.error(segment.where, "segment '" + id + "' contains itself through nested segment references");
+      return std::nullopt;
+    }
+    if (root->nested.count(id)) continue;
+    const SegmentDefinition* def = rules_.find(id);
+    if (!def) {
+      diags.error(segment.where, "segment '" + segment.id + "' nests unknown segment '" + id + "'");
+      return std::nullopt;
+    }
+    auto nested = compile_own(*def, diags);
+    if (!nested) return std::nullopt;
+    for (const auto& next : nested->references.segments) pending.push_back(next);
+    root->nested.emplace(id, std::make_shared<const CompiledSegment>(std::move(*nested)));
+  }
+  return root;
+}
+
+std::optional<CompiledSegment> Compiler::compile_own(const SegmentDefinition& segment, Diagnostics& diags) const {
   CompiledSegment out;
   out.id = segment.id;
   out.name = segment.name;

@@ -63,6 +63,9 @@ struct CompiledSegment {
   PlanNode match;
   std::vector<PlanNode> exclude;
   References references;  // of this segment's own leaves
+  // Every segment reached through `segment` references, transitively
+  // (flattened: nested segments resolve theirs from the same map).
+  std::map<std::string, std::shared_ptr<const CompiledSegment>> nested;
 };
 
 struct CompileOptions {
@@ -75,7 +78,8 @@ class Compiler {
  public:
   Compiler(const FilterRegistry& registry, const Catalog& catalog, const RuleSet& rules, CompileOptions options);
 
-  // Compiles one segment; nullopt after reporting errors.
+  // Compiles one segment and every segment it nests; nullopt after
+  // reporting errors (a nesting cycle is one).
   std::optional<CompiledSegment> compile(const SegmentDefinition& segment, Diagnostics& diags) const;
   // Compiles a bare tree (an inline audience); nullopt after reporting errors.
   std::optional<PlanNode> compile_tree(const YamlNode& tree, const std::string& file, References& refs,
@@ -84,6 +88,7 @@ class Compiler {
   void check_cycles(const std::map<std::string, References>& refs, Diagnostics& diags) const;
 
  private:
+  std::optional<CompiledSegment> compile_own(const SegmentDefinition& segment, Diagnostics& diags) const;
   std::optional<PlanNode> node(const YamlNode& n, const std::string& file, std::size_t depth, std::size_t& count,
                                References& refs, Diagnostics& diags) const;
   std::optional<PlanNode> leaf(const YamlNode& key, const YamlNode& params, const std::string& file,

@@ -128,6 +128,12 @@ enum class FactKind : std::uint8_t {
   kCanvasExited,     // time = last exit
 };
 
+// A campaign or Canvas, by kind and id.
+struct SourceRef {
+  SourceKind kind = SourceKind::kCampaign;
+  std::string id;
+};
+
 struct FactKey {
   SourceKind kind = SourceKind::kCampaign;
   std::string source;  // campaign or Canvas id
@@ -164,6 +170,17 @@ class ProfileView {
   virtual const UserCounts* news_feed_views() const = 0;
   // The current value of a custom attribute per user (unset users absent).
   virtual const UserAttributes* attribute(std::string_view name) const = 0;
+  // A stable 64-bit hash of every user's external id, indexed by user:
+  // FNV-1a 64 over the id's bytes (offset basis 14695981039346656037, prime
+  // 1099511628211). Fixed forever: random buckets and partitioning use it.
+  virtual std::span<const std::uint64_t> user_hashes() const = 0;
 };
+
+// FNV-1a 64 of a user id: the definition behind ProfileView::user_hashes().
+inline std::uint64_t user_id_hash(std::string_view id) {
+  std::uint64_t h = 14695981039346656037ULL;
+  for (unsigned char c : id) h = (h ^ c) * 1099511628211ULL;
+  return h;
+}
 
 }  // namespace retarget::sdk

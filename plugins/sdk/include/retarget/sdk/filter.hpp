@@ -143,6 +143,9 @@ class CompileContext {
   // InteractionAccessDenied for a profile-level filter.
   virtual const CampaignInfo* campaign(std::string_view id) const = 0;
   virtual const CanvasInfo* canvas(std::string_view id) const = 0;
+  // Every campaign and Canvas carrying the tag now (evaluation time).
+  // Interaction-dependent filters only.
+  virtual std::vector<SourceRef> sources_with_tag(std::string_view tag) const = 0;
   // The type declared for a custom attribute in the catalog ("string",
   // "number", "bool", "time"), or nullopt when undeclared.
   virtual std::optional<std::string> declared_attribute_type(std::string_view name) const = 0;
@@ -156,11 +159,29 @@ class CompileContext {
   virtual void warning(std::string_view param, std::string message) = 0;
 };
 
+// Membership of another segment (a kSegment parameter), evaluated by the host
+// with the same plan machinery as any segment.
+class SegmentMembership {
+ public:
+  virtual ~SegmentMembership() = default;
+  // Sets the bits of the chunk's members in `out` (cleared by the caller).
+  virtual void evaluate_chunk(std::uint32_t chunk, ChunkBits& out) const = 0;
+  virtual bool contains(UserIndex user) const = 0;
+};
+
+class SegmentResolver {
+ public:
+  virtual ~SegmentResolver() = default;
+  // nullptr when the segment is unknown (validation prevents that).
+  virtual const SegmentMembership* segment(std::string_view id) const = 0;
+};
+
 // What a filter sees while evaluating. One per evaluation, shared by threads.
 class EvalContext {
  public:
-  EvalContext(std::uint32_t user_count, const InteractionView* interactions, const ProfileView& profiles)
-      : user_count_(user_count), interactions_(interactions), profiles_(&profiles) {}
+  EvalContext(std::uint32_t user_count, const InteractionView* interactions, const ProfileView& profiles,
+              const SegmentResolver* segments = nullptr)
+      : user_count_(user_count), interactions_(interactions), profiles_(&profiles), segments_(segments) {}
 
   // |U|: users are 0..user_count()-1.
   std::uint32_t user_count() const { return user_count_; }
@@ -173,11 +194,19 @@ class EvalContext {
     return *interactions_;
   }
   const ProfileView& profiles() const { return *profiles_; }
+  // Another segment's membership, for filters with a kSegment parameter
+  // (the host compiled it). Throws std::logic_error when unavailable.
+  const SegmentMembership& segment(std::string_view id) const {
+    const SegmentMembership* s = segments_ ? segments_->segment(id) : nullptr;
+    if (!s) throw std::logic_error("segment '" + std::string(id) + "' is not available to this evaluation");
+    return *s;
+  }
 
  private:
   std::uint32_t user_count_;
   const InteractionView* interactions_;
   const ProfileView* profiles_;
+  const SegmentResolver* segments_;
 };
 
 inline void EvalContext::universe(std::uint32_t chunk, ChunkBits& out) const {

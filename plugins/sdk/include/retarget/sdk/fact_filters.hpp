@@ -1,0 +1,102 @@
+// Ready-made filters over interaction facts, for the common shapes of
+// filters.md: "has any of these facts" (with `have`) and "the latest time of
+// any of these facts" (with a time predicate). The shipped campaign, Canvas
+// and tag plugins are built from them; third-party plugins may use them too.
+//
+// Both read InteractionView, so only interaction-dependent filters may use
+// them. Facts of expired sources are absent, as for every such filter.
+#pragma once
+
+#include <algorithm>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "retarget/sdk/actions.hpp"
+#include "retarget/sdk/helpers.hpp"
+
+namespace retarget::sdk {
+
+// Users with at least one of `facts` (have: true), or every other user (have: false).
+class AnyFactFilter final : public Filter {
+ public:
+  // `what` names the facts in explanations: "received spring_sale".
+  AnyFactFilter(std::vector<FactKey> facts, bool have, std::string what)
+      : facts_(std::move(facts)), have_(have), what_(std::move(what)) {}
+
+  void evaluate_chunk(const EvalContext& ctx, std::uint32_t chunk, ChunkBits& out) const override {
+    for (const auto& key : facts_)
+      if (const UserTimes* c = ctx.interactions().fact(key)) c->set_chunk_bits(chunk, out);
+    if (!have_) {
+      ChunkBits universe;
+      ctx.universe(chunk, universe);
+      out.complement_within(universe);
+    }
+  }
+
+  Verdict evaluate_user(const EvalContext& ctx, UserIndex user) const override {
+    Timestamp latest = kNoTime;
+    for (const auto& key : facts_) latest = std::max(latest, time_of(ctx.interactions().fact(key), user));
+    bool has = latest != kNoTime;
+    return {has == have_, has ? what_ + ", last at " + format_time(latest) : "never " + what_ + " (in live data)"};
+  }
+
+ private:
+  std::vector<FactKey> facts_;
+  bool have_;
+  std::string what_;
+};
+
+// t = the latest time over `facts` (absent when the user has none of them);
+// matches the users whose t satisfies the predicate.
+class LatestFactTimeFilter final : public Filter {
+ public:
+  LatestFactTimeFilter(std::vector<FactKey> facts, TimePredicate when, std::string what)
+      : facts_(std::move(facts)), when_(std::move(when)), what_(std::move(what)) {}
+
+  void evaluate_chunk(const EvalContext& ctx, std::uint32_t chunk, ChunkBits& out) const override {
+    std::vector<const UserTimes*> columns;
+    for (const auto& key : facts_)
+      if (const UserTimes* c = ctx.interactions().fact(key)) columns.push_back(c);
+    if (columns.size() <= 1) {
+      match_time_chunk(ctx, columns.empty() ? nullptr : columns[0], when_, chunk, out);
+      return;
+    }
+    // Several sources: the predicate applies to each user's maximum.
+    std::vector<std::pair<UserIndex, Timestamp>> merged;
+    for (const UserTimes* c : columns) {
+      auto users = c->users_in_chunk(chunk);
+      auto times = c->values_in_chunk(chunk);
+      for (std::size_t i = 0; i < users.size(); ++i) merged.emplace_back(users[i], times[i]);
+    }
+    std::sort(merged.begin(), merged.end());
+    if (when_.match_absent) ctx.universe(chunk, out);
+    for (std::size_t i = 0; i < merged.size(); ++i) {
+      if (i + 1 < merged.size() && merged[i + 1].first == merged[i].first) continue;  // keep the max (last)
+      std::uint32_t bit = offset_in_chunk(merged[i].first);
+      if (when_.matches(merged[i].second)) out.set(bit);
+      else out.words[bit >> 6] &= ~(1ULL << (bit & 63));
+    }
+  }
+
+  Verdict evaluate_user(const EvalContext& ctx, UserIndex user) const override {
+    Timestamp latest = kNoTime;
+    for (const auto& key : facts_) latest = std::max(latest, time_of(ctx.interactions().fact(key), user));
+    return {when_.matches(latest), what_ + ": " + format_time(latest) + "; wanted " + when_.text};
+  }
+
+ private:
+  std::vector<FactKey> facts_;
+  TimePredicate when_;
+  std::string what_;
+};
+
+// The facts of an interaction `action` (actions.hpp) on one source or step.
+inline std::vector<FactKey> action_facts(SourceKind kind, const std::string& source, const std::string& step,
+                                         std::string_view action) {
+  std::vector<FactKey> keys;
+  for (auto& a : event_actions_for(action)) keys.push_back(FactKey{kind, source, FactKind::kInteraction, step, a});
+  return keys;
+}
+
+}  // namespace retarget::sdk
