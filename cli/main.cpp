@@ -3,6 +3,7 @@
 #include <CLI/CLI.hpp>
 #include <unistd.h>
 
+#include <fstream>
 #include <functional>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -286,6 +287,35 @@ int main(int argc, char** argv) {
         for (const auto& x : r->exclude) explain_text(x, "  ", std::cout);
       }
       for (const auto& w : r->warnings) std::cout << "warning: " << w << "\n";
+      return kOk;
+    });
+  });
+
+  // schema
+  auto* schema = app.add_subcommand("schema", "write a JSON Schema for rule files (from the loaded filters)");
+  std::string schema_out;
+  std::vector<std::string> schema_rules;
+  schema->add_option("--output,-o", schema_out, "file to write (default: standard output)");
+  schema->add_option("--rules", schema_rules, "rule files whose segment ids to suggest");
+  schema->callback([&] {
+    code = run_with_engine(g, [&](Engine& e) {
+      Diagnostics d;
+      if (!schema_rules.empty()) {
+        Status s = e.load_rules(schema_rules, d);
+        print_diagnostics(d);
+        if (!s.ok()) return report(s);
+      }
+      std::string text = e.rules_json_schema() + "\n";
+      if (schema_out.empty()) {
+        std::cout << text;
+        return kOk;
+      }
+      std::ofstream out(schema_out);
+      if (!(out << text)) {
+        std::cerr << "retarget: cannot write " << schema_out << "\n";
+        return kFailed;
+      }
+      std::cerr << "wrote " << schema_out << "\n";
       return kOk;
     });
   });

@@ -26,6 +26,9 @@ struct Case {
   std::string now, timezone;
   std::map<std::string, std::vector<std::string>> expected;
   std::set<std::uint64_t> rejected_lines;
+  // bad_rules.yaml (optional): validation errors it must produce, each
+  // "LINE:COLUMN: text that appears in the message".
+  std::vector<std::string> expected_errors;
 };
 
 std::vector<Case> load_cases() {
@@ -43,6 +46,8 @@ std::vector<Case> load_cases() {
       c.expected[kv.first.as<std::string>()] = kv.second.as<std::vector<std::string>>();
     if (y["rejected_lines"])
       for (const auto& l : y["rejected_lines"]) c.rejected_lines.insert(l.as<std::uint64_t>());
+    if (y["expected_errors"])
+      for (const auto& e : y["expected_errors"]) c.expected_errors.push_back(e.as<std::string>());
     cases.push_back(std::move(c));
   }
   std::sort(cases.begin(), cases.end(), [](const Case& a, const Case& b) { return a.name < b.name; });
@@ -148,6 +153,31 @@ TEST_P(CaseTest, IngestingTheSameFileTwiceChangesNothing) {
   ASSERT_TRUE(again.ok());
   EXPECT_EQ(again->accepted, 0u) << "every valid event is a duplicate the second time";
   for (const auto& [id, m] : c.expected) EXPECT_EQ(engine->evaluate(id)->members, before[id]) << id;
+}
+
+TEST_P(CaseTest, BadRulesGiveEveryExpectedErrorAtItsLocation) {
+  const Case& c = GetParam();
+  fs::path bad = c.dir / "bad_rules.yaml";
+  if (!fs::exists(bad)) GTEST_SKIP() << "no bad_rules.yaml in this case";
+  auto engine = open(1);
+  ASSERT_TRUE(engine);
+  Diagnostics d;
+  Status s = engine->validate_rules({bad.string()}, d);
+  EXPECT_FALSE(s.ok());
+  EXPECT_EQ(s.exit_code(), 2);
+  std::string all = d.to_string();
+  for (const auto& expected : c.expected_errors) {
+    auto colon = expected.find(':', expected.find(':') + 1);
+    std::string where = bad.string() + ":" + expected.substr(0, colon) + ": error: ";
+    std::string text = expected.substr(colon + 1);
+    while (!text.empty() && text[0] == ' ') text.erase(0, 1);
+    bool found = false;
+    for (const auto& item : d.items()) {
+      std::string line = item.to_string();
+      found |= line.rfind(where, 0) == 0 && line.find(text) != std::string::npos;
+    }
+    EXPECT_TRUE(found) << "expected " << where << "..." << text << "\ngot:\n" << all;
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Cases, CaseTest, ::testing::ValuesIn(load_cases()),

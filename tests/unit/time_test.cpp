@@ -201,11 +201,14 @@ TEST(ParseDuration, Invalid) {
 TEST(ParseDuration, NeverWrapsAround) {
   // A duration whose milliseconds do not fit in 64 bits must be refused, not
   // returned as a wrapped (possibly negative or tiny) number.
-  for (const char* huge : {"999999999999d", "999999999999h"}) {
+  // 999999999999 days is 8.64e19 ms, over INT64_MAX (9.22e18).
+  for (const char* huge : {"999999999999d", "200000000000d"}) {
     auto d = parse_duration(huge);
     EXPECT_EQ(d, std::nullopt) << huge << " parsed as " << (d ? std::to_string(*d) : "nullopt");
   }
-  // The largest plain numbers still parse exactly.
+  // Large durations that do fit still parse exactly.
+  EXPECT_EQ(parse_duration("999999999999h"), 999999999999LL * 3600000);
+  EXPECT_EQ(parse_duration("100000000000d"), 100000000000LL * kMillisPerDay);
   EXPECT_EQ(parse_duration("999999999999ms"), 999999999999LL);
   EXPECT_EQ(parse_duration("999999999999s"), 999999999999000LL);
 }

@@ -139,6 +139,10 @@ class Engine {
   Result<SegmentResult> evaluate(const std::string& segment_id, bool with_members = true) const;
   Result<Explanation> explain(const std::string& segment_id, const std::string& user) const;
 
+  // A JSON Schema (draft-07) for rule files, from the loaded filters'
+  // metadata and the ids of the current catalog and rules.
+  std::string rules_json_schema() const;
+
   // Every known user's external id, in dense-index order (tests, exports).
   std::vector<std::string> users() const;
 

@@ -24,6 +24,7 @@
 #include "plugin/plugin_host.hpp"
 #include "plugin/registry.hpp"
 #include "rules/rules.hpp"
+#include "rules/schema.hpp"
 #include "store/event_store.hpp"
 
 namespace retarget {
@@ -377,6 +378,13 @@ Result<Explanation> Engine::explain(const std::string& segment_id, const std::st
   out.match = to_public(point->match);
   for (const auto& e : point->exclude) out.exclude.push_back(to_public(e));
   return out;
+}
+
+std::string Engine::rules_json_schema() const {
+  std::lock_guard lock(impl_->mu);
+  auto ids = impl_->rules.ids();
+  return retarget::rules_json_schema(impl_->registry, impl_->catalog, {ids.begin(), ids.end()}, impl_->config.limits)
+      .dump(2);
 }
 
 std::vector<std::string> Engine::users() const {

@@ -237,12 +237,14 @@ std::string sha256_file(const std::string& path) {
 }
 
 void load_plugins(const PluginHostOptions& options, FilterRegistry& registry) {
+  std::set<fs::path> seen;  // a directory named twice is searched once
   for (const auto& dir : options.directories) {
     std::error_code ec;
     if (!fs::is_directory(dir, ec)) {
       registry.add_refused({dir, "plugin directory does not exist"});
       continue;
     }
+    if (!seen.insert(fs::canonical(dir, ec)).second) continue;
     std::vector<fs::path> files;
     for (const auto& entry : fs::directory_iterator(dir, ec)) {
       const auto name = entry.path().filename().string();
