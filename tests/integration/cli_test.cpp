@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "test_support.hpp"
 
@@ -26,9 +27,27 @@ TEST(Cli, PluginsJsonListsEveryFilterWithItsTag) {
     EXPECT_TRUE(f["params"].is_array());
     tags[f["name"]] = f["interaction_dependent"];
   }
-  EXPECT_EQ(tags.size(), 6u);
-  EXPECT_TRUE(tags["received_campaign"]);
-  EXPECT_FALSE(tags["custom_attribute"]);
+  // filters.md: exactly these 17 are interaction-dependent; the 18 profile-level
+  // filters and the 3 general ones are not.
+  const std::set<std::string> interaction = {
+      "clicked_alias_in_campaign", "clicked_alias_in_canvas_step", "clicked_opened_campaign", "clicked_opened_step",
+      "converted_campaign",        "converted_canvas",             "entered_canvas_variation", "in_campaign_control_group",
+      "in_canvas_control_group",   "last_received_campaign",       "last_received_canvas_step", "received_campaign_variant",
+      "received_campaign",         "received_canvas_step",         "received_tagged",          "clicked_opened_tagged",
+      "last_received_tagged"};
+  const std::set<std::string> profile = {
+      "clicked_alias_any", "feature_flag", "hard_bounced", "marked_spam", "never_received", "invalid_phone",
+      "last_engaged", "last_enrolled_control_group", "last_in_app_impression", "last_received_any",
+      "last_received_email", "last_received_push", "last_received_sms", "last_received_webhook",
+      "last_received_whatsapp", "last_sms_inbound_keyword", "last_viewed_news_feed", "news_feed_view_count",
+      "custom_attribute", "segment", "random_bucket"};
+  EXPECT_EQ(interaction.size(), 17u);
+  EXPECT_EQ(profile.size(), 21u);
+  EXPECT_EQ(tags.size(), interaction.size() + profile.size());
+  for (const auto& [name, dependent] : tags) {
+    EXPECT_EQ(dependent, interaction.count(name) == 1) << name;
+    EXPECT_TRUE(interaction.count(name) || profile.count(name)) << "unexpected filter " << name;
+  }
 }
 
 TEST(Cli, EvaluateFormats) {
