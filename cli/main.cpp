@@ -30,7 +30,14 @@ struct Globals {
   std::optional<unsigned> threads;
   std::vector<std::string> catalogs;  // applied before the command (one-process form)
   std::vector<std::string> events;    // ingested before the command (one-process form)
+  std::vector<std::string> rules;     // applied (rules apply) before the command (one-process form)
 };
+
+std::string retarget_join(const std::vector<std::string>& v) {
+  std::string s;
+  for (std::size_t i = 0; i < v.size(); ++i) s += (i ? " -> " : "") + v[i];
+  return s;
+}
 
 int report(const Status& s) {
   if (s.ok()) return kOk;
@@ -73,7 +80,18 @@ int run_with_engine(const Globals& g, const std::function<int(Engine&)>& body) {
               << " rejected\n";
     for (const auto& rej : r->rejections) std::cerr << e << ":" << rej.line << ": rejected: " << rej.reason << "\n";
   }
+  if (!g.rules.empty()) {
+    Diagnostics d;
+    Status s = (*engine)->load_rules(g.rules, d);
+    print_diagnostics(d);
+    if (!s.ok()) return report(s);
+  }
   return body(**engine);
+}
+
+std::string time_text(std::optional<std::int64_t> t) {
+  if (!t) return "never";
+  return retarget::format_time_ms(*t);
 }
 
 json explain_json(const retarget::ExplainNode& n) {
@@ -106,6 +124,7 @@ int main(int argc, char** argv) {
   app.add_option("--threads", g.threads, "evaluation threads (default: config, 0 = one per core)");
   app.add_option("--catalog", g.catalogs, "apply this catalog file first (repeatable; one-process form)");
   app.add_option("--events", g.events, "ingest this JSON Lines file first (repeatable; one-process form)");
+  app.add_option("--rules", g.rules, "apply this rules file first (repeatable; one-process form)");
 
   int code = kOk;
 
@@ -288,6 +307,182 @@ int main(int argc, char** argv) {
       }
       for (const auto& w : r->warnings) std::cout << "warning: " << w << "\n";
       return kOk;
+    });
+  });
+
+  // rules apply / remove
+  auto* rules = app.add_subcommand("rules", "stored segments");
+  rules->require_subcommand(1);
+  auto* rules_apply = rules->add_subcommand("apply", "validate and store segments (upsert by id)");
+  std::vector<std::string> apply_files;
+  rules_apply->add_option("files", apply_files, "rule files")->required();
+  rules_apply->callback([&] {
+    code = run_with_engine(g, [&](Engine& e) {
+      Diagnostics d;
+      Status s = e.load_rules(apply_files, d);
+      print_diagnostics(d);
+      if (s.ok()) std::cout << "stored " << e.segment_ids().size() << " segment(s)\n";
+      return report(s);
+    });
+  });
+  auto* rules_remove = rules->add_subcommand("remove", "remove a stored segment");
+  std::string remove_id;
+  rules_remove->add_option("id", remove_id, "segment id")->required();
+  rules_remove->callback([&] {
+    code = run_with_engine(g, [&](Engine& e) {
+      Status s = e.remove_segment(remove_id);
+      if (s.ok()) std::cout << "removed " << remove_id << "\n";
+      return report(s);
+    });
+  });
+
+  // campaign|canvas|card stop|resume
+  struct StatusCommand {
+    std::string id;
+    bool restore = false;
+  };
+  static StatusCommand status_args;
+  for (const char* kind : {"campaign", "canvas", "card"}) {
+    auto* cmd = app.add_subcommand(kind, std::string("change a ") + kind + "'s status");
+    cmd->require_subcommand(1);
+    for (const char* verb : {"stop", "resume"}) {
+      auto* sub = cmd->add_subcommand(verb, std::string(verb) + " it");
+      sub->add_option("id", status_args.id, "id")->required();
+      if (std::string(verb) == "resume")
+        sub->add_flag("--restore", status_args.restore, "restore the expired data its audience needs first");
+      std::string k = kind, v = verb;
+      sub->callback([&, k, v] {
+        code = run_with_engine(g, [&](Engine& e) {
+          Status s = e.set_status(k, status_args.id, v == "stop" ? "stopped" : "active", status_args.restore);
+          if (s.ok()) std::cout << k << " " << status_args.id << ": " << (v == "stop" ? "stopped" : "active") << "\n";
+          return report(s);
+        });
+      });
+    }
+  }
+
+  // deps
+  auto* deps = app.add_subcommand("deps", "the dependency graph: who pins which campaign and why");
+  std::string deps_format = "text";
+  deps->add_option("--format", deps_format, "text, json or dot")->check(CLI::IsMember({"text", "json", "dot"}));
+  deps->callback([&] {
+    code = run_with_engine(g, [&](Engine& e) {
+      std::cout << e.dependency_graph(deps_format);
+      if (deps_format == "json") std::cout << "\n";
+      return kOk;
+    });
+  });
+
+  // lifecycle sweep|status|plan
+  auto* lifecycle = app.add_subcommand("lifecycle", "expiry and long-term storage");
+  lifecycle->require_subcommand(1);
+  std::string lifecycle_format = "text";
+  auto* sweep = lifecycle->add_subcommand("sweep", "expire what is due now");
+  sweep->add_option("--format", lifecycle_format, "text or json")->check(CLI::IsMember({"text", "json"}));
+  sweep->callback([&] {
+    code = run_with_engine(g, [&](Engine& e) {
+      auto r = e.sweep();
+      if (!r.ok()) return report(r.status());
+      if (lifecycle_format == "json") {
+        std::cout << json{{"expired", r->expired}, {"deleted", r->deleted}, {"records_moved", r->records_moved}}.dump(2) << "\n";
+        return kOk;
+      }
+      for (const auto& s : r->expired) std::cout << "expired " << s << " (moved to long-term storage)\n";
+      for (const auto& s : r->deleted) std::cout << "deleted " << s << " (legacy policy)\n";
+      if (r->expired.empty() && r->deleted.empty()) std::cout << "nothing is due\n";
+      return kOk;
+    });
+  });
+  auto* status = lifecycle->add_subcommand("status", "per campaign/Canvas: live, expired, restoring; pins; expiry date");
+  std::vector<std::string> status_ids;
+  status->add_option("ids", status_ids, "campaign or Canvas ids (default: all)");
+  status->add_option("--format", lifecycle_format, "text or json")->check(CLI::IsMember({"text", "json"}));
+  status->callback([&] {
+    code = run_with_engine(g, [&](Engine& e) {
+      auto list = e.lifecycle_status(status_ids);
+      if (lifecycle_format == "json") {
+        json arr = json::array();
+        for (const auto& s : list) {
+          json pins = json::array();
+          for (const auto& p : s.pinned_by) pins.push_back({{"pinner", p.pinner}, {"path", p.path}});
+          json j{{"source", s.key}, {"name", s.name}, {"status", s.status}, {"tier", s.tier}, {"pinned", s.pinned},
+                 {"pinned_by", pins}, {"records", s.records}, {"last_activity_reason", s.last_activity_reason}};
+          j["last_activity"] = s.last_activity_ms ? json(time_text(s.last_activity_ms)) : json(nullptr);
+          j["due"] = s.due_ms ? json(time_text(s.due_ms)) : json(nullptr);
+          j["expires_at"] = s.expires_at_ms ? json(time_text(s.expires_at_ms)) : json(nullptr);
+          arr.push_back(j);
+        }
+        std::cout << arr.dump(2) << "\n";
+        return kOk;
+      }
+      for (const auto& s : list) {
+        std::cout << s.key << " (" << s.status << "): " << s.tier << ", " << s.records << " records";
+        if (s.pinned) {
+          std::cout << ", pinned by";
+          for (const auto& p : s.pinned_by) std::cout << " [" << retarget_join(p.path) << "]";
+        } else if (s.expires_at_ms) {
+          std::cout << ", expires at the sweep of " << time_text(s.expires_at_ms) << " (last activity: "
+                    << s.last_activity_reason << " " << time_text(s.last_activity_ms) << ")";
+        }
+        std::cout << "\n";
+      }
+      return kOk;
+    });
+  });
+  auto* plan = lifecycle->add_subcommand("plan", "what would expire (or, under legacy, be deleted) by a time");
+  std::string plan_until;
+  plan->add_option("--until", plan_until, "RFC 3339 time")->required();
+  plan->add_option("--format", lifecycle_format, "text or json")->check(CLI::IsMember({"text", "json"}));
+  plan->callback([&] {
+    code = run_with_engine(g, [&](Engine& e) {
+      auto until = retarget::parse_time_ms(plan_until);
+      if (!until) {
+        std::cerr << "retarget: --until '" << plan_until << "' is not an RFC 3339 time\n";
+        return kBadInput;
+      }
+      auto entries = e.lifecycle_plan(*until);
+      if (lifecycle_format == "json") {
+        json arr = json::array();
+        for (const auto& p : entries) arr.push_back({{"source", p.source}, {"action", p.action}, {"at", time_text(p.at_ms)}});
+        std::cout << arr.dump(2) << "\n";
+        return kOk;
+      }
+      for (const auto& p : entries) std::cout << time_text(p.at_ms) << "  " << p.action << "  " << p.source << "\n";
+      if (entries.empty()) std::cout << "nothing would expire by " << plan_until << "\n";
+      return kOk;
+    });
+  });
+
+  // restore
+  auto* restore = app.add_subcommand("restore", "restore expired data from long-term storage");
+  retarget::RestoreRequest restore_req;
+  bool restore_wait = false;
+  std::string restore_format = "text";
+  restore->add_option("--campaign", restore_req.campaigns, "campaign id (repeatable)");
+  restore->add_option("--canvas", restore_req.canvases, "Canvas id (repeatable)");
+  restore->add_option("--tag", restore_req.tags, "every expired source carrying the tag (repeatable)");
+  restore->add_flag("--wait", restore_wait, "wait until the data is live again");
+  restore->add_option("--format", restore_format, "text or json")->check(CLI::IsMember({"text", "json"}));
+  restore->callback([&] {
+    code = run_with_engine(g, [&](Engine& e) {
+      if (restore_req.campaigns.empty() && restore_req.canvases.empty() && restore_req.tags.empty()) {
+        std::cerr << "retarget: restore needs --campaign, --canvas or --tag\n";
+        return kBadInput;
+      }
+      auto job = e.restore(restore_req);
+      if (!job.ok()) return report(job.status());
+      retarget::RestoreJobInfo info = *job;
+      if (restore_wait && info.id) info = e.wait_restore(info.id);
+      if (restore_format == "json") {
+        std::cout << json{{"job", info.id}, {"sources", info.sources}, {"state", info.state}, {"moved", info.moved},
+                          {"total", info.total}}.dump(2) << "\n";
+      } else if (info.sources.empty()) {
+        std::cout << "nothing to restore: the data is live\n";
+      } else {
+        std::cout << "restore job " << info.id << " " << info.state << ": " << retarget_join(info.sources) << " ("
+                  << info.moved << "/" << info.total << " records)\n";
+      }
+      return info.state == "failed" ? kFailed : kOk;
     });
   });
 

@@ -3,8 +3,12 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <filesystem>
+#include <fstream>
 #include <set>
 #include <string>
+
+#include <unistd.h>
 
 #include "catalog/catalog.hpp"
 #include "common/time.hpp"
@@ -428,6 +432,43 @@ TEST(Catalog, ApplyingTheSameFileTwiceIsIdempotent) {
   EXPECT_EQ(cat.canvases().size(), 1u);
   EXPECT_EQ(cat.content_cards().size(), 1u);
   EXPECT_EQ(cat.campaign("spring_sale")->variants.size(), 2u);
+}
+
+TEST(Catalog, ApplyFileAndItsLimits) {
+  namespace fs = std::filesystem;
+  fs::path dir = fs::temp_directory_path() / ("retarget_catalog_test_" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  fs::path p = dir / "catalog.yaml";
+  {
+    std::ofstream out(p);
+    out << kFormatsExample;
+  }
+  std::size_t size = fs::file_size(p);
+
+  Catalog cat;
+  Diagnostics d;
+  cat.apply_file(p.string(), size, 200000, d);  // exactly at the size limit
+  EXPECT_FALSE(d.has_errors()) << d.to_string();
+  ASSERT_NE(cat.campaign("spring_sale"), nullptr);
+  EXPECT_EQ(cat.campaign("spring_sale")->where.file, p.string());
+
+  Catalog small;
+  Diagnostics too_big;
+  small.apply_file(p.string(), size - 1, 200000, too_big);
+  EXPECT_TRUE(too_big.has_errors());
+  EXPECT_TRUE(small.campaigns().empty());
+
+  Catalog few;
+  Diagnostics too_many;
+  few.apply_file(p.string(), size, 10, too_many);
+  EXPECT_TRUE(too_many.has_errors());
+  EXPECT_TRUE(few.campaigns().empty());
+
+  Catalog none;
+  Diagnostics missing;
+  none.apply_file((dir / "nope.yaml").string(), 1 << 20, 200000, missing);
+  EXPECT_TRUE(missing.has_errors());
+  fs::remove_all(dir);
 }
 
 }  // namespace

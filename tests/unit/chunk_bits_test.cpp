@@ -25,6 +25,7 @@ class NoProfiles : public ProfileView {
   const UserTimes* times(SummaryKind, std::string_view, std::string_view) const override { return nullptr; }
   const UserCounts* news_feed_views() const override { return nullptr; }
   const UserAttributes* attribute(std::string_view) const override { return nullptr; }
+  std::span<const std::uint64_t> user_hashes() const override { return {}; }
 };
 
 // ------------------------------------------------------------------ basics
@@ -108,8 +109,12 @@ TEST_P(Universe, ExactlyTheUsersThatExist) {
     std::uint64_t expected = n > first ? std::min<std::uint64_t>(kChunkUsers, n - first) : 0;
     EXPECT_EQ(out->count(), expected) << "users " << n << " chunk " << chunk;
     // The bits are exactly the first `expected` offsets.
-    if (expected > 0) EXPECT_TRUE(out->test(static_cast<std::uint32_t>(expected - 1)));
-    if (expected < kChunkUsers) EXPECT_FALSE(out->test(static_cast<std::uint32_t>(expected)));
+    if (expected > 0) {
+      EXPECT_TRUE(out->test(static_cast<std::uint32_t>(expected - 1)));
+    }
+    if (expected < kChunkUsers) {
+      EXPECT_FALSE(out->test(static_cast<std::uint32_t>(expected)));
+    }
     for (std::uint32_t w = 0; w < kChunkWords; ++w) {
       std::uint64_t lo = std::uint64_t{w} * 64;
       std::uint64_t want = expected >= lo + 64 ? ~0ULL : expected > lo ? (1ULL << (expected - lo)) - 1 : 0;
@@ -239,6 +244,13 @@ TEST(UserColumn, OtherValueTypes) {
   UserAttributes attrs({4}, {v});
   ASSERT_NE(attrs.find(4), nullptr);
   EXPECT_EQ(attrs.find(4)->text, "DE");
+}
+
+TEST(UserIdHash, IsFnv1a64) {
+  // The published FNV-1a 64-bit test vectors.
+  EXPECT_EQ(user_id_hash(""), 0xcbf29ce484222325ULL);
+  EXPECT_EQ(user_id_hash("a"), 0xaf63dc4c8601ec8cULL);
+  EXPECT_EQ(user_id_hash("foobar"), 0x85944171f73967e8ULL);
 }
 
 // ----------------------------------------------------------- TimePredicate

@@ -229,6 +229,17 @@ TEST_F(ConfigTest, BadValuesAreErrorsAtTheirLocation) {
   }
 }
 
+TEST_F(ConfigTest, AnExpiryWindowTooLargeForMillisecondsIsAnError) {
+  // 213503982336 days does not fit in 64-bit milliseconds; it must be refused,
+  // not wrapped around to a window of about 1.4 days.
+  Diagnostics d;
+  Config c = load("version: 1\nexpiry_window: 213503982336d\n", d);
+  EXPECT_TRUE(d.has_errors()) << "accepted as " << c.expiry_window_ms << " ms";
+  if (d.has_errors()) {
+    EXPECT_EQ(d.items()[0].where.line, 2);
+  }
+}
+
 TEST_F(ConfigTest, EveryProblemIsReportedAtOnce) {
   Diagnostics d;
   load("version: 1\npolicy: tierd\ntimezone: Nowhere/Land\nthreads: -2\nbogus: 1\n", d);

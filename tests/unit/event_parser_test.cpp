@@ -56,12 +56,13 @@ class EventParserTest : public ::testing::Test {
     if (ok) return;
     EXPECT_FALSE(error.empty()) << line;
     // A field written "~name" need only be mentioned (e.g. 'attributes.tags').
-    if (!field.empty() && field[0] == '~')
+    if (!field.empty() && field[0] == '~') {
       EXPECT_NE(error.find(field.substr(1)), std::string::npos)
           << line << "\n  reason does not mention " << field.substr(1) << ": " << error;
-    else if (!field.empty())
+    } else if (!field.empty()) {
       EXPECT_NE(error.find("'" + field + "'"), std::string::npos)
           << line << "\n  reason does not name '" << field << "': " << error;
+    }
   }
 
   static std::string ev(const std::string& fields, const std::string& user = "u42",
@@ -347,6 +348,8 @@ TEST_F(EventParserTest, RejectsUnknownSources) {
   // plain is not multivariate: it has no variants at all.
   reject(ev(R"("type":"received","campaign":"plain","variant":"a","channel":"email")"), "variant");
   reject(ev(R"("type":"canvas_entered","canvas":"onboarding","variation":"v2")"), "variation");
+  // Only campaigns have variants.
+  reject(ev(R"("type":"received","canvas":"onboarding","step":"welcome","variant":"a","channel":"email")"), "variant");
   reject(ev(R"("type":"canvas_entered","canvas":"nope","variation":"v1")"), "canvas");
   reject(ev(R"("type":"converted","campaign":"nope")"), "campaign");
   reject(ev(R"("type":"control","campaign":"nope")"), "campaign");
@@ -407,6 +410,8 @@ TEST_F(EventParserTest, RejectsInvalidUtf8InsideAString) {
   reject(ev(R"("type":"hard_bounce")", "u\xc0\xaf"), "");          // overlong encoding
   reject(ev(R"("type":"hard_bounce")", "u\xed\xa0\x80"), "");      // an encoded surrogate
   reject(ev(R"("type":"hard_bounce")", "u\xe2\x82"), "");          // truncated sequence
+  reject(ev(R"("type":"hard_bounce")", R"(a\ud800b)"), "");          // an escaped lone surrogate
+  reject(ev(R"("type":"hard_bounce")", R"(\udc00)"), "");
   reject(ev(R"("type":"attributes","attributes":{"name":"x\xfe"})"), "");
 }
 

@@ -167,6 +167,14 @@ TEST_F(StoreTest, ContentIsTheNormalisedFields) {
   EXPECT_EQ(store_.event_count(), 10u);
 }
 
+TEST_F(StoreTest, AttributeKeyOrderIsNotContent) {
+  // A JSON object is an unordered collection (RFC 8259): the same attributes
+  // written in another order are the same event.
+  EXPECT_TRUE(attrs("2026-03-01T09:00:00Z", "u1", R"({"a":1,"b":"x"})"));
+  EXPECT_FALSE(attrs("2026-03-01T09:00:00Z", "u1", R"({"b":"x","a":1})"));
+  EXPECT_EQ(store_.event_count(), 1u);
+}
+
 TEST_F(StoreTest, DistinctIdsThatCouldCollideWhenConcatenatedStayDistinct) {
   // (user "ab", flag "c") and (user "a", flag "bc") are different events.
   EXPECT_TRUE(flag("2026-03-01T09:00:00Z", "ab", "c", true));
@@ -174,6 +182,13 @@ TEST_F(StoreTest, DistinctIdsThatCouldCollideWhenConcatenatedStayDistinct) {
   EXPECT_TRUE(add(line("2026-03-01T09:00:00Z", "u1", R"("type":"sms_inbound","subscription_group":"ab","keyword_category":"c")")));
   EXPECT_TRUE(add(line("2026-03-01T09:00:00Z", "u1", R"("type":"sms_inbound","subscription_group":"a","keyword_category":"bc")")));
   EXPECT_EQ(store_.event_count(), 4u);
+  auto snap = store_.snapshot();
+  EXPECT_EQ(summary(*snap, SummaryKind::kLastSmsInbound, "u1", "ab", "c"), at("2026-03-01T09:00:00Z"));
+  EXPECT_EQ(summary(*snap, SummaryKind::kLastSmsInbound, "u1", "a", "bc"), at("2026-03-01T09:00:00Z"));
+  EXPECT_EQ(summary(*snap, SummaryKind::kLastSmsInbound, "u1", "abc", ""), kNoTime);
+  EXPECT_TRUE(flag_enabled(*snap, "c", "ab"));
+  EXPECT_FALSE(flag_enabled(*snap, "c", "a"));
+  EXPECT_TRUE(flag_enabled(*snap, "bc", "a"));
 }
 
 // -------------------------------------------------------------- attributes
@@ -371,6 +386,11 @@ TEST_F(StoreTest, UsersAreInternedInOrderOfFirstAppearance) {
   EXPECT_EQ(snap->users().find("amy"), UserIndex{1});
   EXPECT_EQ(snap->users().id(1), "amy");
   EXPECT_EQ(snap->users().find("bob"), std::nullopt);
+  // ProfileView::user_hashes: sdk::user_id_hash of every user, by index.
+  auto hashes = snap->user_hashes();
+  ASSERT_EQ(hashes.size(), 2u);
+  EXPECT_EQ(hashes[0], sdk::user_id_hash("zed"));
+  EXPECT_EQ(hashes[1], sdk::user_id_hash("amy"));
 }
 
 TEST_F(StoreTest, NewsFeedCountAndLastView) {

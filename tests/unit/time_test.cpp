@@ -81,6 +81,15 @@ TEST(ParseTime, FractionsAreKeptToTheMillisecondAndTruncated) {
   EXPECT_EQ(parse_time("2026-03-01T10:00:00.5+01:00"), base + 500);
 }
 
+TEST(ParseTime, FractionsOfAnyLengthAreTruncated) {
+  // RFC 3339's time-secfrac is "." 1*DIGIT: a fraction of any length is a
+  // valid time, and time.hpp keeps it to the millisecond by truncation.
+  Timestamp base = utc(2026, 3, 1, 9);
+  EXPECT_EQ(parse_time("2026-03-01T09:00:00.1234567891Z"), base + 123);
+  EXPECT_EQ(parse_time("2026-03-01T09:00:00.123456789012Z"), base + 123);
+  EXPECT_EQ(parse_time("2026-03-01T10:00:00.99999999999+01:00"), base + 999);
+}
+
 TEST(ParseTime, FractionBeforeTheEpoch) {
   // 1969-12-31T23:59:59.500Z is half a second before the epoch.
   EXPECT_EQ(parse_time("1969-12-31T23:59:59.500Z"), -500);
@@ -202,7 +211,8 @@ TEST(ParseDuration, NeverWrapsAround) {
   // A duration whose milliseconds do not fit in 64 bits must be refused, not
   // returned as a wrapped (possibly negative or tiny) number.
   // 999999999999 days is 8.64e19 ms, over INT64_MAX (9.22e18).
-  for (const char* huge : {"999999999999d", "200000000000d"}) {
+  // 213503982336 days wraps to a small positive number (about 1.4 days).
+  for (const char* huge : {"999999999999d", "200000000000d", "213503982336d"}) {
     auto d = parse_duration(huge);
     EXPECT_EQ(d, std::nullopt) << huge << " parsed as " << (d ? std::to_string(*d) : "nullopt");
   }

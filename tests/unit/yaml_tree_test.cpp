@@ -2,6 +2,7 @@
 // duplicate keys, quoting, aliases and their budget, limits, errors.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -68,6 +69,22 @@ TEST(YamlTree, PositionsAreOneBased) {
   EXPECT_EQ(where.file, "t.yaml");
   EXPECT_EQ(where.line, 3);
   EXPECT_EQ(where.column, 6);
+}
+
+TEST(YamlTree, CrLfLineEndingsKeepLineNumbers) {
+  Diagnostics d;
+  YamlNode root = parse("a: 1\r\nb:\r\n  c: x\r\n", d);
+  ASSERT_FALSE(d.has_errors()) << d.to_string();
+  const YamlNode* b = root.find("b");
+  ASSERT_NE(b, nullptr);
+  ASSERT_NE(b->find("c"), nullptr);
+  EXPECT_EQ(b->find("c")->value, "x");
+  EXPECT_EQ(b->find("c")->line, 3);
+  EXPECT_EQ(b->find("c")->column, 6);
+  Diagnostics dup;
+  parse("a: 1\r\nb: 2\r\na: 3\r\n", dup);
+  ASSERT_EQ(dup.error_count(), 1u);
+  EXPECT_EQ(dup.items()[0].where.line, 3);
 }
 
 TEST(YamlTree, FlowCollectionPositions) {
@@ -321,6 +338,42 @@ TEST(YamlTree, DepthLimit) {
   EXPECT_TRUE(block.has_errors());
 }
 
+std::size_t depth(const YamlNode& n) {
+  std::size_t d = 0;
+  for (const auto& i : n.items) d = std::max(d, depth(i));
+  for (const auto& [k, v] : n.entries) d = std::max(d, depth(v));
+  return (n.is_map() || n.is_sequence()) ? d + 1 : d;
+}
+
+TEST(YamlTree, DepthLimitHoldsAfterAliasExpansion) {
+  // A node of depth 2 copied two levels deep makes a tree of depth 4: the
+  // depth limit, like the node limit, must hold for the expanded tree.
+  YamlLimits limits;
+  limits.max_depth = 3;
+  Diagnostics d;
+  YamlNode r = parse("a: &x {b: {c: 1}}\nd: {e: *x}\n", d, limits);
+  if (!d.has_errors()) {
+    ADD_FAILURE() << "accepted a tree of depth " << depth(r) << " with max_depth 3";
+  }
+  // Chained anchors must not build an arbitrarily deep tree either.
+  std::string chain = "a0: &a0 [x]\n";
+  for (int i = 1; i < 200; ++i) {
+    std::string n = std::to_string(i), prev = std::to_string(i - 1);
+    chain += "a";
+    chain += n;
+    chain += ": &a";
+    chain += n;
+    chain += " [[*a";
+    chain += prev;
+    chain += "]]\n";
+  }
+  Diagnostics d2;
+  YamlNode r2 = parse(chain, d2);  // default limits: depth 64
+  if (!d2.has_errors()) {
+    EXPECT_LE(depth(r2), YamlLimits{}.max_depth);
+  }
+}
+
 TEST(YamlTree, DeepNestingIsRefusedWithoutCrashing) {
   Diagnostics d;
   std::string deep(100, '[');
@@ -334,6 +387,25 @@ TEST(YamlTree, DeepNestingIsRefusedWithoutCrashing) {
   YamlNode r2 = parse(very_deep, d2);
   EXPECT_TRUE(d2.has_errors());
   EXPECT_TRUE(r2.is_null());
+}
+
+TEST(YamlTree, AFlatMapWithManyKeysParsesInLinearTime) {
+  // An untrusted file well within the limits (about 270 KB, 60,000 nodes)
+  // must not take seconds: duplicate-key detection may not be quadratic.
+  std::string s;
+  for (int i = 0; i < 30000; ++i) {
+    s += 'k';
+    s += std::to_string(i);
+    s += ": 1\n";
+  }
+  ASSERT_LT(s.size(), YamlLimits{}.max_bytes);
+  Diagnostics d;
+  auto start = std::chrono::steady_clock::now();
+  YamlNode r = parse(s, d);
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  EXPECT_FALSE(d.has_errors()) << d.to_string();
+  EXPECT_EQ(r.entries.size(), 30000u);
+  EXPECT_LT(seconds, 1.5) << "30,000 keys took " << seconds << " s";
 }
 
 TEST(YamlTree, NodeLimitWithoutAliases) {

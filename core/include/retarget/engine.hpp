@@ -18,6 +18,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -101,6 +102,55 @@ struct Explanation {
 
 // Parses an RFC 3339 time (as events and --now are written) to ms since the epoch.
 std::optional<std::int64_t> parse_time_ms(std::string_view text);
+// Formats ms since the epoch as RFC 3339 UTC with milliseconds.
+std::string format_time_ms(std::int64_t ms);
+
+// --- Lifecycle (lifecycle.md) -------------------------------------------------
+
+struct PinDescription {
+  std::string pinner;             // "consumer:campaign:summer_launch" or "segment:s" (segments_pin)
+  std::vector<std::string> path;  // node keys from the pinner to the source
+};
+
+struct SourceStatus {
+  std::string key;              // "campaign:<id>" or "canvas:<id>"
+  std::string kind, id, name;
+  std::string status;           // the catalog status: draft, active, stopped, archived
+  std::string tier;             // live, expired, restoring, deleted
+  bool pinned = false;
+  std::vector<PinDescription> pinned_by;
+  std::optional<std::int64_t> last_activity_ms;
+  std::string last_activity_reason;
+  std::optional<std::int64_t> due_ms;         // when it becomes due (none: never)
+  std::optional<std::int64_t> expires_at_ms;  // the sweep that will move it
+  std::uint64_t records = 0;    // interaction events stored (both tiers)
+};
+
+struct SweepReport {
+  std::vector<std::string> expired;  // source keys moved to long-term storage
+  std::vector<std::string> deleted;  // legacy policy: deleted
+  std::uint64_t records_moved = 0;
+};
+
+struct PlanEntry {
+  std::string source;  // source key
+  std::string action;  // "expire" (tiered) or "delete" (legacy)
+  std::int64_t at_ms;  // the sweep that would do it
+};
+
+struct RestoreRequest {
+  std::vector<std::string> campaigns, canvases, tags;
+};
+
+struct RestoreJobInfo {
+  std::uint64_t id = 0;
+  std::vector<std::string> sources;  // source keys
+  std::string state;                 // queued, running, done, failed
+  std::uint64_t moved = 0, total = 0;  // records
+  std::string error;
+  std::optional<std::int64_t> completed_at_ms;
+};
+using RestoreCallback = std::function<void(const RestoreJobInfo&)>;
 
 class Engine {
  public:
@@ -112,6 +162,9 @@ class Engine {
   const Config& config() const;
   // The evaluation clock: the fixed `now` when one was given, else the wall clock.
   std::int64_t now_ms() const;
+  // Fixes the clock (nullopt: the wall clock again). For simulations and tests
+  // of time rules: every later call sees this time.
+  void set_now_ms(std::optional<std::int64_t> now_ms);
 
   std::vector<FilterDescription> filters() const;
   std::vector<PluginDescription> plugins() const;
@@ -135,9 +188,32 @@ class Engine {
   Status load_rules(const std::vector<std::string>& paths, Diagnostics& diags);
   Status load_rules_text(const std::string& yaml, const std::string& name, Diagnostics& diags);
   std::vector<std::string> segment_ids() const;
+  // Removes a stored segment; refused (naming them) while an active consumer
+  // or another segment uses it.
+  Status remove_segment(const std::string& id);
 
   Result<SegmentResult> evaluate(const std::string& segment_id, bool with_members = true) const;
   Result<Explanation> explain(const std::string& segment_id, const std::string& user) const;
+
+  // --- Lifecycle ---------------------------------------------------------------
+  // Status changes of consumers: kind is campaign, canvas or card; status is
+  // draft, active, stopped or archived. Activating a consumer whose audience
+  // needs expired data is refused naming the sources, unless `restore_first`
+  // (then they are restored, waiting for the restore, and it is activated).
+  Status set_status(const std::string& kind, const std::string& id, const std::string& status,
+                    bool restore_first = false);
+  // Expires (or, under the legacy policy, deletes) what is due now.
+  Result<SweepReport> sweep();
+  std::vector<SourceStatus> lifecycle_status(const std::vector<std::string>& ids = {}) const;
+  // What would expire (or be deleted) by `until_ms`, assuming nothing changes.
+  std::vector<PlanEntry> lifecycle_plan(std::int64_t until_ms) const;
+  // Starts (or joins) restore jobs; restoring a live source is a no-op. The
+  // callback runs on the engine's worker thread when the job ends.
+  Result<RestoreJobInfo> restore(const RestoreRequest& request, RestoreCallback on_done = {});
+  RestoreJobInfo wait_restore(std::uint64_t job_id);
+  std::vector<RestoreJobInfo> restore_jobs() const;
+  // The dependency graph: "text", "json" or "dot".
+  std::string dependency_graph(const std::string& format) const;
 
   // A JSON Schema (draft-07) for rule files, from the loaded filters'
   // metadata and the ids of the current catalog and rules.

@@ -309,6 +309,24 @@ void Catalog::apply(const YamlNode& root, const std::string& file, Diagnostics& 
   for (auto& [k, v] : attributes) attributes_[k] = v;
 }
 
+bool Catalog::set_status(const std::string& kind, const std::string& id, LifecycleStatus status, sdk::Timestamp at) {
+  auto change = [&](auto& map, bool has_stop_time) {
+    auto it = map.find(id);
+    if (it == map.end()) return false;
+    auto& entry = it->second;
+    if (status == LifecycleStatus::kStopped && entry.status != LifecycleStatus::kStopped) {
+      if constexpr (requires { entry.stopped_at; }) entry.stopped_at = at;
+    }
+    (void)has_stop_time;
+    entry.status = status;
+    return true;
+  };
+  if (kind == "campaign") return change(campaigns_, true);
+  if (kind == "canvas") return change(canvases_, true);
+  if (kind == "card") return change(cards_, false);
+  return false;
+}
+
 const Campaign* Catalog::campaign(std::string_view id) const {
   auto it = campaigns_.find(id);
   return it == campaigns_.end() ? nullptr : &it->second;

@@ -72,6 +72,10 @@ class Catalog {
   void apply_file(const std::string& path, std::size_t max_bytes, std::size_t max_nodes, Diagnostics& diags);
   void apply_text(const std::string& text, const std::string& file, Diagnostics& diags);
 
+  // Changes a consumer's status ("campaign", "canvas" or "card"); stopping
+  // records stopped_at = `at`. Returns false when there is no such entry.
+  bool set_status(const std::string& kind, const std::string& id, LifecycleStatus status, sdk::Timestamp at);
+
   const Campaign* campaign(std::string_view id) const;
   const Canvas* canvas(std::string_view id) const;
   const ContentCard* content_card(std::string_view id) const;

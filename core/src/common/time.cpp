@@ -59,7 +59,7 @@ std::optional<Timestamp> parse_time(std::string_view s) {
       ++pos;
     }
     std::size_t n = pos - start;
-    if (n == 0 || n > 9) return std::nullopt;
+    if (n == 0) return std::nullopt;  // any number of digits; kept to the millisecond
     for (std::size_t i = n; i < 3; ++i) millis *= 10;
   }
   if (pos >= s.size()) return std::nullopt;
@@ -95,12 +95,16 @@ std::optional<std::int64_t> parse_duration(std::string_view s) {
   std::int64_t n = 0;
   std::from_chars(s.data(), s.data() + i, n);
   std::string_view unit = s.substr(i);
-  if (unit == "d") return n * sdk::kMillisPerDay;
-  if (unit == "h") return n * 3600000;
-  if (unit == "m") return n * 60000;
-  if (unit == "s") return n * 1000;
-  if (unit == "ms") return n;
-  return std::nullopt;
+  std::int64_t scale;
+  if (unit == "d") scale = sdk::kMillisPerDay;
+  else if (unit == "h") scale = 3600000;
+  else if (unit == "m") scale = 60000;
+  else if (unit == "s") scale = 1000;
+  else if (unit == "ms") scale = 1;
+  else return std::nullopt;
+  std::int64_t ms;
+  if (__builtin_mul_overflow(n, scale, &ms)) return std::nullopt;  // a duration that does not fit
+  return ms;
 }
 
 Result<TimeZone> TimeZone::Locate(const std::string& name) {

@@ -7,7 +7,9 @@
 
 #include <charconv>
 #include <fstream>
+#include <algorithm>
 #include <map>
+#include <unordered_map>
 #include <sstream>
 
 namespace retarget {
@@ -40,6 +42,10 @@ class TreeBuilder : public YAML::EventHandler {
       throw LimitExceeded{"YAML alias expansion exceeds the limit of " + std::to_string(limits_.max_nodes) +
                               " nodes (an alias bomb?)",
                           mark.line + 1, mark.column + 1};
+    std::size_t depth = stack_.size() + depth_of(it->second);
+    if (depth > limits_.max_depth)
+      throw LimitExceeded{"nesting deeper than " + std::to_string(limits_.max_depth) + " levels (through an alias)",
+                          mark.line + 1, mark.column + 1};
     YamlNode copy = it->second;
     finish(std::move(copy), 0);
   }
@@ -67,6 +73,7 @@ class TreeBuilder : public YAML::EventHandler {
     YAML::anchor_t anchor;
     bool have_key = false;
     YamlNode key;
+    std::unordered_map<std::string, int> key_lines;  // scalar keys seen -> line (duplicates in O(1))
   };
 
   YamlNode make(const YAML::Mark& mark, YamlNode::Kind kind) {
@@ -78,6 +85,14 @@ class TreeBuilder : public YAML::EventHandler {
     n.line = mark.line + 1;
     n.column = mark.column + 1;
     return n;
+  }
+
+  // Levels of maps and lists in n (a scalar is 0).
+  static std::size_t depth_of(const YamlNode& n) {
+    std::size_t d = 0;
+    for (const auto& i : n.items) d = std::max(d, depth_of(i));
+    for (const auto& [k, v] : n.entries) d = std::max(d, depth_of(v));
+    return (n.is_map() || n.is_sequence()) ? d + 1 : 0;
   }
 
   static std::size_t count(const YamlNode& n) {
@@ -116,13 +131,12 @@ class TreeBuilder : public YAML::EventHandler {
       const YamlNode& key = parent.key;
       bool duplicate = false;
       if (key.is_scalar()) {
-        for (const auto& [k, v] : parent.node.entries)
-          if (k.is_scalar() && k.value == key.value) {
-            diags_.error(key.where(file_), "duplicate key '" + key.value + "' (first at line " +
-                                               std::to_string(k.line) + ")");
-            duplicate = true;
-            break;
-          }
+        auto [it, inserted] = parent.key_lines.emplace(key.value, key.line);
+        if (!inserted) {
+          diags_.error(key.where(file_), "duplicate key '" + key.value + "' (first at line " +
+                                             std::to_string(it->second) + ")");
+          duplicate = true;
+        }
       }
       if (!duplicate) parent.node.entries.emplace_back(std::move(parent.key), std::move(n));
     }

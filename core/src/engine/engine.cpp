@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstring>
 #include <filesystem>
+#include <functional>
 #include <fstream>
 #include <iostream>
 #include <iterator>
@@ -17,53 +18,22 @@
 #include <nlohmann/json.hpp>
 
 #include "catalog/catalog.hpp"
+#include "common/text.hpp"
 #include "common/time.hpp"
 #include "eval/evaluator.hpp"
 #include "index/index.hpp"
 #include "ingest/event_parser.hpp"
 #include "plugin/plugin_host.hpp"
 #include "plugin/registry.hpp"
+#include "retarget/sdk/helpers.hpp"
 #include "rules/rules.hpp"
 #include "rules/schema.hpp"
 #include "store/event_store.hpp"
+#include "engine/engine_impl.hpp"
 
 namespace retarget {
 
 namespace fs = std::filesystem;
-
-struct Engine::Impl {
-  Config config;
-  EngineOptions options;
-  TimeZone zone = TimeZone::Utc();
-  FilterRegistry registry;
-  std::unique_ptr<tbb::task_arena> arena;
-
-  mutable std::mutex mu;  // guards everything below
-  Catalog catalog;
-  RuleSet rules;
-  EventStore store;
-  std::shared_ptr<const Index> index = std::make_shared<Index>();
-
-  sdk::Timestamp now() const {
-    if (options.now_ms) return *options.now_ms;
-    return std::chrono::duration_cast<std::chrono::milliseconds>(
-               std::chrono::system_clock::now().time_since_epoch())
-        .count();
-  }
-
-  Result<IngestReport> ingest(const char* data, std::size_t size, std::size_t capacity);
-
-  // Compiles a segment against the current catalog and rules. REQUIRES: mu held.
-  std::optional<CompiledSegment> compile(const std::string& id, Diagnostics& diags) const {
-    const SegmentDefinition* def = rules.find(id);
-    if (!def) return std::nullopt;
-    CompileOptions co{now(), &zone, &config.limits};
-    Compiler compiler(registry, catalog, rules, co);
-    return compiler.compile(*def, diags);
-  }
-
-  Status validate(RuleSet& candidate, Diagnostics& diags) const;
-};
 
 namespace {
 
@@ -92,6 +62,7 @@ std::string diag_summary(const Diagnostics& d) {
 }  // namespace
 
 std::optional<std::int64_t> parse_time_ms(std::string_view text) { return parse_time(text); }
+std::string format_time_ms(std::int64_t ms) { return sdk::format_time(ms); }
 
 Engine::Engine(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Engine::~Engine() = default;
@@ -123,13 +94,23 @@ Result<std::unique_ptr<Engine>> Engine::Open(const EngineOptions& options) {
   po.sha256_allowlist = c.plugin_sha256_allowlist;
   load_plugins(po, impl->registry);
 
+  impl->policy = std::make_unique<LifecyclePolicy>(c, impl->zone);
+  impl->graph.set_pin_by_tag(c.pin_by_tag);
+
   unsigned threads = c.threads ? c.threads : std::max(1u, std::thread::hardware_concurrency());
   impl->arena = std::make_unique<tbb::task_arena>(static_cast<int>(threads));
   return std::unique_ptr<Engine>(new Engine(std::move(impl)));
 }
 
 const Config& Engine::config() const { return impl_->config; }
-std::int64_t Engine::now_ms() const { return impl_->now(); }
+std::int64_t Engine::now_ms() const {
+  std::lock_guard lock(impl_->mu);
+  return impl_->now();
+}
+void Engine::set_now_ms(std::optional<std::int64_t> now_ms) {
+  std::lock_guard lock(impl_->mu);
+  impl_->options.now_ms = now_ms;
+}
 
 std::vector<FilterDescription> Engine::filters() const {
   std::vector<FilterDescription> out;
@@ -163,27 +144,61 @@ std::vector<RefusedPluginDescription> Engine::refused_plugins() const {
   return out;
 }
 
+namespace {
+
+// Applies a catalog change: all or nothing; a consumer that becomes active
+// while its audience needs expired data is refused (the resume guard).
+Status apply_catalog(Engine::Impl& impl, const std::function<void(Catalog&)>& apply, Diagnostics& diags) {
+  std::size_t before = diags.error_count();
+  Catalog next = impl.catalog;
+  apply(next);
+  if (diags.error_count() > before) return Status::InvalidInput("the catalog has errors; nothing was applied");
+  Catalog previous = std::move(impl.catalog);
+  impl.catalog = std::move(next);
+  impl.sync_graph(&diags);
+  std::vector<std::string> refused;
+  auto check = [&](const std::string& key, LifecycleStatus now_status, LifecycleStatus was) {
+    if (now_status != LifecycleStatus::kActive || was == LifecycleStatus::kActive) return;
+    auto needs = impl.expired_needs(key);
+    if (!needs.empty()) refused.push_back(key + " needs expired data of " + join(needs, ", "));
+  };
+  for (const auto& [id, c] : impl.catalog.campaigns()) {
+    const Campaign* old = previous.campaign(id);
+    check("campaign:" + id, c.status, old ? old->status : LifecycleStatus::kDraft);
+  }
+  for (const auto& [id, c] : impl.catalog.canvases()) {
+    const Canvas* old = previous.canvas(id);
+    check("canvas:" + id, c.status, old ? old->status : LifecycleStatus::kDraft);
+  }
+  for (const auto& [id, c] : impl.catalog.content_cards()) {
+    const ContentCard* old = previous.content_card(id);
+    check("card:" + id, c.status, old ? old->status : LifecycleStatus::kDraft);
+  }
+  if (!refused.empty()) {
+    impl.catalog = std::move(previous);
+    impl.sync_graph(nullptr);
+    return Status::Failed("refused to activate: " + join(refused, "; ") +
+                          "; restore it first (retarget restore ...) or use --restore; nothing was applied");
+  }
+  impl.publish();
+  return Status::Ok();
+}
+
+}  // namespace
+
 Status Engine::apply_catalog_file(const std::string& path, Diagnostics& diags) {
   std::lock_guard lock(impl_->mu);
-  std::size_t before = diags.error_count();
-  Catalog next = impl_->catalog;
-  next.apply_file(path, impl_->config.limits.max_rules_file_bytes, impl_->config.limits.max_yaml_nodes, diags);
-  if (diags.error_count() > before) return Status::InvalidInput("the catalog has errors; nothing was applied");
-  impl_->catalog = std::move(next);
-  return Status::Ok();
+  const Limits& l = impl_->config.limits;
+  return apply_catalog(*impl_, [&](Catalog& c) { c.apply_file(path, l.max_rules_file_bytes, l.max_yaml_nodes, diags); },
+                       diags);
 }
 
 Status Engine::apply_catalog_text(const std::string& yaml, const std::string& name, Diagnostics& diags) {
   std::lock_guard lock(impl_->mu);
-  std::size_t before = diags.error_count();
-  Catalog next = impl_->catalog;
-  next.apply_text(yaml, name, diags);
-  if (diags.error_count() > before) return Status::InvalidInput("the catalog has errors; nothing was applied");
-  impl_->catalog = std::move(next);
-  return Status::Ok();
+  return apply_catalog(*impl_, [&](Catalog& c) { c.apply_text(yaml, name, diags); }, diags);
 }
 
-Result<IngestReport> Engine::Impl::ingest(const char* data, std::size_t size, std::size_t capacity) {
+Result<IngestReport> Engine::Impl::ingest(const char* data, std::size_t size) {
   auto start = std::chrono::steady_clock::now();
   IngestReport report;
   std::ofstream dead_letter;
@@ -223,7 +238,6 @@ Result<IngestReport> Engine::Impl::ingest(const char* data, std::size_t size, st
                                        std::to_string(config.limits.max_event_line_bytes));
       continue;
     }
-    (void)capacity;
     if (!parser.parse(line, event, error)) {
       reject(line, error);
       continue;
@@ -231,7 +245,7 @@ Result<IngestReport> Engine::Impl::ingest(const char* data, std::size_t size, st
     if (store.add(event, catalog)) ++report.accepted;
     else ++report.duplicates;
   }
-  index = store.snapshot();
+  publish();
   report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return report;
 }
@@ -251,19 +265,27 @@ Result<IngestReport> Engine::ingest_file(const std::string& path) {
 Result<IngestReport> Engine::ingest_text(std::string_view jsonl) {
   // simdjson reads up to SIMDJSON_PADDING bytes past a line's end: pad the buffer.
   simdjson::padded_string padded(jsonl);
-  return impl_->ingest(padded.data(), padded.size(), padded.size() + simdjson::SIMDJSON_PADDING);
+  return impl_->ingest(padded.data(), padded.size());
 }
 
-Status Engine::Impl::validate(RuleSet& candidate, Diagnostics& diags) const {
+Status Engine::Impl::validate(const RuleSet& candidate, Diagnostics& diags,
+                              std::map<std::string, References>* out_refs) const {
   std::size_t before = diags.error_count();
-  CompileOptions co{now(), &zone, &config.limits};
-  Compiler compiler(registry, catalog, candidate, co);
+  std::set<std::string> deleted = deleted_sources();
+  std::set<std::string> expired = expired_sources();
+  Compiler compiler(registry, catalog, candidate, compile_options(deleted));
   std::map<std::string, References> refs;
   for (const auto& [id, def] : candidate.segments()) {
     auto compiled = compiler.compile(def, diags);
-    if (compiled) refs[id] = compiled->references;
+    if (!compiled) continue;
+    refs[id] = compiled->references;
+    for (const auto& source : sources_read(*compiled, catalog))
+      if (expired.count(source))
+        diags.warning(def.where, "segment '" + id + "' reads " + source +
+                                     ", whose interaction data is expired: it counts as absent until restored");
   }
   compiler.check_cycles(refs, diags);
+  if (out_refs) *out_refs = std::move(refs);
   if (diags.error_count() > before)
     return Status::InvalidInput(std::to_string(diags.error_count() - before) + " problem(s) in the rules");
   return Status::Ok();
@@ -277,7 +299,7 @@ Status Engine::validate_rules(const std::vector<std::string>& paths, Diagnostics
   for (const auto& p : paths) added.add_file(p, impl_->config.limits, diags);
   if (diags.error_count() > before) return Status::InvalidInput("the rules have errors");
   candidate.upsert(added);
-  return impl_->validate(candidate, diags);
+  return impl_->validate(candidate, diags, nullptr);
 }
 
 Status Engine::load_rules(const std::vector<std::string>& paths, Diagnostics& diags) {
@@ -288,9 +310,12 @@ Status Engine::load_rules(const std::vector<std::string>& paths, Diagnostics& di
   if (diags.error_count() > before) return Status::InvalidInput("the rules have errors; nothing was loaded");
   RuleSet candidate = impl_->rules;
   candidate.upsert(added);
-  Status s = impl_->validate(candidate, diags);
+  std::map<std::string, References> refs;
+  Status s = impl_->validate(candidate, diags, &refs);
   if (!s.ok()) return s;
   impl_->rules = std::move(candidate);
+  impl_->segment_refs = std::move(refs);
+  impl_->sync_graph(&diags);
   return Status::Ok();
 }
 
@@ -302,9 +327,12 @@ Status Engine::load_rules_text(const std::string& yaml, const std::string& name,
   if (diags.error_count() > before) return Status::InvalidInput("the rules have errors; nothing was loaded");
   RuleSet candidate = impl_->rules;
   candidate.upsert(added);
-  Status s = impl_->validate(candidate, diags);
+  std::map<std::string, References> refs;
+  Status s = impl_->validate(candidate, diags, &refs);
   if (!s.ok()) return s;
   impl_->rules = std::move(candidate);
+  impl_->segment_refs = std::move(refs);
+  impl_->sync_graph(&diags);
   return Status::Ok();
 }
 
@@ -330,6 +358,15 @@ Result<SegmentResult> Engine::evaluate(const std::string& segment_id, bool with_
     index = impl_->index;
   }
   if (!compiled) return Status::InvalidInput(diag_summary(diags));
+  std::vector<std::string> expired_warnings;
+  {
+    std::lock_guard lock(impl_->mu);
+    std::set<std::string> expired = impl_->expired_sources();
+    for (const auto& source : sources_read(*compiled, impl_->catalog))
+      if (expired.count(source))
+        expired_warnings.push_back("expired data excluded: " + source +
+                                   " is in long-term storage, so its interaction data counts as absent (restore it to include it)");
+  }
   double compile_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
   auto bulk = evaluate_bulk(*compiled, *index, *impl_->arena);
   if (!bulk.ok()) return bulk.status();
@@ -341,6 +378,7 @@ Result<SegmentResult> Engine::evaluate(const std::string& segment_id, bool with_
   out.compile_ms = compile_ms;
   for (const auto& d : diags.items())
     if (d.severity == Diagnostic::Severity::kWarning) out.warnings.push_back(d.to_string());
+  for (auto& w : expired_warnings) out.warnings.push_back(std::move(w));
   if (with_members) {
     out.members.reserve(bulk->count);
     for (sdk::UserIndex u : bulk->members) out.members.push_back(index->users().id(u));
@@ -365,6 +403,12 @@ Result<Explanation> Engine::explain(const std::string& segment_id, const std::st
   out.user = user;
   for (const auto& d : diags.items())
     if (d.severity == Diagnostic::Severity::kWarning) out.warnings.push_back(d.to_string());
+  {
+    std::lock_guard lock(impl_->mu);
+    std::set<std::string> expired = impl_->expired_sources();
+    for (const auto& source : sources_read(*compiled, impl_->catalog))
+      if (expired.count(source)) out.warnings.push_back("expired data excluded: " + source);
+  }
   auto u = index->users().find(user);
   if (!u || *u >= index->user_count()) {
     out.known_user = false;

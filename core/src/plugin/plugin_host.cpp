@@ -126,7 +126,7 @@ void probe(const sdk::FilterFactory& factory) {
     throw Refusal{"bad metadata: the example of " + who + " is not a YAML map: " + info.example};
   TimeZone utc = TimeZone::Utc();
   Limits limits;
-  BindContext bind{nullptr, nullptr, &utc, 0, &limits, "<example>", &diags};
+  BindContext bind{nullptr, nullptr, nullptr, &utc, 0, &limits, "<example>", &diags};
   BoundParams bound;
   if (!bind_params(info, example, example, bind, bound))
     throw Refusal{"bad metadata: the example of " + who + " does not fit its parameters: " + diags.to_string()};

@@ -205,10 +205,18 @@ class Binder {
           error(v, "unknown campaign '" + id + "'" + did_you_mean(id, cat->campaign_ids()));
           return false;
         }
+        if (ctx_.deleted_sources && ctx_.deleted_sources->count("campaign:" + id)) {
+          error(v, "campaign '" + id + "': its interaction data was deleted under the legacy policy");
+          return false;
+        }
         break;
       case ParamType::kCanvas:
         if (!cat->canvas(id)) {
           error(v, "unknown Canvas '" + id + "'" + did_you_mean(id, cat->canvas_ids()));
+          return false;
+        }
+        if (ctx_.deleted_sources && ctx_.deleted_sources->count("canvas:" + id)) {
+          error(v, "Canvas '" + id + "': its interaction data was deleted under the legacy policy");
           return false;
         }
         break;
@@ -230,7 +238,9 @@ class Binder {
       case ParamType::kVariant: {
         const std::string* campaign_id = param_text(ParamType::kCampaign);
         const Campaign* campaign = campaign_id ? cat->campaign(*campaign_id) : nullptr;
-        if (!campaign) return true;
+        // A campaign that is not multivariate has no variants: the filter
+        // itself says so ("... is not multivariate"), which is the better message.
+        if (!campaign || !campaign->multivariate) return true;
         std::vector<std::string> ids;
         for (const auto& s : campaign->variants) ids.push_back(s.id);
         if (!campaign->variant(id)) {

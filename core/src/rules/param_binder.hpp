@@ -27,6 +27,8 @@ struct BindContext {
   // nullptr: do not check references (the plugin host's load-time probe).
   const Catalog* catalog = nullptr;
   const std::set<std::string>* segment_ids = nullptr;
+  // Sources whose data the legacy policy deleted ("campaign:<id>"): referencing one is an error.
+  const std::set<std::string>* deleted_sources = nullptr;
   const TimeZone* zone = nullptr;
   sdk::Timestamp now = 0;
   const Limits* limits = nullptr;

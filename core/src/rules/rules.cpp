@@ -105,6 +105,23 @@ std::set<std::string> RuleSet::ids() const {
   return s;
 }
 
+std::set<std::string> sources_read(const CompiledSegment& segment, const Catalog& catalog) {
+  std::set<std::string> out;
+  auto add = [&](const References& r) {
+    for (const auto& c : r.campaigns) out.insert("campaign:" + c);
+    for (const auto& c : r.canvases) out.insert("canvas:" + c);
+    for (const auto& t : r.tags) {
+      for (const auto& [id, c] : catalog.campaigns())
+        if (std::find(c.tags.begin(), c.tags.end(), t) != c.tags.end()) out.insert("campaign:" + id);
+      for (const auto& [id, c] : catalog.canvases())
+        if (std::find(c.tags.begin(), c.tags.end(), t) != c.tags.end()) out.insert("canvas:" + id);
+    }
+  };
+  add(segment.references);
+  for (const auto& [id, nested] : segment.nested) add(nested->references);
+  return out;
+}
+
 // --- rendering ----------------------------------------------------------------
 
 std::string to_flow(const YamlNode& n) {
@@ -216,7 +233,7 @@ std::optional<CompiledSegment> Compiler::compile(const SegmentDefinition& segmen
     std::string id = pending.back();
     pending.pop_back();
     if (id == root->id) {
-      diags.error(segment.where, "segment '" + id + "' contains itself through nested segment references");
+      diags.error(segment.where, "segment cycle: segment '" + id + "' contains itself through nested segment references");
       return std::nullopt;
     }
     if (root->nested.count(id)) continue;
@@ -308,7 +325,8 @@ std::optional<PlanNode> Compiler::leaf(const YamlNode& key, const YamlNode& para
     return std::nullopt;
   }
   std::set<std::string> segment_ids = segment_ids_;
-  BindContext bind{&catalog_, &segment_ids, options_.zone, options_.now, options_.limits, file, &diags};
+  BindContext bind{&catalog_, &segment_ids, options_.deleted_sources, options_.zone, options_.now, options_.limits,
+                   file, &diags};
   BoundParams bound;
   if (!bind_params(*def->info, key, params, bind, bound)) return std::nullopt;
 
@@ -328,6 +346,13 @@ std::optional<PlanNode> Compiler::leaf(const YamlNode& key, const YamlNode& para
     if (diags.error_count() == before)
       diags.error(key.where(file), "filter '" + key.value + "' refused its parameters");
     return std::nullopt;
+  }
+  // Only interaction-dependent filters read sources: profile-level filters
+  // create no edges to sources or tags (they may still nest segments).
+  if (!def->info->interaction_dependent) {
+    bound.references.campaigns.clear();
+    bound.references.canvases.clear();
+    bound.references.tags.clear();
   }
   refs.merge(bound.references);
   PlanNode out;

@@ -39,6 +39,7 @@ class RuleSet {
   // Upserts (rules apply): replaces segments with the same id.
   void upsert(const RuleSet& other);
 
+  bool remove(const std::string& id) { return segments_.erase(id) > 0; }
   const SegmentDefinition* find(std::string_view id) const;
   const std::map<std::string, SegmentDefinition, std::less<>>& segments() const { return segments_; }
   std::set<std::string> ids() const;
@@ -58,6 +59,11 @@ struct PlanNode {
   SourceLocation where;
 };
 
+// Every source a compiled segment reads (by id, or through its tags now),
+// nested segments included: "campaign:<id>" / "canvas:<id>".
+struct CompiledSegment;
+std::set<std::string> sources_read(const CompiledSegment& segment, const Catalog& catalog);
+
 struct CompiledSegment {
   std::string id, name;
   PlanNode match;
@@ -72,6 +78,7 @@ struct CompileOptions {
   sdk::Timestamp now = 0;
   const TimeZone* zone = nullptr;
   const Limits* limits = nullptr;
+  const std::set<std::string>* deleted_sources = nullptr;  // legacy deletions
 };
 
 class Compiler {

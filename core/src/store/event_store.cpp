@@ -60,7 +60,12 @@ EventStore::Hash128 EventStore::content_hash(const Event& e) {
       h.bytes(*s);
     h.num(static_cast<std::uint64_t>(e.conversion_event));
     h.num(e.enabled);
-    for (const auto& [name, v] : e.attributes) {
+    // An object's keys have no order (RFC 8259): hash attributes by name.
+    std::vector<const std::pair<std::string, std::optional<sdk::AttributeValue>>*> attrs;
+    for (const auto& a : e.attributes) attrs.push_back(&a);
+    std::sort(attrs.begin(), attrs.end(), [](const auto* x, const auto* y) { return x->first < y->first; });
+    for (const auto* a : attrs) {
+      const auto& [name, v] = *a;
       h.bytes(name);
       if (!v) {
         h.num(0);
@@ -80,19 +85,47 @@ EventStore::Hash128 EventStore::content_hash(const Event& e) {
   return {a.done(), b.done()};
 }
 
-void EventStore::touch_max(std::unordered_map<std::string, Builder<Timestamp>>& m, const std::string& key,
+bool EventStore::touch_max(std::unordered_map<std::string, Builder<Timestamp>>& m, const std::string& key,
                            UserIndex u, Timestamp t) {
   auto& b = m[key];
   auto [it, inserted] = b.values.emplace(u, t);
   if (inserted || t > it->second) {
     it->second = t;
     b.dirty = true;
+    return true;
   }
+  return false;
 }
 
 void EventStore::fact(const Event& e, UserIndex u, FactKind kind, std::string_view step, std::string_view detail) {
   sdk::FactKey key{e.source_kind, e.source, kind, std::string(step), std::string(detail)};
-  touch_max(facts_, fact_key_string(key), u, e.time);
+  touch_max(sources_[source_key(e.source_kind, e.source)].facts, fact_key_string(key), u, e.time);
+}
+
+EventStore::SourceStats EventStore::source_stats(const std::string& key) const {
+  auto it = sources_.find(key);
+  return it == sources_.end() ? SourceStats{} : it->second.stats;
+}
+
+void EventStore::set_archived(const std::string& key, bool archived) {
+  SourceData& s = sources_[key];
+  if (s.stats.archived == archived) return;
+  s.stats.archived = archived;
+  s.republish = true;
+}
+
+void EventStore::erase_source(const std::string& key) {
+  SourceData& s = sources_[key];
+  for (auto& [k, b] : s.facts) b.values.clear();
+  s.stats.records = 0;
+  s.republish = true;
+}
+
+std::vector<std::string> EventStore::source_keys() const {
+  std::vector<std::string> keys;
+  for (const auto& [k, s] : sources_) keys.push_back(k);
+  std::sort(keys.begin(), keys.end());
+  return keys;
 }
 
 void EventStore::summary(UserIndex u, Timestamp t, SummaryKind kind, std::string_view a, std::string_view b) {
@@ -104,6 +137,11 @@ bool EventStore::add(const Event& e, const Catalog& catalog) {
   std::uint32_t before = users_->size();
   UserIndex u = users_->intern(e.user);
   if (users_->size() != before) users_dirty_ = true;
+  if (is_interaction_event(e.type)) {
+    SourceStats& stats = sources_[source_key(e.source_kind, e.source)].stats;
+    ++stats.records;
+    if (e.type == EventType::kReceived && e.time > stats.last_sent) stats.last_sent = e.time;
+  }
 
   switch (e.type) {
     case EventType::kReceived:
@@ -189,8 +227,24 @@ std::shared_ptr<const Index> EventStore::snapshot() {
     users_dirty_ = false;
   }
   next->user_count_ = users_->size();
-  for (auto& [key, b] : facts_)
-    if (b.dirty) next->facts_[key] = build_column(b.values), b.dirty = false;
+  for (auto& [skey, source] : sources_) {
+    bool live = !source.stats.archived;
+    if (live) next->expired_sources_.erase(skey);
+    else next->expired_sources_.insert(skey);
+    for (auto& [key, b] : source.facts) {
+      if (!live) {
+        // Long-term tier: never published; builders keep absorbing new events.
+        if (source.republish) next->facts_.erase(key);
+        continue;
+      }
+      if (b.dirty || source.republish) {
+        if (b.values.empty()) next->facts_.erase(key);
+        else next->facts_[key] = build_column(b.values);
+        b.dirty = false;
+      }
+    }
+    source.republish = false;
+  }
   for (auto& [key, b] : summaries_)
     if (b.dirty) next->summaries_[key] = build_column(b.values), b.dirty = false;
   for (const auto& flag : dirty_flags_) {

@@ -36,6 +36,22 @@ class EventStore {
   std::uint32_t user_count() const { return users_->size(); }
   std::uint64_t event_count() const { return seen_.size(); }
 
+  // --- Tiers (lifecycle) ---------------------------------------------------
+  // A source's interaction data is live (published in snapshots) or in the
+  // long-term tier (kept and still updated by new events, never published).
+  // Profile summaries never depend on the tier.
+  struct SourceStats {
+    std::uint64_t records = 0;           // interaction events stored for the source
+    sdk::Timestamp last_sent = sdk::kNoTime;  // latest `received` event
+    bool archived = false;
+  };
+  SourceStats source_stats(const std::string& source_key) const;
+  // Moves a source's data to (true) or from (false) the long-term tier.
+  void set_archived(const std::string& source_key, bool archived);
+  // Deletes a source's interaction data irrecoverably (legacy policy).
+  void erase_source(const std::string& source_key);
+  std::vector<std::string> source_keys() const;
+
  private:
   template <typename T>
   struct Builder {
@@ -56,8 +72,14 @@ class EventStore {
   };
 
   static Hash128 content_hash(const Event& e);
-  void touch_max(std::unordered_map<std::string, Builder<sdk::Timestamp>>& m, const std::string& key,
-                 UserIndex u, sdk::Timestamp t);
+  struct SourceData {
+    std::unordered_map<std::string, Builder<sdk::Timestamp>> facts;  // fact key -> builder
+    SourceStats stats;
+    bool republish = false;  // tier changed: (un)publish every column at the next snapshot
+  };
+
+  static bool touch_max(std::unordered_map<std::string, Builder<sdk::Timestamp>>& m, const std::string& key,
+                        UserIndex u, sdk::Timestamp t);
   void fact(const Event& e, UserIndex u, sdk::FactKind kind, std::string_view step, std::string_view detail);
   void summary(UserIndex u, sdk::Timestamp t, sdk::SummaryKind kind, std::string_view a = {},
                std::string_view b = {});
@@ -65,7 +87,7 @@ class EventStore {
   std::shared_ptr<UserDirectory> users_;
   bool users_dirty_ = true;
   std::unordered_set<Hash128, Hash128Hasher> seen_;
-  std::unordered_map<std::string, Builder<sdk::Timestamp>> facts_;
+  std::unordered_map<std::string, SourceData> sources_;  // by source_key()
   std::unordered_map<std::string, Builder<sdk::Timestamp>> summaries_;
   // feature flag -> user -> (time, enabled): the latest state wins.
   std::map<std::string, std::unordered_map<UserIndex, std::pair<sdk::Timestamp, bool>>> feature_flags_;

@@ -45,7 +45,8 @@ enum class ParamType : std::uint8_t {
   kCanvasStep,     // a step id of the Canvas named by the filter's kCanvas param
   kVariant,        // a variant id of the campaign named by the kCampaign param
   kVariation,      // a variation id of the Canvas named by the kCanvas param
-  kTag,            // a tag (need not be on any source yet)
+  kTag,            // a tag some campaign or Canvas carries (formats.md: unknown tags are errors);
+                   // the sources carrying it are resolved at evaluation time
   kAlias,          // a link alias
   kSegment,        // a segment id
   kTimePredicate,  // not a key itself: exactly one of the time-predicate keys

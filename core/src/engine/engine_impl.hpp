@@ -1,0 +1,91 @@
+// Engine::Impl: the engine's state, shared by engine.cpp (catalog, ingest,
+// rules, evaluation) and engine_lifecycle.cpp (pins, expiry, restore).
+#pragma once
+
+#include <tbb/task_arena.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "catalog/catalog.hpp"
+#include "common/time.hpp"
+#include "deps/dependency_graph.hpp"
+#include "index/index.hpp"
+#include "lifecycle/lifecycle.hpp"
+#include "plugin/registry.hpp"
+#include "retarget/engine.hpp"
+#include "rules/rules.hpp"
+#include "store/event_store.hpp"
+
+namespace retarget {
+
+struct RestoreJob {
+  RestoreJobInfo info;
+  std::vector<RestoreCallback> callbacks;
+};
+
+struct Engine::Impl {
+  Config config;
+  EngineOptions options;
+  TimeZone zone = TimeZone::Utc();
+  FilterRegistry registry;
+  std::unique_ptr<tbb::task_arena> arena;
+  std::unique_ptr<LifecyclePolicy> policy;
+
+  mutable std::mutex mu;  // guards everything below
+  Catalog catalog;
+  RuleSet rules;
+  std::map<std::string, References> segment_refs;  // own references of each stored segment
+  EventStore store;
+  std::shared_ptr<const Index> index = std::make_shared<Index>();
+  DependencyGraph graph;
+  std::map<std::string, SourceLifecycle> lifecycle;  // by source key
+
+  // Restore jobs, run one at a time on `worker`.
+  std::map<std::uint64_t, RestoreJob> jobs;
+  std::deque<std::uint64_t> job_queue;
+  std::uint64_t next_job_id = 1;
+  std::condition_variable jobs_changed;
+  bool stopping = false;
+  std::thread worker;
+
+  ~Impl();
+
+  sdk::Timestamp now() const {
+    if (options.now_ms) return *options.now_ms;
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+  }
+
+  // --- everything below REQUIRES mu held ---
+  CompileOptions compile_options(const std::set<std::string>& deleted) const {
+    return CompileOptions{now(), &zone, &config.limits, &deleted};
+  }
+  std::set<std::string> deleted_sources() const;
+  std::set<std::string> expired_sources() const;  // expired or restoring
+  std::optional<CompiledSegment> compile(const std::string& id, Diagnostics& diags) const;
+  Status validate(const RuleSet& candidate, Diagnostics& diags, std::map<std::string, References>* refs) const;
+  Result<IngestReport> ingest(const char* data, std::size_t size);
+  // Brings the dependency graph in line with the catalog and the stored
+  // segments (incrementally: unchanged nodes cost nothing) and restarts the
+  // clock of sources whose last pin was released.
+  void sync_graph(Diagnostics* diags);
+  References consumer_references(const Audience& audience, const std::string& file, Diagnostics* diags) const;
+  SourceFacts source_facts(const std::string& key) const;
+  void publish() { index = store.snapshot(); }
+  // Expired sources `sources` would need (the resume guard).
+  std::vector<std::string> expired_needs(const std::string& consumer_key) const;
+
+  // Restore machinery (engine_lifecycle.cpp).
+  RestoreJobInfo enqueue_restore(const std::vector<std::string>& sources, RestoreCallback cb);
+  void run_worker();
+  void notify(const RestoreJobInfo& info);
+};
+
+}  // namespace retarget

@@ -1,0 +1,463 @@
+// The lifecycle half of the engine: the dependency graph kept in line with the
+// catalog and rules, expiry sweeps, the legacy policy, the resume guard and
+// restore jobs (lifecycle.md).
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <iostream>
+#include <sstream>
+#include <tuple>
+
+#include "common/text.hpp"
+#include "engine/engine_impl.hpp"
+#include "lifecycle/notifier.hpp"
+#include "retarget/sdk/helpers.hpp"
+
+namespace retarget {
+
+using nlohmann::json;
+
+namespace {
+
+std::string kind_of(const std::string& key) { return key.substr(0, key.find(':')); }
+std::string id_of(const std::string& key) { return key.substr(key.find(':') + 1); }
+
+std::optional<std::int64_t> opt(sdk::Timestamp t) {
+  if (t == sdk::kNoTime) return std::nullopt;
+  return t;
+}
+
+}  // namespace
+
+Engine::Impl::~Impl() {
+  {
+    std::unique_lock lock(mu);
+    // Jobs already accepted finish: a restore is never dropped half-way.
+    jobs_changed.wait(lock, [&] { return job_queue.empty(); });
+    stopping = true;
+  }
+  jobs_changed.notify_all();
+  if (worker.joinable()) worker.join();
+}
+
+std::set<std::string> Engine::Impl::deleted_sources() const {
+  std::set<std::string> out;
+  for (const auto& [key, s] : lifecycle)
+    if (s.tier == Tier::kDeleted) out.insert(key);
+  return out;
+}
+
+std::set<std::string> Engine::Impl::expired_sources() const {
+  std::set<std::string> out;
+  for (const auto& [key, s] : lifecycle)
+    if (s.tier == Tier::kExpired) out.insert(key);
+  return out;
+}
+
+std::optional<CompiledSegment> Engine::Impl::compile(const std::string& id, Diagnostics& diags) const {
+  const SegmentDefinition* def = rules.find(id);
+  if (!def) return std::nullopt;
+  std::set<std::string> deleted = deleted_sources();
+  Compiler compiler(registry, catalog, rules, compile_options(deleted));
+  return compiler.compile(*def, diags);
+}
+
+References Engine::Impl::consumer_references(const Audience& audience, const std::string& file,
+                                             Diagnostics* diags) const {
+  References refs;
+  for (const auto& s : audience.segments) refs.segments.insert(s);
+  if (audience.match) {
+    std::set<std::string> deleted = deleted_sources();
+    Compiler compiler(registry, catalog, rules, compile_options(deleted));
+    Diagnostics local;
+    compiler.compile_tree(*audience.match, file, refs, local);
+    if (diags) diags->append(local);
+  }
+  return refs;
+}
+
+void Engine::Impl::sync_graph(Diagnostics* diags) {
+  auto edges_of = [](const References& r) {
+    DependencyGraph::Edges e;
+    e.segments = r.segments;
+    for (const auto& c : r.campaigns) e.sources.insert("campaign:" + c);
+    for (const auto& c : r.canvases) e.sources.insert("canvas:" + c);
+    e.tags = r.tags;
+    return e;
+  };
+  std::set<std::string> segment_ids = rules.ids();
+  auto consumer = [&](const std::string& key, LifecycleStatus status, const Audience& audience,
+                      const SourceLocation& where) {
+    if (audience.empty()) {
+      graph.remove_consumer(key);
+      return;
+    }
+    References refs = consumer_references(audience, where.file, diags);
+    if (diags)
+      for (const auto& s : audience.segments)
+        if (!segment_ids.count(s))
+          diags->warning(where, key + "'s audience names segment '" + s +
+                                    "', which is not defined yet: it pins nothing until it exists");
+    graph.set_consumer(key, status == LifecycleStatus::kActive, edges_of(refs));
+  };
+  for (const auto& [id, c] : catalog.campaigns()) {
+    consumer("campaign:" + id, c.status, c.audience, c.where);
+    graph.set_source_tags("campaign:" + id, {c.tags.begin(), c.tags.end()});
+  }
+  for (const auto& [id, c] : catalog.canvases()) {
+    consumer("canvas:" + id, c.status, c.audience, c.where);
+    graph.set_source_tags("canvas:" + id, {c.tags.begin(), c.tags.end()});
+  }
+  for (const auto& [id, c] : catalog.content_cards()) consumer("card:" + id, c.status, c.audience, c.where);
+  for (const auto& [id, refs] : segment_refs) graph.set_segment(id, edges_of(refs), config.segments_pin);
+  for (const auto& id : rules.ids())
+    if (!segment_refs.count(id)) graph.set_segment(id, {}, config.segments_pin);
+  // The clock of a source restarts when its last pin is released.
+  sdk::Timestamp t = now();
+  for (const auto& key : graph.take_released()) lifecycle[key].pin_released_at = t;
+}
+
+SourceFacts Engine::Impl::source_facts(const std::string& key) const {
+  SourceFacts f;
+  std::string id = id_of(key);
+  if (kind_of(key) == "campaign") {
+    if (const Campaign* c = catalog.campaign(id)) f.status = c->status, f.stopped_at = c->stopped_at;
+  } else if (const Canvas* c = catalog.canvas(id)) {
+    f.status = c->status, f.stopped_at = c->stopped_at;
+  }
+  f.last_sent = store.source_stats(key).last_sent;
+  f.pinned = graph.pinned(key);
+  return f;
+}
+
+std::vector<std::string> Engine::Impl::expired_needs(const std::string& consumer_key) const {
+  std::vector<std::string> out;
+  std::set<std::string> expired = expired_sources();
+  for (const auto& s : graph.reach_of_consumer(consumer_key))
+    if (expired.count(s)) out.push_back(s);
+  return out;
+}
+
+// --- restore jobs -------------------------------------------------------------
+
+RestoreJobInfo Engine::Impl::enqueue_restore(const std::vector<std::string>& sources, RestoreCallback cb) {
+  // Coalesce: a source already in a queued or running job joins that job.
+  std::vector<std::string> fresh;
+  std::uint64_t joined = 0;
+  for (const auto& s : sources) {
+    bool pending = false;
+    for (auto& [id, job] : jobs)
+      if ((job.info.state == "queued" || job.info.state == "running") &&
+          std::find(job.info.sources.begin(), job.info.sources.end(), s) != job.info.sources.end())
+        pending = true, joined = id;
+    if (!pending) fresh.push_back(s);
+  }
+  if (fresh.empty() && joined) {
+    if (cb) jobs[joined].callbacks.push_back(std::move(cb));
+    return jobs[joined].info;
+  }
+  RestoreJob job;
+  job.info.id = next_job_id++;
+  job.info.sources = fresh;
+  job.info.state = "queued";
+  for (const auto& s : fresh) job.info.total += store.source_stats(s).records;
+  if (cb) job.callbacks.push_back(std::move(cb));
+  std::uint64_t id = job.info.id;
+  jobs.emplace(id, std::move(job));
+  job_queue.push_back(id);
+  if (!worker.joinable()) worker = std::thread([this] { run_worker(); });
+  jobs_changed.notify_all();
+  return jobs[id].info;
+}
+
+void Engine::Impl::run_worker() {
+  std::unique_lock lock(mu);
+  for (;;) {
+    jobs_changed.wait(lock, [&] { return stopping || !job_queue.empty(); });
+    if (job_queue.empty()) return;  // stopping
+    std::uint64_t id = job_queue.front();
+    RestoreJob& job = jobs[id];
+    job.info.state = "running";
+    for (const auto& s : job.info.sources) {
+      std::uint64_t records = store.source_stats(s).records;
+      store.set_archived(s, false);  // the move back to the live tier
+      SourceLifecycle& state = lifecycle[s];
+      state.tier = Tier::kLive;
+      state.restored_at = now();
+      state.tier_changed_at = state.restored_at;
+      job.info.moved += records;
+    }
+    publish();
+    job.info.state = "done";
+    job.info.completed_at_ms = now();
+    RestoreJobInfo info = job.info;
+    std::vector<RestoreCallback> callbacks = std::move(job.callbacks);
+    job_queue.pop_front();
+    jobs_changed.notify_all();
+    lock.unlock();
+    notify(info);
+    for (auto& cb : callbacks) cb(info);
+    lock.lock();
+  }
+}
+
+void Engine::Impl::notify(const RestoreJobInfo& info) {
+  json j{{"event", "restore_completed"}, {"job", info.id}, {"sources", info.sources}, {"state", info.state},
+         {"records", info.moved}};
+  if (info.completed_at_ms) j["completed_at"] = sdk::format_time(*info.completed_at_ms);
+  std::string summary = "restore job " + std::to_string(info.id) + " " + info.state + ": " + join(info.sources, ", ") +
+                        " (" + std::to_string(info.moved) + " records)";
+  std::string failures = deliver_notification(config.notifications, summary, j.dump());
+  if (!failures.empty()) std::cerr << "retarget: notification problems:\n" << failures;
+}
+
+// --- Engine lifecycle API -------------------------------------------------------
+
+Status Engine::set_status(const std::string& kind, const std::string& id, const std::string& status,
+                          bool restore_first) {
+  static const std::vector<std::string> kStatuses = {"draft", "active", "stopped", "archived"};
+  auto it = std::find(kStatuses.begin(), kStatuses.end(), status);
+  if (it == kStatuses.end()) return Status::InvalidInput("status must be draft, active, stopped or archived");
+  auto next = static_cast<LifecycleStatus>(it - kStatuses.begin());
+  std::string key = kind + ":" + id;
+  std::uint64_t wait_for = 0;
+  {
+    std::lock_guard lock(impl_->mu);
+    Catalog& cat = impl_->catalog;
+    LifecycleStatus current;
+    if (kind == "campaign" && cat.campaign(id)) current = cat.campaign(id)->status;
+    else if (kind == "canvas" && cat.canvas(id)) current = cat.canvas(id)->status;
+    else if (kind == "card" && cat.content_card(id)) current = cat.content_card(id)->status;
+    else return Status::NotFound("unknown " + kind + " '" + id + "'");
+    if (next == LifecycleStatus::kActive && current != LifecycleStatus::kActive) {
+      auto needs = impl_->expired_needs(key);
+      if (!needs.empty()) {
+        if (!restore_first)
+          return Status::Failed("refused: " + key + "'s audience needs expired data of " + join(needs, ", ") +
+                                "; restore it first (retarget restore ...) or resume with --restore");
+        wait_for = impl_->enqueue_restore(needs, {}).id;
+      }
+    }
+  }
+  if (wait_for) {
+    RestoreJobInfo done = wait_restore(wait_for);
+    if (done.state != "done") return Status::Failed("restore before activating " + key + " failed: " + done.error);
+  }
+  std::lock_guard lock(impl_->mu);
+  if (!impl_->catalog.set_status(kind, id, next, impl_->now()))
+    return Status::NotFound("unknown " + kind + " '" + id + "'");
+  impl_->sync_graph(nullptr);
+  impl_->publish();
+  return Status::Ok();
+}
+
+Status Engine::remove_segment(const std::string& id) {
+  std::lock_guard lock(impl_->mu);
+  Engine::Impl& im = *impl_;
+  if (!im.rules.find(id)) return Status::NotFound("unknown segment '" + id + "'");
+  std::vector<std::string> users;
+  for (const auto& [other, refs] : im.segment_refs)
+    if (other != id && refs.segments.count(id)) users.push_back("segment:" + other);
+  auto consumer = [&](const std::string& key, LifecycleStatus status, const Audience& a) {
+    if (status != LifecycleStatus::kActive) return;
+    References refs = im.consumer_references(a, "", nullptr);
+    if (refs.segments.count(id)) users.push_back(key + " (active)");
+  };
+  for (const auto& [cid, c] : im.catalog.campaigns()) consumer("campaign:" + cid, c.status, c.audience);
+  for (const auto& [cid, c] : im.catalog.canvases()) consumer("canvas:" + cid, c.status, c.audience);
+  for (const auto& [cid, c] : im.catalog.content_cards()) consumer("card:" + cid, c.status, c.audience);
+  if (!users.empty()) return Status::Failed("segment '" + id + "' is in use by " + join(users, ", "));
+  im.rules.remove(id);
+  im.segment_refs.erase(id);
+  im.graph.remove_segment(id);
+  im.sync_graph(nullptr);
+  return Status::Ok();
+}
+
+Result<SweepReport> Engine::sweep() {
+  std::lock_guard lock(impl_->mu);
+  Engine::Impl& im = *impl_;
+  SweepReport report;
+  sdk::Timestamp now = im.now();
+  auto consider = [&](const std::string& key) {
+    SourceLifecycle& state = im.lifecycle[key];
+    if (state.tier == Tier::kDeleted) return;
+    SourceFacts facts = im.source_facts(key);
+    ExpiryInfo e = im.policy->expiry(facts, state);
+    if (e.due == sdk::kNoTime || e.due > now) return;
+    std::uint64_t records = im.store.source_stats(key).records;
+    if (im.policy->legacy()) {
+      im.store.erase_source(key);
+      state.tier = Tier::kDeleted;
+      state.tier_changed_at = now;
+      report.deleted.push_back(key);
+    } else {
+      if (state.tier == Tier::kExpired) return;
+      im.store.set_archived(key, true);
+      state.tier = Tier::kExpired;
+      state.tier_changed_at = now;
+      report.expired.push_back(key);
+      report.records_moved += records;
+    }
+  };
+  for (const auto& [id, c] : im.catalog.campaigns()) consider("campaign:" + id);
+  for (const auto& [id, c] : im.catalog.canvases()) consider("canvas:" + id);
+  im.publish();
+  return report;
+}
+
+std::vector<SourceStatus> Engine::lifecycle_status(const std::vector<std::string>& ids) const {
+  std::lock_guard lock(impl_->mu);
+  const Engine::Impl& im = *impl_;
+  std::set<std::string> restoring;
+  for (const auto& [jid, job] : im.jobs)
+    if (job.info.state == "queued" || job.info.state == "running")
+      restoring.insert(job.info.sources.begin(), job.info.sources.end());
+  std::vector<SourceStatus> out;
+  auto add = [&](const std::string& key, const std::string& name, LifecycleStatus status) {
+    if (!ids.empty() && std::find(ids.begin(), ids.end(), id_of(key)) == ids.end() &&
+        std::find(ids.begin(), ids.end(), key) == ids.end())
+      return;
+    SourceStatus s;
+    s.key = key;
+    s.kind = kind_of(key);
+    s.id = id_of(key);
+    s.name = name;
+    s.status = to_string(status);
+    auto it = im.lifecycle.find(key);
+    SourceLifecycle state = it == im.lifecycle.end() ? SourceLifecycle{} : it->second;
+    s.tier = restoring.count(key) ? "restoring" : to_string(state.tier);
+    SourceFacts facts = im.source_facts(key);
+    s.pinned = facts.pinned;
+    for (const auto& pin : im.graph.pins_of(key)) s.pinned_by.push_back({pin.pinner, pin.path});
+    ExpiryInfo e = im.policy->expiry(facts, state);
+    s.last_activity_ms = opt(e.last_activity);
+    s.last_activity_reason = e.last_activity_reason;
+    if (state.tier == Tier::kLive) {
+      s.due_ms = opt(e.due);
+      s.expires_at_ms = opt(e.next_sweep);
+    }
+    s.records = im.store.source_stats(key).records;
+    out.push_back(std::move(s));
+  };
+  for (const auto& [id, c] : im.catalog.campaigns()) add("campaign:" + id, c.name, c.status);
+  for (const auto& [id, c] : im.catalog.canvases()) add("canvas:" + id, c.name, c.status);
+  return out;
+}
+
+std::vector<PlanEntry> Engine::lifecycle_plan(std::int64_t until_ms) const {
+  std::vector<PlanEntry> out;
+  for (const auto& s : lifecycle_status()) {
+    if (s.tier != "live" || !s.expires_at_ms || *s.expires_at_ms > until_ms) continue;
+    out.push_back({s.key, impl_->policy->legacy() ? "delete" : "expire", *s.expires_at_ms});
+  }
+  std::sort(out.begin(), out.end(), [](const PlanEntry& a, const PlanEntry& b) {
+    return std::tie(a.at_ms, a.source) < std::tie(b.at_ms, b.source);
+  });
+  return out;
+}
+
+Result<RestoreJobInfo> Engine::restore(const RestoreRequest& request, RestoreCallback on_done) {
+  std::lock_guard lock(impl_->mu);
+  Engine::Impl& im = *impl_;
+  std::set<std::string> expired = im.expired_sources();
+  std::vector<std::string> wanted;
+  for (const auto& c : request.campaigns) {
+    if (!im.catalog.campaign(c)) return Status::NotFound("unknown campaign '" + c + "'");
+    wanted.push_back("campaign:" + c);
+  }
+  for (const auto& c : request.canvases) {
+    if (!im.catalog.canvas(c)) return Status::NotFound("unknown Canvas '" + c + "'");
+    wanted.push_back("canvas:" + c);
+  }
+  for (const auto& t : request.tags) {
+    // By tag: every expired source carrying it.
+    bool known = false;
+    for (const auto& [id, c] : im.catalog.campaigns())
+      if (std::find(c.tags.begin(), c.tags.end(), t) != c.tags.end()) {
+        known = true;
+        if (expired.count("campaign:" + id)) wanted.push_back("campaign:" + id);
+      }
+    for (const auto& [id, c] : im.catalog.canvases())
+      if (std::find(c.tags.begin(), c.tags.end(), t) != c.tags.end()) {
+        known = true;
+        if (expired.count("canvas:" + id)) wanted.push_back("canvas:" + id);
+      }
+    if (!known) return Status::NotFound("unknown tag '" + t + "': no campaign or Canvas carries it");
+  }
+  for (const auto& key : wanted)
+    if (im.lifecycle[key].tier == Tier::kDeleted)
+      return Status::Failed(key + " cannot be restored: its interaction data was deleted under the legacy policy");
+  std::vector<std::string> sources;
+  for (const auto& key : wanted)
+    if (expired.count(key) && std::find(sources.begin(), sources.end(), key) == sources.end()) sources.push_back(key);
+  if (sources.empty()) {
+    // Idempotent: restoring live data is a no-op, reported as a finished job.
+    RestoreJobInfo info;
+    info.state = "done";
+    info.completed_at_ms = im.now();
+    if (on_done) on_done(info);
+    return info;
+  }
+  return im.enqueue_restore(sources, std::move(on_done));
+}
+
+RestoreJobInfo Engine::wait_restore(std::uint64_t job_id) {
+  std::unique_lock lock(impl_->mu);
+  auto it = impl_->jobs.find(job_id);
+  if (it == impl_->jobs.end()) {
+    RestoreJobInfo none;
+    none.state = "done";
+    return none;
+  }
+  impl_->jobs_changed.wait(lock, [&] { return it->second.info.state == "done" || it->second.info.state == "failed"; });
+  return it->second.info;
+}
+
+std::vector<RestoreJobInfo> Engine::restore_jobs() const {
+  std::lock_guard lock(impl_->mu);
+  std::vector<RestoreJobInfo> out;
+  for (const auto& [id, job] : impl_->jobs) out.push_back(job.info);
+  return out;
+}
+
+std::string Engine::dependency_graph(const std::string& format) const {
+  std::vector<SourceStatus> statuses = lifecycle_status();
+  std::lock_guard lock(impl_->mu);
+  const DependencyGraph& g = impl_->graph;
+  if (format == "json") {
+    json edges = json::array();
+    for (const auto& e : g.edges()) edges.push_back({{"from", e.from}, {"to", e.to}});
+    json sources = json::array();
+    for (const auto& s : statuses) {
+      json pins = json::array();
+      for (const auto& p : s.pinned_by) pins.push_back({{"pinner", p.pinner}, {"path", p.path}});
+      sources.push_back({{"source", s.key}, {"status", s.status}, {"tier", s.tier}, {"pinned", s.pinned}, {"pinned_by", pins}});
+    }
+    return json{{"pinners", g.pinners()}, {"edges", edges}, {"sources", sources}}.dump(2);
+  }
+  std::ostringstream out;
+  if (format == "dot") {
+    out << "digraph retarget {\n  rankdir=LR;\n";
+    std::set<std::string> pinned;
+    for (const auto& s : statuses)
+      if (s.pinned) pinned.insert("source:" + s.key);
+    for (const auto& p : g.pinners()) out << "  \"" << p << "\" [shape=box, style=bold];\n";
+    for (const auto& p : pinned) out << "  \"" << p << "\" [color=red];\n";
+    for (const auto& e : g.edges()) out << "  \"" << e.from << "\" -> \"" << e.to << "\";\n";
+    out << "}\n";
+    return out.str();
+  }
+  for (const auto& s : statuses) {
+    out << s.key << " (" << s.status << ", " << s.tier << "): ";
+    if (!s.pinned) {
+      out << "not pinned\n";
+      continue;
+    }
+    out << "pinned by\n";
+    for (const auto& p : s.pinned_by) out << "    " << join(p.path, " -> ") << "\n";
+  }
+  return out.str();
+}
+
+}  // namespace retarget
