@@ -82,7 +82,7 @@ int run_with_engine(const Globals& g, const std::function<int(Engine&)>& body) {
   }
   if (!g.rules.empty()) {
     Diagnostics d;
-    Status s = (*engine)->load_rules(g.rules, d);
+    Status s = (*engine)->load_rules(g.rules, d, /*store=*/false);
     print_diagnostics(d);
     if (!s.ok()) return report(s);
   }
@@ -205,9 +205,15 @@ int main(int argc, char** argv) {
   std::string ingest_format = "text";
   ingest->add_option("file", ingest_file, "events file or -")->required();
   ingest->add_option("--format", ingest_format, "text or json")->check(CLI::IsMember({"text", "json"}));
+  retarget::IngestOptions ingest_options;
+  bool ingest_ack = false;
+  ingest->add_option("--batch", ingest_options.batch, "events per group commit (default 65536)");
+  ingest->add_flag("--ack", ingest_ack, "print 'durable LINE' on stderr after each group commit");
   ingest->callback([&] {
     code = run_with_engine(g, [&](Engine& e) {
-      auto r = e.ingest_file(ingest_file);
+      if (ingest_ack)
+        ingest_options.on_durable = [](std::uint64_t line) { std::cerr << "durable " << line << std::endl; };
+      auto r = e.ingest_file(ingest_file, ingest_options);
       if (!r.ok()) return report(r.status());
       if (ingest_format == "json") {
         json rej = json::array();
@@ -235,7 +241,7 @@ int main(int argc, char** argv) {
     code = run_with_engine(g, [&](Engine& e) {
       Diagnostics d;
       if (!eval_rules.empty()) {
-        Status s = e.load_rules(eval_rules, d);
+        Status s = e.load_rules(eval_rules, d, /*store=*/false);
         print_diagnostics(d);
         if (!s.ok()) return report(s);
       }
@@ -280,7 +286,7 @@ int main(int argc, char** argv) {
     code = run_with_engine(g, [&](Engine& e) {
       Diagnostics d;
       if (!explain_rules.empty()) {
-        Status s = e.load_rules(explain_rules, d);
+        Status s = e.load_rules(explain_rules, d, /*store=*/false);
         print_diagnostics(d);
         if (!s.ok()) return report(s);
       }
@@ -486,6 +492,18 @@ int main(int argc, char** argv) {
     });
   });
 
+  // store check
+  auto* store = app.add_subcommand("store", "the data directory");
+  store->require_subcommand(1);
+  auto* check = store->add_subcommand("check", "records per tier and source; consistency problems (JSON)");
+  check->callback([&] {
+    code = run_with_engine(g, [&](Engine& e) {
+      std::string report_json = e.check_store();
+      std::cout << report_json << "\n";
+      return json::parse(report_json)["ok"].get<bool>() ? kOk : kFailed;
+    });
+  });
+
   // schema
   auto* schema = app.add_subcommand("schema", "write a JSON Schema for rule files (from the loaded filters)");
   std::string schema_out;
@@ -496,7 +514,7 @@ int main(int argc, char** argv) {
     code = run_with_engine(g, [&](Engine& e) {
       Diagnostics d;
       if (!schema_rules.empty()) {
-        Status s = e.load_rules(schema_rules, d);
+        Status s = e.load_rules(schema_rules, d, /*store=*/false);
         print_diagnostics(d);
         if (!s.ok()) return report(s);
       }

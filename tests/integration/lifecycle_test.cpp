@@ -310,7 +310,7 @@ TEST_F(Lifecycle, LegacyPolicyDeletesAfter25MonthsWithoutSendsAndRulesThenFail) 
   Status s = engine_->load_rules_text("version: 1\nsegments:\n  - id: again\n    match: {received_campaign: {campaign: old_promo}}\n",
                                       "again.yaml", d);
   EXPECT_FALSE(s.ok());
-  EXPECT_NE(d.to_string().find("again.yaml:4:48: error: campaign 'old_promo': its interaction data was deleted under the legacy policy"),
+  EXPECT_NE(d.to_string().find("again.yaml:4:43: error: campaign 'old_promo': its interaction data was deleted under the legacy policy"),
             std::string::npos) << d.to_string();
   EXPECT_FALSE(engine_->restore({{"old_promo"}, {}, {}}).ok());
 }

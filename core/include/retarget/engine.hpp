@@ -152,6 +152,14 @@ struct RestoreJobInfo {
 };
 using RestoreCallback = std::function<void(const RestoreJobInfo&)>;
 
+struct IngestOptions {
+  // Events per group commit: one synced write acknowledges a whole batch.
+  std::size_t batch = 65536;
+  // Called after each batch is durable with the number of lines read so far:
+  // every event on those lines is stored (or was rejected).
+  std::function<void(std::uint64_t lines)> on_durable;
+};
+
 class Engine {
  public:
   static Result<std::unique_ptr<Engine>> Open(const EngineOptions& options);
@@ -178,15 +186,17 @@ class Engine {
   // Ingests JSON Lines ("-" = standard input). Bad lines are rejected with
   // their line number and reason (and written to the dead-letter file when
   // configured); the good lines are kept. Fails only when the file cannot be read.
-  Result<IngestReport> ingest_file(const std::string& path);
-  Result<IngestReport> ingest_text(std::string_view jsonl);
+  Result<IngestReport> ingest_file(const std::string& path, const IngestOptions& options = {});
+  Result<IngestReport> ingest_text(std::string_view jsonl, const IngestOptions& options = {});
 
   // Checks rule files against the catalog and loaded filters without
   // changing anything. Every problem lands in `diags`.
   Status validate_rules(const std::vector<std::string>& paths, Diagnostics& diags) const;
-  // Validates and adds segments (upsert by id) for evaluate/explain.
-  Status load_rules(const std::vector<std::string>& paths, Diagnostics& diags);
-  Status load_rules_text(const std::string& yaml, const std::string& name, Diagnostics& diags);
+  // Validates and adds segments (upsert by id). With `store` (rules apply)
+  // they are kept in the data directory; without, only for this engine's life
+  // (evaluate --rules).
+  Status load_rules(const std::vector<std::string>& paths, Diagnostics& diags, bool store = true);
+  Status load_rules_text(const std::string& yaml, const std::string& name, Diagnostics& diags, bool store = true);
   std::vector<std::string> segment_ids() const;
   // Removes a stored segment; refused (naming them) while an active consumer
   // or another segment uses it.
@@ -212,6 +222,9 @@ class Engine {
   Result<RestoreJobInfo> restore(const RestoreRequest& request, RestoreCallback on_done = {});
   RestoreJobInfo wait_restore(std::uint64_t job_id);
   std::vector<RestoreJobInfo> restore_jobs() const;
+  // Consistency of the data directory: per source, records per tier, and
+  // problems (a record in both tiers, records in the wrong tier). JSON.
+  std::string check_store() const;
   // The dependency graph: "text", "json" or "dot".
   std::string dependency_graph(const std::string& format) const;
 

@@ -28,6 +28,7 @@
 #include "retarget/sdk/helpers.hpp"
 #include "rules/rules.hpp"
 #include "rules/schema.hpp"
+#include "store/event_codec.hpp"
 #include "store/event_store.hpp"
 #include "engine/engine_impl.hpp"
 
@@ -78,10 +79,6 @@ Result<std::unique_ptr<Engine>> Engine::Open(const EngineOptions& options) {
   Config& c = impl->config;
   if (options.data_dir) c.data_dir = *options.data_dir;
   if (options.threads) c.threads = *options.threads;
-  if (c.data_dir != ":memory:")
-    return Status::Failed("data directory '" + c.data_dir +
-                          "': only ':memory:' is available in this version (the durable store is not built yet); "
-                          "pass --data-dir :memory: and give --catalog/--events to the same command");
   auto zone = TimeZone::Locate(c.timezone);
   if (!zone.ok()) return zone.status();
   impl->zone = zone.value();
@@ -99,6 +96,16 @@ Result<std::unique_ptr<Engine>> Engine::Open(const EngineOptions& options) {
 
   unsigned threads = c.threads ? c.threads : std::max(1u, std::thread::hardware_concurrency());
   impl->arena = std::make_unique<tbb::task_arena>(static_cast<int>(threads));
+  if (c.data_dir != ":memory:") {
+    std::error_code ec;
+    fs::create_directories(c.data_dir, ec);
+    auto durable = DurableStore::Open(c.data_dir);
+    if (!durable.ok()) return durable.status();
+    impl->durable = std::move(durable).value();
+    std::lock_guard lock(impl->mu);
+    Status s = impl->replay();
+    if (!s.ok()) return s;
+  }
   return std::unique_ptr<Engine>(new Engine(std::move(impl)));
 }
 
@@ -186,19 +193,37 @@ Status apply_catalog(Engine::Impl& impl, const std::function<void(Catalog&)>& ap
 
 }  // namespace
 
+namespace {
+Result<std::string> read_limited(const std::string& path, std::size_t max_bytes) {
+  std::error_code ec;
+  auto size = fs::file_size(path, ec);
+  if (ec) return Status::IoError("cannot read '" + path + "': " + ec.message());
+  if (size > max_bytes)
+    return Status::InvalidInput(path + ": the file is " + std::to_string(size) + " bytes, over the limit of " +
+                                std::to_string(max_bytes));
+  std::ifstream in(path, std::ios::binary);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  return text;
+}
+}  // namespace
+
 Status Engine::apply_catalog_file(const std::string& path, Diagnostics& diags) {
-  std::lock_guard lock(impl_->mu);
-  const Limits& l = impl_->config.limits;
-  return apply_catalog(*impl_, [&](Catalog& c) { c.apply_file(path, l.max_rules_file_bytes, l.max_yaml_nodes, diags); },
-                       diags);
+  auto text = read_limited(path, impl_->config.limits.max_rules_file_bytes);
+  if (!text.ok()) {
+    diags.error({path, 0, 0}, text.status().message());
+    return text.status();
+  }
+  return apply_catalog_text(*text, path, diags);
 }
 
 Status Engine::apply_catalog_text(const std::string& yaml, const std::string& name, Diagnostics& diags) {
   std::lock_guard lock(impl_->mu);
-  return apply_catalog(*impl_, [&](Catalog& c) { c.apply_text(yaml, name, diags); }, diags);
+  Status s = apply_catalog(*impl_, [&](Catalog& c) { c.apply_text(yaml, name, diags); }, diags);
+  if (!s.ok()) return s;
+  return impl_->log({{"op", "catalog"}, {"name", name}, {"text", yaml}});
 }
 
-Result<IngestReport> Engine::Impl::ingest(const char* data, std::size_t size) {
+Result<IngestReport> Engine::Impl::ingest(const char* data, std::size_t size, const IngestOptions& options) {
   auto start = std::chrono::steady_clock::now();
   IngestReport report;
   std::ofstream dead_letter;
@@ -224,6 +249,34 @@ Result<IngestReport> Engine::Impl::ingest(const char* data, std::size_t size) {
                          .dump()
                   << "\n";
   };
+  // Group commit: events are made durable a batch at a time (one synced
+  // write), then applied to the in-memory store; acknowledged after that.
+  std::vector<Event> pending;
+  std::vector<DurableStore::Record> records;
+  std::set<std::string> pending_keys;
+  std::string value;
+  std::set<std::string> revived;  // legacy-deleted sources that receive new data
+  auto flush = [&]() -> Status {
+    if (durable && !records.empty()) {
+      Status s = durable->write(records, /*sync=*/true);
+      if (!s.ok()) return s;
+    }
+    for (const auto& e : pending) {
+      if (store.add(e, catalog)) ++report.accepted;
+      else ++report.duplicates;
+    }
+    for (const auto& key : revived) {
+      lifecycle[key].tier = Tier::kLive;
+      Status s = save_state(key);
+      if (!s.ok()) return s;
+    }
+    pending.clear();
+    records.clear();
+    pending_keys.clear();
+    revived.clear();
+    if (options.on_durable) options.on_durable(line_no);
+    return Status::Ok();
+  };
   while (p < end) {
     const char* nl = static_cast<const char*>(std::memchr(p, '\n', static_cast<std::size_t>(end - p)));
     const char* line_end = nl ? nl : end;
@@ -242,15 +295,44 @@ Result<IngestReport> Engine::Impl::ingest(const char* data, std::size_t size) {
       reject(line, error);
       continue;
     }
-    if (store.add(event, catalog)) ++report.accepted;
-    else ++report.duplicates;
+    std::string key = EventStore::content_key(event);
+    if (store.contains(event) || !pending_keys.insert(key).second) {
+      ++report.duplicates;
+      continue;
+    }
+    event.seq = next_seq++;
+    if (durable) {
+      encode_event(event, value);
+      if (is_interaction_event(event.type)) {
+        std::string source = source_key(event.source_kind, event.source);
+        auto it = lifecycle.find(source);
+        Tier tier = it == lifecycle.end() ? Tier::kLive : it->second.tier;
+        if (tier == Tier::kDeleted) revived.insert(source);
+        // Events of an expired source go to long-term storage, never dropped.
+        records.push_back({tier == Tier::kExpired ? DurableStore::Family::kArchive : DurableStore::Family::kLive,
+                           DurableStore::source_prefix(source) + key, value});
+      } else {
+        records.push_back({DurableStore::Family::kProfile, key, value});
+      }
+    } else if (is_interaction_event(event.type)) {
+      std::string source = source_key(event.source_kind, event.source);
+      auto it = lifecycle.find(source);
+      if (it != lifecycle.end() && it->second.tier == Tier::kDeleted) revived.insert(source);
+    }
+    pending.push_back(std::move(event));
+    if (pending.size() >= std::max<std::size_t>(1, options.batch)) {
+      Status s = flush();
+      if (!s.ok()) return s;
+    }
   }
+  Status s = flush();
+  if (!s.ok()) return s;
   publish();
   report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return report;
 }
 
-Result<IngestReport> Engine::ingest_file(const std::string& path) {
+Result<IngestReport> Engine::ingest_file(const std::string& path, const IngestOptions& options) {
   std::string text;
   if (path == "-") {
     text.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
@@ -259,13 +341,13 @@ Result<IngestReport> Engine::ingest_file(const std::string& path) {
     if (!in) return Status::IoError("cannot open events file '" + path + "'");
     text.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
   }
-  return ingest_text(text);
+  return ingest_text(text, options);
 }
 
-Result<IngestReport> Engine::ingest_text(std::string_view jsonl) {
+Result<IngestReport> Engine::ingest_text(std::string_view jsonl, const IngestOptions& options) {
   // simdjson reads up to SIMDJSON_PADDING bytes past a line's end: pad the buffer.
   simdjson::padded_string padded(jsonl);
-  return impl_->ingest(padded.data(), padded.size());
+  return impl_->ingest(padded.data(), padded.size(), options);
 }
 
 Status Engine::Impl::validate(const RuleSet& candidate, Diagnostics& diags,
@@ -302,28 +384,39 @@ Status Engine::validate_rules(const std::vector<std::string>& paths, Diagnostics
   return impl_->validate(candidate, diags, nullptr);
 }
 
-Status Engine::load_rules(const std::vector<std::string>& paths, Diagnostics& diags) {
-  std::lock_guard lock(impl_->mu);
+Status Engine::Impl::apply_rules_text(const std::string& text, const std::string& name, Diagnostics& diags,
+                                      bool store_them) {
   std::size_t before = diags.error_count();
   RuleSet added;
-  for (const auto& p : paths) added.add_file(p, impl_->config.limits, diags);
+  added.add_text(text, name, config.limits, diags);
   if (diags.error_count() > before) return Status::InvalidInput("the rules have errors; nothing was loaded");
-  RuleSet candidate = impl_->rules;
+  RuleSet candidate = rules;
   candidate.upsert(added);
   std::map<std::string, References> refs;
-  Status s = impl_->validate(candidate, diags, &refs);
+  Status s = validate(candidate, diags, &refs);
   if (!s.ok()) return s;
-  impl_->rules = std::move(candidate);
-  impl_->segment_refs = std::move(refs);
-  impl_->sync_graph(&diags);
+  rules = std::move(candidate);
+  segment_refs = std::move(refs);
+  sync_graph(&diags);
+  if (store_them) return log({{"op", "rules"}, {"name", name}, {"text", text}});
   return Status::Ok();
 }
 
-Status Engine::load_rules_text(const std::string& yaml, const std::string& name, Diagnostics& diags) {
+Status Engine::load_rules(const std::vector<std::string>& paths, Diagnostics& diags, bool store) {
+  // All files or none: validate them together first.
+  std::vector<std::pair<std::string, std::string>> texts;
+  for (const auto& p : paths) {
+    auto text = read_limited(p, impl_->config.limits.max_rules_file_bytes);
+    if (!text.ok()) {
+      diags.error({p, 0, 0}, text.status().message());
+      return text.status();
+    }
+    texts.emplace_back(p, std::move(text).value());
+  }
   std::lock_guard lock(impl_->mu);
   std::size_t before = diags.error_count();
   RuleSet added;
-  added.add_text(yaml, name, impl_->config.limits, diags);
+  for (const auto& [name, text] : texts) added.add_text(text, name, impl_->config.limits, diags);
   if (diags.error_count() > before) return Status::InvalidInput("the rules have errors; nothing was loaded");
   RuleSet candidate = impl_->rules;
   candidate.upsert(added);
@@ -333,7 +426,17 @@ Status Engine::load_rules_text(const std::string& yaml, const std::string& name,
   impl_->rules = std::move(candidate);
   impl_->segment_refs = std::move(refs);
   impl_->sync_graph(&diags);
+  if (store)
+    for (const auto& [name, text] : texts) {
+      s = impl_->log({{"op", "rules"}, {"name", name}, {"text", text}});
+      if (!s.ok()) return s;
+    }
   return Status::Ok();
+}
+
+Status Engine::load_rules_text(const std::string& yaml, const std::string& name, Diagnostics& diags, bool store) {
+  std::lock_guard lock(impl_->mu);
+  return impl_->apply_rules_text(yaml, name, diags, store);
 }
 
 std::vector<std::string> Engine::segment_ids() const {

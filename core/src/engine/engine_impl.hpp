@@ -12,6 +12,8 @@
 #include <set>
 #include <thread>
 
+#include <nlohmann/json.hpp>
+
 #include "catalog/catalog.hpp"
 #include "common/time.hpp"
 #include "deps/dependency_graph.hpp"
@@ -20,6 +22,7 @@
 #include "plugin/registry.hpp"
 #include "retarget/engine.hpp"
 #include "rules/rules.hpp"
+#include "store/durable_store.hpp"
 #include "store/event_store.hpp"
 
 namespace retarget {
@@ -45,6 +48,8 @@ struct Engine::Impl {
   std::shared_ptr<const Index> index = std::make_shared<Index>();
   DependencyGraph graph;
   std::map<std::string, SourceLifecycle> lifecycle;  // by source key
+  std::unique_ptr<DurableStore> durable;  // null for ":memory:"
+  std::uint64_t next_seq = 1;             // ingestion order of the next event
 
   // Restore jobs, run one at a time on `worker`.
   std::map<std::uint64_t, RestoreJob> jobs;
@@ -71,7 +76,15 @@ struct Engine::Impl {
   std::set<std::string> expired_sources() const;  // expired or restoring
   std::optional<CompiledSegment> compile(const std::string& id, Diagnostics& diags) const;
   Status validate(const RuleSet& candidate, Diagnostics& diags, std::map<std::string, References>* refs) const;
-  Result<IngestReport> ingest(const char* data, std::size_t size);
+  Result<IngestReport> ingest(const char* data, std::size_t size, const IngestOptions& options);
+  // Durability (no-ops for ":memory:").
+  Status log(const nlohmann::json& op);
+  Status save_state(const std::string& source_key, const char* moving = nullptr);
+  Status replay();  // rebuilds everything from the data directory
+  Status apply_rules_text(const std::string& text, const std::string& name, Diagnostics& diags, bool store);
+  // Moves a source between tiers (store + lifecycle state), resumable.
+  Result<std::uint64_t> expire_source(const std::string& key);
+  Result<std::uint64_t> restore_source(const std::string& key, const std::function<void(std::uint64_t)>& progress);
   // Brings the dependency graph in line with the catalog and the stored
   // segments (incrementally: unchanged nodes cost nothing) and restarts the
   // clock of sources whose last pin was released.

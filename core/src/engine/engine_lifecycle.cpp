@@ -11,6 +11,7 @@
 #include "common/text.hpp"
 #include "engine/engine_impl.hpp"
 #include "lifecycle/notifier.hpp"
+#include "store/event_codec.hpp"
 #include "retarget/sdk/helpers.hpp"
 
 namespace retarget {
@@ -114,7 +115,172 @@ void Engine::Impl::sync_graph(Diagnostics* diags) {
     if (!segment_refs.count(id)) graph.set_segment(id, {}, config.segments_pin);
   // The clock of a source restarts when its last pin is released.
   sdk::Timestamp t = now();
-  for (const auto& key : graph.take_released()) lifecycle[key].pin_released_at = t;
+  for (const auto& key : graph.take_released()) {
+    lifecycle[key].pin_released_at = t;
+    Status s = save_state(key);
+    if (!s.ok() && diags) diags->error({}, s.message());
+  }
+}
+
+// --- durability -------------------------------------------------------------------
+
+Status Engine::Impl::log(const json& op) {
+  if (!durable) return Status::Ok();
+  return durable->append_log(op);
+}
+
+Status Engine::Impl::save_state(const std::string& key, const char* moving) {
+  if (!durable) return Status::Ok();
+  const SourceLifecycle& st = lifecycle[key];
+  json j{{"tier", to_string(st.tier)}, {"restored_at", st.restored_at}, {"pin_released_at", st.pin_released_at},
+         {"tier_changed_at", st.tier_changed_at}};
+  if (moving) j["moving"] = moving;
+  return durable->put_state(key, j);
+}
+
+Result<std::uint64_t> Engine::Impl::expire_source(const std::string& key) {
+  SourceLifecycle& st = lifecycle[key];
+  st.tier = Tier::kExpired;
+  st.tier_changed_at = now();
+  store.set_archived(key, true);  // leaves the index at the next publish
+  if (!durable) return store.source_stats(key).records;
+  // Record the move first: a crash mid-way is finished by the next open.
+  Status s = save_state(key, "to_archive");
+  if (!s.ok()) return s;
+  auto moved = durable->move_source(key, DurableStore::Family::kLive, DurableStore::Family::kArchive, 10000);
+  if (!moved.ok()) return moved.status();
+  s = save_state(key);
+  if (!s.ok()) return s;
+  return moved;
+}
+
+Result<std::uint64_t> Engine::Impl::restore_source(const std::string& key,
+                                                   const std::function<void(std::uint64_t)>& progress) {
+  std::uint64_t moved = store.source_stats(key).records;
+  if (durable) {
+    Status s = save_state(key, "to_live");
+    if (!s.ok()) return s;
+    auto m = durable->move_source(key, DurableStore::Family::kArchive, DurableStore::Family::kLive, 10000, progress);
+    if (!m.ok()) return m.status();
+    moved = *m;
+  }
+  SourceLifecycle& st = lifecycle[key];
+  st.tier = Tier::kLive;
+  st.restored_at = now();
+  st.tier_changed_at = st.restored_at;
+  store.set_archived(key, false);
+  Status s = save_state(key);
+  if (!s.ok()) return s;
+  return moved;
+}
+
+Status Engine::Impl::replay() {
+  // 1. Per-source lifecycle state.
+  auto states = durable->read_states();
+  if (!states.ok()) return states.status();
+  std::map<std::string, std::string> interrupted;
+  for (const auto& [key, j] : *states) {
+    SourceLifecycle st;
+    std::string tier = j.value("tier", "live");
+    st.tier = tier == "expired" ? Tier::kExpired : tier == "deleted" ? Tier::kDeleted : Tier::kLive;
+    st.restored_at = j.value("restored_at", sdk::kNoTime);
+    st.pin_released_at = j.value("pin_released_at", sdk::kNoTime);
+    st.tier_changed_at = j.value("tier_changed_at", sdk::kNoTime);
+    if (j.contains("moving")) interrupted[key] = j["moving"].get<std::string>();
+    lifecycle[key] = st;
+  }
+  // 2. The change log: catalog, rules, statuses, in order.
+  auto ops = durable->read_log();
+  if (!ops.ok()) return ops.status();
+  for (const auto& op : *ops) {
+    std::string kind = op.value("op", "");
+    Diagnostics d;
+    if (kind == "catalog") {
+      catalog.apply_text(op.value("text", ""), op.value("name", "catalog"), d);
+    } else if (kind == "rules") {
+      RuleSet added;
+      added.add_text(op.value("text", ""), op.value("name", "rules"), config.limits, d);
+      rules.upsert(added);
+    } else if (kind == "status") {
+      static const std::vector<std::string> kStatuses = {"draft", "active", "stopped", "archived"};
+      auto it = std::find(kStatuses.begin(), kStatuses.end(), op.value("status", ""));
+      if (it != kStatuses.end())
+        catalog.set_status(op.value("kind", ""), op.value("id", ""),
+                           static_cast<LifecycleStatus>(it - kStatuses.begin()), op.value("at", sdk::kNoTime));
+    } else if (kind == "remove_segment") {
+      rules.remove(op.value("id", ""));
+    }
+    if (d.has_errors()) return Status::IoError("the stored change log does not replay: " + d.to_string());
+  }
+  // 3. Events: which tier a source's data is in decides whether it is published.
+  for (const auto& [key, st] : lifecycle)
+    if (st.tier == Tier::kExpired) store.set_archived(key, true);
+  Event e;
+  std::uint64_t corrupt = 0;
+  auto load = [&](std::string_view, std::string_view value) {
+    if (!decode_event(value, e)) {
+      ++corrupt;
+      return;
+    }
+    next_seq = std::max(next_seq, e.seq + 1);
+    store.add(e, catalog);
+  };
+  for (auto family : {DurableStore::Family::kProfile, DurableStore::Family::kLive, DurableStore::Family::kArchive}) {
+    Status s = durable->scan(family, load);
+    if (!s.ok()) return s;
+  }
+  if (corrupt) return Status::IoError(std::to_string(corrupt) + " stored events do not decode: the data directory is damaged");
+  // 4. Finish tier moves a crash interrupted.
+  for (const auto& [key, moving] : interrupted) {
+    if (moving == "to_archive") {
+      auto r = expire_source(key);
+      if (!r.ok()) return r.status();
+    } else {
+      auto r = restore_source(key, {});
+      if (!r.ok()) return r.status();
+    }
+  }
+  // 5. Segments' references, the graph, the index.
+  std::map<std::string, References> refs;
+  Diagnostics d;
+  validate(rules, d, &refs);
+  segment_refs = std::move(refs);
+  sync_graph(nullptr);
+  publish();
+  return Status::Ok();
+}
+
+std::string Engine::check_store() const {
+  std::lock_guard lock(impl_->mu);
+  const Engine::Impl& im = *impl_;
+  json sources = json::array();
+  json problems = json::array();
+  std::map<std::string, std::uint64_t> live, archive;
+  std::set<std::string> live_keys;
+  if (im.durable) {
+    im.durable->scan(DurableStore::Family::kLive, [&](std::string_view k, std::string_view) {
+      live_keys.emplace(k);
+      ++live[std::string(k.substr(0, k.find('\0')))];
+    });
+    im.durable->scan(DurableStore::Family::kArchive, [&](std::string_view k, std::string_view) {
+      if (live_keys.count(std::string(k))) problems.push_back("a record is in both tiers: " + std::string(k.substr(0, k.find('\0'))));
+      ++archive[std::string(k.substr(0, k.find('\0')))];
+    });
+  }
+  for (const auto& key : im.store.source_keys()) {
+    auto it = im.lifecycle.find(key);
+    Tier tier = it == im.lifecycle.end() ? Tier::kLive : it->second.tier;
+    std::uint64_t l = live[key], a = archive[key];
+    std::uint64_t records = im.store.source_stats(key).records;
+    if (im.durable) {
+      if (tier == Tier::kExpired && l) problems.push_back(key + " is expired but has " + std::to_string(l) + " live records");
+      if (tier == Tier::kLive && a) problems.push_back(key + " is live but has " + std::to_string(a) + " archived records");
+      if (l + a != records) problems.push_back(key + ": " + std::to_string(l + a) + " stored records, " + std::to_string(records) + " in the index");
+    }
+    sources.push_back({{"source", key}, {"tier", to_string(tier)}, {"records", records}, {"live", l}, {"archive", a}});
+  }
+  return json{{"durable", im.durable != nullptr}, {"events", im.store.event_count()}, {"sources", sources},
+              {"problems", problems}, {"ok", problems.empty()}}.dump(2);
 }
 
 SourceFacts Engine::Impl::source_facts(const std::string& key) const {
@@ -178,17 +344,19 @@ void Engine::Impl::run_worker() {
     std::uint64_t id = job_queue.front();
     RestoreJob& job = jobs[id];
     job.info.state = "running";
+    std::uint64_t before = job.info.moved;
     for (const auto& s : job.info.sources) {
-      std::uint64_t records = store.source_stats(s).records;
-      store.set_archived(s, false);  // the move back to the live tier
-      SourceLifecycle& state = lifecycle[s];
-      state.tier = Tier::kLive;
-      state.restored_at = now();
-      state.tier_changed_at = state.restored_at;
-      job.info.moved += records;
+      auto moved = restore_source(s, [&](std::uint64_t m) { job.info.moved = before + m; });
+      if (!moved.ok()) {
+        job.info.state = "failed";
+        job.info.error = moved.status().message();
+        break;
+      }
+      before += *moved;
+      job.info.moved = before;
     }
     publish();
-    job.info.state = "done";
+    if (job.info.state != "failed") job.info.state = "done";
     job.info.completed_at_ms = now();
     RestoreJobInfo info = job.info;
     std::vector<RestoreCallback> callbacks = std::move(job.callbacks);
@@ -244,8 +412,10 @@ Status Engine::set_status(const std::string& kind, const std::string& id, const 
     if (done.state != "done") return Status::Failed("restore before activating " + key + " failed: " + done.error);
   }
   std::lock_guard lock(impl_->mu);
-  if (!impl_->catalog.set_status(kind, id, next, impl_->now()))
-    return Status::NotFound("unknown " + kind + " '" + id + "'");
+  sdk::Timestamp t = impl_->now();
+  if (!impl_->catalog.set_status(kind, id, next, t)) return Status::NotFound("unknown " + kind + " '" + id + "'");
+  Status logged = impl_->log({{"op", "status"}, {"kind", kind}, {"id", id}, {"status", status}, {"at", t}});
+  if (!logged.ok()) return logged;
   impl_->sync_graph(nullptr);
   impl_->publish();
   return Status::Ok();
@@ -267,6 +437,8 @@ Status Engine::remove_segment(const std::string& id) {
   for (const auto& [cid, c] : im.catalog.canvases()) consumer("canvas:" + cid, c.status, c.audience);
   for (const auto& [cid, c] : im.catalog.content_cards()) consumer("card:" + cid, c.status, c.audience);
   if (!users.empty()) return Status::Failed("segment '" + id + "' is in use by " + join(users, ", "));
+  Status logged = im.log({{"op", "remove_segment"}, {"id", id}});
+  if (!logged.ok()) return logged;
   im.rules.remove(id);
   im.segment_refs.erase(id);
   im.graph.remove_segment(id);
@@ -279,29 +451,38 @@ Result<SweepReport> Engine::sweep() {
   Engine::Impl& im = *impl_;
   SweepReport report;
   sdk::Timestamp now = im.now();
-  auto consider = [&](const std::string& key) {
+  auto consider = [&](const std::string& key) -> Status {
     SourceLifecycle& state = im.lifecycle[key];
-    if (state.tier == Tier::kDeleted) return;
+    if (state.tier == Tier::kDeleted) return Status::Ok();
     SourceFacts facts = im.source_facts(key);
     ExpiryInfo e = im.policy->expiry(facts, state);
-    if (e.due == sdk::kNoTime || e.due > now) return;
-    std::uint64_t records = im.store.source_stats(key).records;
+    if (e.due == sdk::kNoTime || e.due > now) return Status::Ok();
     if (im.policy->legacy()) {
+      if (im.durable) {
+        Status s = im.durable->delete_source(key);
+        if (!s.ok()) return s;
+      }
       im.store.erase_source(key);
       state.tier = Tier::kDeleted;
       state.tier_changed_at = now;
       report.deleted.push_back(key);
-    } else {
-      if (state.tier == Tier::kExpired) return;
-      im.store.set_archived(key, true);
-      state.tier = Tier::kExpired;
-      state.tier_changed_at = now;
-      report.expired.push_back(key);
-      report.records_moved += records;
+      return im.save_state(key);
     }
+    if (state.tier == Tier::kExpired) return Status::Ok();
+    auto moved = im.expire_source(key);
+    if (!moved.ok()) return moved.status();
+    report.expired.push_back(key);
+    report.records_moved += *moved;
+    return Status::Ok();
   };
-  for (const auto& [id, c] : im.catalog.campaigns()) consider("campaign:" + id);
-  for (const auto& [id, c] : im.catalog.canvases()) consider("canvas:" + id);
+  for (const auto& [id, c] : im.catalog.campaigns()) {
+    Status s = consider("campaign:" + id);
+    if (!s.ok()) return s;
+  }
+  for (const auto& [id, c] : im.catalog.canvases()) {
+    Status s = consider("canvas:" + id);
+    if (!s.ok()) return s;
+  }
   im.publish();
   return report;
 }

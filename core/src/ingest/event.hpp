@@ -33,6 +33,7 @@ inline bool is_interaction_event(EventType t) { return t <= EventType::kCanvasEx
 
 struct Event {
   sdk::Timestamp time = sdk::kNoTime;
+  std::uint64_t seq = 0;  // ingestion order (ties of latest-time-wins go to the later one)
   std::string user;
   EventType type = EventType::kReceived;
   // Source (interaction events): a campaign, or a Canvas with an optional step.

@@ -1,6 +1,8 @@
 #include "store/event_store.hpp"
 
 #include <algorithm>
+#include <cstring>
+#include <tuple>
 
 namespace retarget {
 namespace {
@@ -83,6 +85,14 @@ EventStore::Hash128 EventStore::content_hash(const Event& e) {
   feed(a);
   feed(b);
   return {a.done(), b.done()};
+}
+
+std::string EventStore::content_key(const Event& e) {
+  Hash128 h = content_hash(e);
+  std::string key(16, '\0');
+  std::memcpy(key.data(), &h.a, 8);
+  std::memcpy(key.data() + 8, &h.b, 8);
+  return key;
 }
 
 bool EventStore::touch_max(std::unordered_map<std::string, Builder<Timestamp>>& m, const std::string& key,
@@ -193,8 +203,9 @@ bool EventStore::add(const Event& e, const Catalog& catalog) {
       break;
     case EventType::kFeatureFlag: {
       auto& states = feature_flags_[e.flag];
-      auto [it, inserted] = states.emplace(u, std::make_pair(e.time, e.enabled));
-      if (!inserted && e.time >= it->second.first) it->second = {e.time, e.enabled};
+      FlagState next{e.time, e.seq, e.enabled};
+      auto [it, inserted] = states.emplace(u, next);
+      if (!inserted && std::tie(e.time, e.seq) >= std::tie(it->second.time, it->second.seq)) it->second = next;
       dirty_flags_.insert(e.flag);
       break;
     }
@@ -209,8 +220,10 @@ bool EventStore::add(const Event& e, const Catalog& catalog) {
     case EventType::kAttributes:
       for (const auto& [name, value] : e.attributes) {
         Latest& cur = attributes_[name][u];
-        if (cur.time != sdk::kNoTime && e.time < cur.time) continue;  // an older state arrived late
+        // An older state that arrives late changes nothing; on equal times the later ingest wins.
+        if (cur.time != sdk::kNoTime && std::tie(e.time, e.seq) < std::tie(cur.time, cur.seq)) continue;
         cur.time = e.time;
+        cur.seq = e.seq;
         cur.present = value.has_value();
         if (value) cur.value = *value;
         dirty_attributes_.insert(name);
@@ -250,7 +263,7 @@ std::shared_ptr<const Index> EventStore::snapshot() {
   for (const auto& flag : dirty_flags_) {
     std::unordered_map<UserIndex, Timestamp> enabled;
     for (const auto& [u, state] : feature_flags_[flag])
-      if (state.second) enabled.emplace(u, state.first);
+      if (state.enabled) enabled.emplace(u, state.time);
     next->summaries_[summary_key_string(SummaryKind::kFeatureFlagEnabled, flag, "")] = build_column(enabled);
   }
   dirty_flags_.clear();

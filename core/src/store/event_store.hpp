@@ -27,7 +27,12 @@ class EventStore {
   EventStore();
 
   // Applies one validated event. Returns false when it is a duplicate.
+  // Events may arrive in any order; `event.seq` orders ties of equal times.
   bool add(const Event& event, const Catalog& catalog);
+  // Whether an event with this content is stored already.
+  bool contains(const Event& event) const { return seen_.count(content_hash(event)) > 0; }
+  // The content hash (16 bytes) that keys an event in the durable store.
+  static std::string content_key(const Event& event);
 
   // An immutable snapshot of everything added so far. Columns untouched since
   // the last snapshot are shared with it.
@@ -58,8 +63,9 @@ class EventStore {
     std::unordered_map<UserIndex, T> values;
     bool dirty = true;
   };
-  struct Latest {  // latest-time-wins state; on equal times the later ingest wins
+  struct Latest {  // latest-time-wins state; on equal times the later ingest (seq) wins
     sdk::Timestamp time = sdk::kNoTime;
+    std::uint64_t seq = 0;
     bool present = false;
     sdk::AttributeValue value;
   };
@@ -89,8 +95,13 @@ class EventStore {
   std::unordered_set<Hash128, Hash128Hasher> seen_;
   std::unordered_map<std::string, SourceData> sources_;  // by source_key()
   std::unordered_map<std::string, Builder<sdk::Timestamp>> summaries_;
-  // feature flag -> user -> (time, enabled): the latest state wins.
-  std::map<std::string, std::unordered_map<UserIndex, std::pair<sdk::Timestamp, bool>>> feature_flags_;
+  struct FlagState {
+    sdk::Timestamp time;
+    std::uint64_t seq;
+    bool enabled;
+  };
+  // feature flag -> user -> latest state (ties: the later ingest wins).
+  std::map<std::string, std::unordered_map<UserIndex, FlagState>> feature_flags_;
   std::set<std::string> dirty_flags_;
   Builder<std::int64_t> news_feed_views_;
   std::map<std::string, std::unordered_map<UserIndex, Latest>> attributes_;
