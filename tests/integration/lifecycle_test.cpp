@@ -328,3 +328,28 @@ TEST_F(Lifecycle, RemovingASegmentInUseIsRefusedNamingTheUsers) {
 
 }  // namespace
 }  // namespace retarget
+
+namespace retarget {
+namespace {
+
+TEST(Scheduler, SweepsAtTheScheduledInstant) {
+  // The clock is fixed 200 ms before the 03:00 sweep on the day old_promo is due.
+  testing::TempDir tmp;
+  testing::write_file(tmp / "retarget.yaml", "version: 1\nsweep_schedule: \"daily 03:00\"\nnotifications: {log: false}\n");
+  EngineOptions o = testing::test_options();
+  o.config_path = (tmp / "retarget.yaml").string();
+  o.now_ms = *parse_time_ms("2026-04-01T02:59:59.800Z");
+  o.scheduler = true;
+  auto e = Engine::Open(o);
+  ASSERT_TRUE(e.ok());
+  Diagnostics d;
+  ASSERT_TRUE((*e)->apply_catalog_text("version: 1\ncampaigns:\n  - {id: old_promo, status: stopped, stopped_at: 2026-01-01T00:00:00Z}\n", "c", d).ok());
+  ASSERT_TRUE((*e)->ingest_text(R"({"time":"2025-12-20T10:00:00Z","user":"u1","type":"received","campaign":"old_promo","channel":"email"})" "\n").ok());
+  EXPECT_EQ((*e)->lifecycle_status({"old_promo"})[0].tier, "live");
+  for (int i = 0; i < 100 && (*e)->scheduled_sweeps() == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  EXPECT_GE((*e)->scheduled_sweeps(), 1u);
+  EXPECT_EQ((*e)->lifecycle_status({"old_promo"})[0].tier, "expired");
+}
+
+}  // namespace
+}  // namespace retarget

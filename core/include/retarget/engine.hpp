@@ -38,6 +38,9 @@ struct EngineOptions {
   bool default_plugin_dirs = true;            // also search the default directories
   std::optional<std::int64_t> now_ms;         // a fixed clock (ms since epoch), for tests and what-ifs
   std::optional<unsigned> threads;            // overrides the config's thread count
+  // Run the embedded scheduler: a sweep at every `sweep_schedule` instant
+  // (long-running hosts; the command line sweeps on demand instead).
+  bool scheduler = false;
 };
 
 struct ParamDescription {
@@ -214,6 +217,8 @@ class Engine {
                     bool restore_first = false);
   // Expires (or, under the legacy policy, deletes) what is due now.
   Result<SweepReport> sweep();
+  // Sweeps the embedded scheduler has run (EngineOptions::scheduler).
+  std::uint64_t scheduled_sweeps() const;
   std::vector<SourceStatus> lifecycle_status(const std::vector<std::string>& ids = {}) const;
   // What would expire (or be deleted) by `until_ms`, assuming nothing changes.
   std::vector<PlanEntry> lifecycle_plan(std::int64_t until_ms) const;

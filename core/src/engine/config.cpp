@@ -5,6 +5,7 @@
 #include "common/text.hpp"
 #include "common/time.hpp"
 #include "common/yaml_tree.hpp"
+#include "lifecycle/lifecycle.hpp"
 #include "retarget/config.hpp"
 
 namespace retarget {
@@ -103,7 +104,12 @@ Config load_config(const std::string& path, Diagnostics& diags) {
          if (!d || *d <= 0) return r.error(n, "expected a duration such as 90d");
          c.expiry_window_ms = *d;
        }},
-      {"sweep_schedule", r.string(c.sweep_schedule)},
+      {"sweep_schedule", [&](const YamlNode& n) {
+         int minutes;
+         if (!n.is_scalar() || !LifecyclePolicy::parse_schedule(n.value, minutes))
+           return r.error(n, "sweep_schedule must be \"daily HH:MM\" (company time zone)");
+         c.sweep_schedule = n.value;
+       }},
       {"pin_by_tag", r.boolean(c.pin_by_tag)},
       {"segments_pin", r.boolean(c.segments_pin)},
       {"policy", [&](const YamlNode& n) {

@@ -106,6 +106,10 @@ Result<std::unique_ptr<Engine>> Engine::Open(const EngineOptions& options) {
     Status s = impl->replay();
     if (!s.ok()) return s;
   }
+  if (options.scheduler) {
+    Engine::Impl* raw = impl.get();
+    impl->scheduler = std::thread([raw] { raw->run_scheduler(); });
+  }
   return std::unique_ptr<Engine>(new Engine(std::move(impl)));
 }
 

@@ -58,6 +58,8 @@ struct Engine::Impl {
   std::condition_variable jobs_changed;
   bool stopping = false;
   std::thread worker;
+  std::thread scheduler;  // the embedded daily sweep (EngineOptions::scheduler)
+  std::uint64_t scheduled_sweeps = 0;
 
   ~Impl();
 
@@ -98,6 +100,8 @@ struct Engine::Impl {
   // Restore machinery (engine_lifecycle.cpp).
   RestoreJobInfo enqueue_restore(const std::vector<std::string>& sources, RestoreCallback cb);
   void run_worker();
+  void run_scheduler();
+  Result<SweepReport> sweep_at(sdk::Timestamp at);
   void notify(const RestoreJobInfo& info);
 };
 

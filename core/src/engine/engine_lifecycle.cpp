@@ -39,6 +39,7 @@ Engine::Impl::~Impl() {
   }
   jobs_changed.notify_all();
   if (worker.joinable()) worker.join();
+  if (scheduler.joinable()) scheduler.join();
 }
 
 std::set<std::string> Engine::Impl::deleted_sources() const {
@@ -446,11 +447,39 @@ Status Engine::remove_segment(const std::string& id) {
   return Status::Ok();
 }
 
+std::uint64_t Engine::scheduled_sweeps() const {
+  std::lock_guard lock(impl_->mu);
+  return impl_->scheduled_sweeps;
+}
+
 Result<SweepReport> Engine::sweep() {
   std::lock_guard lock(impl_->mu);
-  Engine::Impl& im = *impl_;
+  return impl_->sweep_at(impl_->now());
+}
+
+void Engine::Impl::run_scheduler() {
+  std::unique_lock lock(mu);
+  while (!stopping) {
+    sdk::Timestamp t = now();
+    sdk::Timestamp next = policy->next_sweep(t + 1);
+    // Sleep in real time until the scheduled instant (re-checked every minute,
+    // so clock changes are noticed); with a fixed clock, sleep the same span.
+    auto wait = std::chrono::milliseconds(std::min<std::int64_t>(next - t, 60000));
+    bool woken = jobs_changed.wait_for(lock, wait, [&] { return stopping; });
+    if (woken) return;
+    sdk::Timestamp after = options.now_ms ? t + wait.count() : now();
+    if (after < next) continue;
+    auto report = sweep_at(next);
+    if (report.ok() && (!report->expired.empty() || !report->deleted.empty()))
+      std::cerr << "retarget: scheduled sweep at " << sdk::format_time(next) << ": " << report->expired.size()
+                << " expired, " << report->deleted.size() << " deleted\n";
+    ++scheduled_sweeps;
+  }
+}
+
+Result<SweepReport> Engine::Impl::sweep_at(sdk::Timestamp now) {
+  Engine::Impl& im = *this;
   SweepReport report;
-  sdk::Timestamp now = im.now();
   auto consider = [&](const std::string& key) -> Status {
     SourceLifecycle& state = im.lifecycle[key];
     if (state.tier == Tier::kDeleted) return Status::Ok();
