@@ -31,6 +31,9 @@ struct Case {
   std::vector<std::string> expected_errors;
 };
 
+// gtest prints the parameter of a failing test: the case's name says it all.
+void PrintTo(const Case& c, std::ostream* os) { *os << c.name; }
+
 std::vector<Case> load_cases() {
   std::vector<Case> cases;
   fs::path root = fs::path(RETARGET_SOURCE_DIR) / "tests/integration/cases";

@@ -1,6 +1,7 @@
 #include "store/durable_store.hpp"
 
 #include <rocksdb/db.h>
+#include <rocksdb/memtablerep.h>
 #include <rocksdb/options.h>
 #include <rocksdb/slice_transform.h>
 #include <rocksdb/table.h>
@@ -36,9 +37,17 @@ Result<std::unique_ptr<DurableStore>> DurableStore::Open(const std::string& dir)
   db_options.paranoid_checks = true;  // refuse a corrupted store rather than serve from it
 
   std::vector<rocksdb::ColumnFamilyDescriptor> families;
+  db_options.allow_concurrent_memtable_write = false;  // required by the vector memtable
   for (const char* name : kFamilies) {
     rocksdb::ColumnFamilyOptions cf;
     cf.compression = rocksdb::kLZ4Compression;
+    if (std::string(name) != "meta") {
+      // Events arrive in hash order and are read back only by whole scans:
+      // an unsorted vector memtable (sorted once at flush) inserts far faster
+      // than the default skip list.
+      cf.memtable_factory = std::make_shared<rocksdb::VectorRepFactory>();
+      cf.write_buffer_size = 128 << 20;
+    }
     if (std::string(name) == "archive") {
       // Long-term storage: written once, read on restore; compress hard.
       cf.compression = rocksdb::kZSTD;
@@ -69,6 +78,11 @@ Result<std::unique_ptr<DurableStore>> DurableStore::Open(const std::string& dir)
 
 DurableStore::~DurableStore() {
   if (!db_) return;
+  // Flush memtables so the next open reads sorted tables instead of
+  // replaying the write-ahead log (a crash still replays it, losing nothing).
+  rocksdb::FlushOptions flush;
+  flush.wait = true;
+  db_->Flush(flush, handles_);
   for (auto* h : handles_) db_->DestroyColumnFamilyHandle(h);
   db_->Close();
 }
