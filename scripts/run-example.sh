@@ -1,17 +1,24 @@
 #!/usr/bin/env bash
-# The main job on the embedded default: set up, build, then ingest the example
-# data, evaluate every example segment and print the results.
+# The main job on the embedded default: set up, build, then load the example
+# catalog, events and segments into a fresh durable data directory (the
+# embedded RocksDB store) and print the members of every example segment,
+# one explanation, and who pins which campaign.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh release
-retarget=build/release/bin/retarget
-echo "== plugins"
-"$retarget" plugins
-echo "== evaluate rules/examples.yaml over examples/data (now = 2026-06-15T12:00:00Z, data dir :memory:)"
-"$retarget" --data-dir :memory: --now 2026-06-15T12:00:00Z \
-  --catalog examples/data/catalog.yaml --events examples/data/events.jsonl \
-  evaluate --rules rules/examples.yaml --format json
+data=build/example-data
+rm -rf "$data"
+retarget=(build/release/bin/retarget --data-dir "$data" --now 2026-06-15T12:00:00Z)
+echo "== plugins (the full list with parameters: ${retarget[0]} plugins)"
+"${retarget[@]}" plugins --format json > "$data.plugins.json"
+grep -c '"interaction_dependent"' "$data.plugins.json" | sed 's/$/ filters loaded/'
+echo "== load the example into $data"
+"${retarget[@]}" catalog apply examples/data/catalog.yaml
+"${retarget[@]}" ingest examples/data/events.jsonl
+"${retarget[@]}" rules apply rules/examples.yaml
+echo "== evaluate every example segment"
+"${retarget[@]}" evaluate --format json
 echo "== why is u42 in win_back?"
-"$retarget" --data-dir :memory: --now 2026-06-15T12:00:00Z \
-  --catalog examples/data/catalog.yaml --events examples/data/events.jsonl \
-  explain --rules rules/examples.yaml --segment win_back --user u42
+"${retarget[@]}" explain --segment win_back --user u42
+echo "== who pins which campaign"
+"${retarget[@]}" deps

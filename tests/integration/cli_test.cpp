@@ -12,7 +12,7 @@ namespace {
 
 using testing::run_command;
 
-const std::string kCli = std::string(RETARGET_CLI) + " --plugins " + RETARGET_PLUGIN_DIR;
+const std::string kCli = std::string(RETARGET_CLI) + " --data-dir :memory: --plugins " + RETARGET_PLUGIN_DIR;
 const std::string kCase = std::string(RETARGET_SOURCE_DIR) + "/tests/integration/cases/boolean_logic_and_rejected_lines";
 const std::string kOneProcess = kCli + " --now 2026-06-15T12:00:00Z --catalog " + kCase + "/catalog.yaml --events " +
                                 kCase + "/events.jsonl";

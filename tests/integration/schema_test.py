@@ -31,7 +31,7 @@ def plain(x):
 
 with tempfile.TemporaryDirectory() as tmp:
     out = os.path.join(tmp, "schema.json")
-    subprocess.run([cli, "--plugins", plugin_dir, "--catalog", os.path.join(source, "examples/data/catalog.yaml"),
+    subprocess.run([cli, "--data-dir", ":memory:", "--plugins", plugin_dir, "--catalog", os.path.join(source, "examples/data/catalog.yaml"),
                     "schema", "--output", out], check=True)
     schema = json.load(open(out))
 jsonschema.Draft7Validator.check_schema(schema)

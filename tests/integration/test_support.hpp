@@ -72,6 +72,7 @@ inline EngineOptions test_options(const std::string& now = "2026-06-15T12:00:00Z
   EngineOptions o;
   o.default_plugin_dirs = false;
   o.extra_plugin_dirs = {RETARGET_PLUGIN_DIR};
+  o.data_dir = ":memory:";
   o.now_ms = parse_time_ms(now);
   o.threads = threads;
   return o;

@@ -53,7 +53,7 @@ void expect_defaults(const Config& c) {
   Config def;
   EXPECT_TRUE(c.plugin_dirs.empty());
   EXPECT_TRUE(c.plugin_sha256_allowlist.empty());
-  EXPECT_EQ(c.data_dir, ":memory:");
+  EXPECT_EQ(c.data_dir, "retarget-data");  // formats.md: the default is the durable store
   EXPECT_EQ(c.timezone, "UTC");
   EXPECT_EQ(c.expiry_window_ms, 90LL * 24 * 3600 * 1000);
   EXPECT_EQ(c.sweep_schedule, def.sweep_schedule);

@@ -34,7 +34,9 @@ struct Config {
   std::vector<std::string> plugin_dirs;
   // Optional SHA-256 digests (hex) a plugin file must match; empty = no allowlist.
   std::vector<std::string> plugin_sha256_allowlist;
-  std::string data_dir = ":memory:";
+  // The durable data directory (RocksDB), created when missing; relative to
+  // the working directory. ":memory:" keeps everything in the process.
+  std::string data_dir = "retarget-data";
   std::string timezone = "UTC";                     // company time zone (IANA)
   std::int64_t expiry_window_ms = 90LL * 86400000;  // "90d"
   std::string sweep_schedule = "daily 03:00";       // embedded scheduler
