@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <sstream>
 #include <functional>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -489,6 +490,76 @@ int main(int argc, char** argv) {
                   << info.moved << "/" << info.total << " records)\n";
       }
       return info.state == "failed" ? kFailed : kOk;
+    });
+  });
+
+  // profile / export / analytics
+  auto* profile = app.add_subcommand("profile", "a user's profile: Campaigns Received, Canvas Messages Received (JSON)");
+  std::string profile_user;
+  profile->add_option("user", profile_user, "external user id")->required();
+  profile->callback([&] {
+    code = run_with_engine(g, [&](Engine& e) {
+      auto r = e.profile(profile_user);
+      if (!r.ok()) return report(r.status());
+      std::cout << *r << "\n";
+      return kOk;
+    });
+  });
+  auto* exp = app.add_subcommand("export", "interaction-data exports (expired data excluded)");
+  exp->require_subcommand(1);
+  auto* exp_users = exp->add_subcommand("users", "the users export (JSON) for external ids");
+  std::string export_ids;
+  exp_users->add_option("--ids", export_ids, "comma-separated external ids")->required();
+  exp_users->callback([&] {
+    code = run_with_engine(g, [&](Engine& e) {
+      std::vector<std::string> ids;
+      std::stringstream ss(export_ids);
+      for (std::string id; std::getline(ss, id, ',');)
+        if (!id.empty()) ids.push_back(id);
+      std::cout << e.export_users(ids) << "\n";
+      return kOk;
+    });
+  });
+  auto* exp_rec = exp->add_subcommand("recipients", "User Data CSV of a campaign, a Canvas or one step");
+  std::string rec_campaign, rec_canvas, rec_step;
+  exp_rec->add_option("--campaign", rec_campaign, "campaign id");
+  exp_rec->add_option("--canvas", rec_canvas, "Canvas id");
+  exp_rec->add_option("--step", rec_step, "one step of the Canvas");
+  exp_rec->callback([&] {
+    code = run_with_engine(g, [&](Engine& e) {
+      if (rec_campaign.empty() == rec_canvas.empty() || (!rec_step.empty() && rec_canvas.empty())) {
+        std::cerr << "retarget: export recipients needs --campaign C, or --canvas K [--step S]\n";
+        return kBadInput;
+      }
+      std::vector<std::string> warnings;
+      auto r = rec_campaign.empty() ? e.export_recipients("canvas", rec_canvas, rec_step, &warnings)
+                                    : e.export_recipients("campaign", rec_campaign, "", &warnings);
+      if (!r.ok()) return report(r.status());
+      for (const auto& w : warnings) std::cerr << "warning: " << w << "\n";
+      std::cout << *r;
+      return kOk;
+    });
+  });
+  auto* analytics = app.add_subcommand("analytics", "sends, recipients, opens, clicks, conversions, control size");
+  std::string an_campaign, an_canvas, an_format = "text";
+  analytics->add_option("--campaign", an_campaign, "campaign id");
+  analytics->add_option("--canvas", an_canvas, "Canvas id");
+  analytics->add_option("--format", an_format, "text or json")->check(CLI::IsMember({"text", "json"}));
+  analytics->callback([&] {
+    code = run_with_engine(g, [&](Engine& e) {
+      if (an_campaign.empty() == an_canvas.empty()) {
+        std::cerr << "retarget: analytics needs --campaign C or --canvas K\n";
+        return kBadInput;
+      }
+      auto r = an_campaign.empty() ? e.analytics("canvas", an_canvas) : e.analytics("campaign", an_campaign);
+      if (!r.ok()) return report(r.status());
+      if (an_format == "json") {
+        std::cout << *r << "\n";
+        return kOk;
+      }
+      json parsed = json::parse(*r);
+      for (const auto& [k, v] : parsed.items()) std::cout << k << ": " << v.dump() << "\n";
+      return kOk;
     });
   });
 

@@ -233,6 +233,20 @@ class Engine {
   // The dependency graph: "text", "json" or "dot".
   std::string dependency_graph(const std::string& format) const;
 
+  // --- Interaction-data surfaces (formats.md "Exports"); expired data is absent.
+  // A user's profile: external_id, custom_attributes, campaigns_received,
+  // canvases_received (JSON). NotFound for an unknown user.
+  Result<std::string> profile(const std::string& user) const;
+  // The users export: {"users": [...], "invalid_user_ids": [...], "message": "success"}.
+  std::string export_users(const std::vector<std::string>& ids) const;
+  // The User Data CSV of a campaign (kind "campaign") or a Canvas ("canvas",
+  // optionally one step); warnings name expired sources.
+  Result<std::string> export_recipients(const std::string& kind, const std::string& id, const std::string& step,
+                                        std::vector<std::string>* warnings = nullptr) const;
+  // sends, unique_recipients, opens, clicks, conversions, control_size (JSON):
+  // counted at ingest, never affected by expiry.
+  Result<std::string> analytics(const std::string& kind, const std::string& id) const;
+
   // A JSON Schema (draft-07) for rule files, from the loaded filters'
   // metadata and the ids of the current catalog and rules.
   std::string rules_json_schema() const;

@@ -27,6 +27,7 @@
 #include "plugin/registry.hpp"
 #include "retarget/sdk/helpers.hpp"
 #include "rules/rules.hpp"
+#include "export/exports.hpp"
 #include "rules/schema.hpp"
 #include "store/event_codec.hpp"
 #include "store/event_store.hpp"
@@ -529,6 +530,48 @@ Result<Explanation> Engine::explain(const std::string& segment_id, const std::st
   out.match = to_public(point->match);
   for (const auto& e : point->exclude) out.exclude.push_back(to_public(e));
   return out;
+}
+
+Result<std::string> Engine::profile(const std::string& user) const {
+  std::lock_guard lock(impl_->mu);
+  auto u = impl_->index->users().find(user);
+  if (!u || *u >= impl_->index->user_count()) return Status::NotFound("unknown user '" + user + "'");
+  return user_export(*impl_->index, impl_->catalog, *u).dump(2);
+}
+
+std::string Engine::export_users(const std::vector<std::string>& ids) const {
+  std::lock_guard lock(impl_->mu);
+  nlohmann::json users = nlohmann::json::array(), invalid = nlohmann::json::array();
+  for (const auto& id : ids) {
+    auto u = impl_->index->users().find(id);
+    if (!u || *u >= impl_->index->user_count()) invalid.push_back(id);
+    else users.push_back(user_export(*impl_->index, impl_->catalog, *u));
+  }
+  return nlohmann::json{{"users", users}, {"invalid_user_ids", invalid}, {"message", "success"}}.dump(2);
+}
+
+Result<std::string> Engine::export_recipients(const std::string& kind, const std::string& id, const std::string& step,
+                                              std::vector<std::string>* warnings) const {
+  std::lock_guard lock(impl_->mu);
+  sdk::SourceKind k = kind == "canvas" ? sdk::SourceKind::kCanvas : sdk::SourceKind::kCampaign;
+  if (k == sdk::SourceKind::kCampaign && !impl_->catalog.campaign(id)) return Status::NotFound("unknown campaign '" + id + "'");
+  if (k == sdk::SourceKind::kCanvas) {
+    const Canvas* c = impl_->catalog.canvas(id);
+    if (!c) return Status::NotFound("unknown Canvas '" + id + "'");
+    if (!step.empty() && !c->step(step)) return Status::NotFound("unknown step '" + step + "' of Canvas '" + id + "'");
+  }
+  std::string key = source_key(k, id);
+  if (warnings && impl_->expired_sources().count(key))
+    warnings->push_back(key + " is expired: its recipients are in long-term storage and not exported (restore it first)");
+  return recipients_csv(*impl_->index, impl_->catalog, k, id, step);
+}
+
+Result<std::string> Engine::analytics(const std::string& kind, const std::string& id) const {
+  std::lock_guard lock(impl_->mu);
+  if (kind == "campaign" && !impl_->catalog.campaign(id)) return Status::NotFound("unknown campaign '" + id + "'");
+  if (kind == "canvas" && !impl_->catalog.canvas(id)) return Status::NotFound("unknown Canvas '" + id + "'");
+  std::string key = kind + ":" + id;
+  return analytics_json(impl_->store.analytics(key), key).dump(2);
 }
 
 std::string Engine::rules_json_schema() const {

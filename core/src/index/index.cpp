@@ -1,5 +1,7 @@
 #include "index/index.hpp"
 
+#include <algorithm>
+
 namespace retarget {
 
 UserIndex UserDirectory::intern(std::string_view id) {
@@ -65,6 +67,14 @@ const sdk::UserTimes* Index::times(sdk::SummaryKind kind, std::string_view a, st
 const sdk::UserAttributes* Index::attribute(std::string_view name) const {
   auto it = attributes_.find(std::string(name));
   return it == attributes_.end() ? nullptr : it->second.get();
+}
+
+std::vector<std::string> Index::attribute_names() const {
+  std::vector<std::string> names;
+  for (const auto& [name, column] : attributes_)
+    if (column && !column->empty()) names.push_back(name);
+  std::sort(names.begin(), names.end());
+  return names;
 }
 
 bool Index::is_expired(sdk::SourceKind kind, std::string_view id) const {

@@ -66,6 +66,8 @@ class Index final : public sdk::InteractionView, public sdk::ProfileView {
   }
 
   bool is_expired(sdk::SourceKind kind, std::string_view id) const;
+  // Names of the custom attributes any user has, sorted.
+  std::vector<std::string> attribute_names() const;
   std::size_t memory_bytes() const;
 
  private:

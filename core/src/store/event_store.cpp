@@ -112,6 +112,11 @@ void EventStore::fact(const Event& e, UserIndex u, FactKind kind, std::string_vi
   touch_max(sources_[source_key(e.source_kind, e.source)].facts, fact_key_string(key), u, e.time);
 }
 
+const EventStore::SourceAnalytics* EventStore::analytics(const std::string& key) const {
+  auto it = analytics_.find(key);
+  return it == analytics_.end() ? nullptr : &it->second;
+}
+
 EventStore::SourceStats EventStore::source_stats(const std::string& key) const {
   auto it = sources_.find(key);
   return it == sources_.end() ? SourceStats{} : it->second.stats;
@@ -148,9 +153,37 @@ bool EventStore::add(const Event& e, const Catalog& catalog) {
   UserIndex u = users_->intern(e.user);
   if (users_->size() != before) users_dirty_ = true;
   if (is_interaction_event(e.type)) {
-    SourceStats& stats = sources_[source_key(e.source_kind, e.source)].stats;
+    std::string skey = source_key(e.source_kind, e.source);
+    SourceStats& stats = sources_[skey].stats;
     ++stats.records;
     if (e.type == EventType::kReceived && e.time > stats.last_sent) stats.last_sent = e.time;
+    SourceAnalytics& a = analytics_[skey];
+    switch (e.type) {
+      case EventType::kReceived:
+        ++a.sends;
+        a.recipients.add(u);
+        break;
+      case EventType::kInteraction:
+        if (e.action == "opened_email" || e.action == "opened_email_machine" || e.action == "opened_push") ++a.opens;
+        if (e.action == "clicked_email" || e.action == "clicked_in_app" || e.action == "clicked_sms" ||
+            e.action == "clicked_content_card")
+          ++a.clicks;
+        break;
+      case EventType::kConverted:
+        if (e.conversion_event == 0) ++a.conversions;
+        break;
+      case EventType::kControl:
+        a.control.add(u);
+        break;
+      case EventType::kCanvasEntered: {
+        const Canvas* canvas = catalog.canvas(e.source);
+        const NamedId* v = canvas ? canvas->variation(e.variation) : nullptr;
+        if (v && v->control) a.control.add(u);
+        break;
+      }
+      default:
+        break;
+    }
   }
 
   switch (e.type) {

@@ -9,6 +9,8 @@
 // publishes snapshots to readers.
 #pragma once
 
+#include <roaring/roaring.hh>
+
 #include <map>
 #include <memory>
 #include <set>
@@ -57,6 +59,14 @@ class EventStore {
   void erase_source(const std::string& source_key);
   std::vector<std::string> source_keys() const;
 
+  // --- Analytics: counted at ingest, never touched by expiry ------------------
+  struct SourceAnalytics {
+    std::uint64_t sends = 0, opens = 0, clicks = 0, conversions = 0;
+    Roaring recipients, control;  // distinct users
+  };
+  // nullptr when the source has no events.
+  const SourceAnalytics* analytics(const std::string& source_key) const;
+
  private:
   template <typename T>
   struct Builder {
@@ -94,6 +104,7 @@ class EventStore {
   bool users_dirty_ = true;
   std::unordered_set<Hash128, Hash128Hasher> seen_;
   std::unordered_map<std::string, SourceData> sources_;  // by source_key()
+  std::unordered_map<std::string, SourceAnalytics> analytics_;  // by source_key()
   std::unordered_map<std::string, Builder<sdk::Timestamp>> summaries_;
   struct FlagState {
     sdk::Timestamp time;
