@@ -90,6 +90,15 @@ int run_with_engine(const Globals& g, const std::function<int(Engine&)>& body) {
   return body(**engine);
 }
 
+// `--rules` of one command: used for that command only, never stored.
+int load_command_rules(Engine& e, const std::vector<std::string>& files) {
+  if (files.empty()) return kOk;
+  Diagnostics d;
+  Status s = e.load_rules(files, d, /*store=*/false);
+  print_diagnostics(d);
+  return report(s);
+}
+
 std::string time_text(std::optional<std::int64_t> t) {
   if (!t) return "never";
   return retarget::format_time_ms(*t);
@@ -240,12 +249,7 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"text", "count", "ids", "csv", "json"}));
   evaluate->callback([&] {
     code = run_with_engine(g, [&](Engine& e) {
-      Diagnostics d;
-      if (!eval_rules.empty()) {
-        Status s = e.load_rules(eval_rules, d, /*store=*/false);
-        print_diagnostics(d);
-        if (!s.ok()) return report(s);
-      }
+      if (int rc = load_command_rules(e, eval_rules); rc != kOk) return rc;
       std::vector<std::string> ids = eval_segments.empty() ? e.segment_ids() : eval_segments;
       if (ids.empty()) {
         std::cerr << "retarget: no segments: pass --rules FILE\n";
@@ -285,12 +289,7 @@ int main(int argc, char** argv) {
   explain->add_option("--format", explain_format, "text or json")->check(CLI::IsMember({"text", "json"}));
   explain->callback([&] {
     code = run_with_engine(g, [&](Engine& e) {
-      Diagnostics d;
-      if (!explain_rules.empty()) {
-        Status s = e.load_rules(explain_rules, d, /*store=*/false);
-        print_diagnostics(d);
-        if (!s.ok()) return report(s);
-      }
+      if (int rc = load_command_rules(e, explain_rules); rc != kOk) return rc;
       auto r = e.explain(explain_segment, explain_user);
       if (!r.ok()) return report(r.status());
       if (explain_format == "json") {
@@ -583,12 +582,7 @@ int main(int argc, char** argv) {
   schema->add_option("--rules", schema_rules, "rule files whose segment ids to suggest");
   schema->callback([&] {
     code = run_with_engine(g, [&](Engine& e) {
-      Diagnostics d;
-      if (!schema_rules.empty()) {
-        Status s = e.load_rules(schema_rules, d, /*store=*/false);
-        print_diagnostics(d);
-        if (!s.ok()) return report(s);
-      }
+      if (int rc = load_command_rules(e, schema_rules); rc != kOk) return rc;
       std::string text = e.rules_json_schema() + "\n";
       if (schema_out.empty()) {
         std::cout << text;
