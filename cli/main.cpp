@@ -90,6 +90,13 @@ int run_with_engine(const Globals& g, const std::function<int(Engine&)>& body) {
   return body(**engine);
 }
 
+// Interaction-data surfaces exclude expired data; say which sources are out.
+void warn_expired(const Engine& e) {
+  for (const auto& s : e.lifecycle_status())
+    if (s.tier == "expired" || s.tier == "restoring")
+      std::cerr << "warning: expired data excluded: " << s.key << " is in long-term storage (restore it to include it)\n";
+}
+
 // `--rules` of one command: used for that command only, never stored.
 int load_command_rules(Engine& e, const std::vector<std::string>& files) {
   if (files.empty()) return kOk;
@@ -500,6 +507,7 @@ int main(int argc, char** argv) {
     code = run_with_engine(g, [&](Engine& e) {
       auto r = e.profile(profile_user);
       if (!r.ok()) return report(r.status());
+      warn_expired(e);
       std::cout << *r << "\n";
       return kOk;
     });
@@ -516,6 +524,7 @@ int main(int argc, char** argv) {
       for (std::string id; std::getline(ss, id, ',');)
         if (!id.empty()) ids.push_back(id);
       std::cout << e.export_users(ids) << "\n";
+      warn_expired(e);
       return kOk;
     });
   });
