@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Installs what Retarget needs from Debian's packages (only what is missing),
 # then configures and builds one CMake preset (default: release).
-#   scripts/setup.sh [release|debug|asan-ubsan|tsan]
+#   scripts/setup.sh [release|debug|asan-ubsan|tsan] [TARGET...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 preset="${1:-release}"
+shift || true
+targets=("$@")
 
 packages=(
   cmake make g++ pkg-config tzdata curl
@@ -27,4 +29,8 @@ if ((${#missing[@]})); then
 fi
 
 cmake --preset "$preset" >/dev/null
-cmake --build --preset "$preset" -j2
+if ((${#targets[@]})); then
+  cmake --build --preset "$preset" -j2 --target "${targets[@]}"
+else
+  cmake --build --preset "$preset" -j2
+fi

@@ -4,6 +4,8 @@
 
 #include <nlohmann/json.hpp>
 #include <set>
+#include <condition_variable>
+#include <mutex>
 #include <thread>
 
 #include "test_support.hpp"
@@ -204,8 +206,15 @@ TEST_F(Lifecycle, RestoreByIdSeveralIdsAndTagThenExpireAgainAfterAnotherWindow) 
   ASSERT_EQ(engine_->ingest_text(R"({"time":"2026-03-01T00:00:00Z","user":"u4","type":"received","campaign":"old_promo","channel":"sms"})" "\n")->accepted, 1u);
   EXPECT_TRUE(members("inner").empty());
 
+  // The callback runs on the engine's worker thread.
+  std::mutex m;
+  std::condition_variable cv;
   std::vector<RestoreJobInfo> done;
-  auto job = engine_->restore({{"old_promo"}, {}, {}}, [&](const RestoreJobInfo& i) { done.push_back(i); });
+  auto job = engine_->restore({{"old_promo"}, {}, {}}, [&](const RestoreJobInfo& i) {
+    std::lock_guard lock(m);
+    done.push_back(i);
+    cv.notify_all();
+  });
   ASSERT_TRUE(job.ok());
   auto finished = engine_->wait_restore(job->id);
   EXPECT_EQ(finished.state, "done");
@@ -214,8 +223,13 @@ TEST_F(Lifecycle, RestoreByIdSeveralIdsAndTagThenExpireAgainAfterAnotherWindow) 
   EXPECT_EQ(tier("old_promo"), "live");
   EXPECT_EQ(members("inner"), (Strings{"u1", "u4"}));
   EXPECT_TRUE(engine_->evaluate("inner")->warnings.empty());
-  std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  EXPECT_EQ(done.size(), 1u);
+  {
+    std::unique_lock lock(m);
+    cv.wait_for(lock, std::chrono::seconds(10), [&] { return !done.empty(); });
+    ASSERT_EQ(done.size(), 1u);
+    EXPECT_EQ(done[0].state, "done");
+    EXPECT_EQ(done[0].id, job->id);
+  }
 
   // Idempotent: restoring live data does nothing.
   auto again = engine_->restore({{"old_promo"}, {}, {}});
