@@ -1,5 +1,6 @@
 #include "catalog/catalog.hpp"
 
+#include <algorithm>
 #include <functional>
 #include <set>
 
@@ -310,20 +311,19 @@ void Catalog::apply(const YamlNode& root, const std::string& file, Diagnostics& 
 }
 
 bool Catalog::set_status(const std::string& kind, const std::string& id, LifecycleStatus status, sdk::Timestamp at) {
-  auto change = [&](auto& map, bool has_stop_time) {
+  auto change = [&](auto& map) {
     auto it = map.find(id);
     if (it == map.end()) return false;
     auto& entry = it->second;
     if (status == LifecycleStatus::kStopped && entry.status != LifecycleStatus::kStopped) {
       if constexpr (requires { entry.stopped_at; }) entry.stopped_at = at;
     }
-    (void)has_stop_time;
     entry.status = status;
     return true;
   };
-  if (kind == "campaign") return change(campaigns_, true);
-  if (kind == "canvas") return change(canvases_, true);
-  if (kind == "card") return change(cards_, false);
+  if (kind == "campaign") return change(campaigns_);
+  if (kind == "canvas") return change(canvases_);
+  if (kind == "card") return change(cards_);
   return false;
 }
 
@@ -359,6 +359,16 @@ std::vector<std::string> Catalog::tags() const {
   for (const auto& [k, c] : campaigns_) s.insert(c.tags.begin(), c.tags.end());
   for (const auto& [k, c] : canvases_) s.insert(c.tags.begin(), c.tags.end());
   return {s.begin(), s.end()};
+}
+
+std::vector<std::string> Catalog::sources_with_tag(std::string_view tag) const {
+  std::vector<std::string> out;
+  auto has = [&](const std::vector<std::string>& tags) { return std::find(tags.begin(), tags.end(), tag) != tags.end(); };
+  for (const auto& [id, c] : campaigns_)
+    if (has(c.tags)) out.push_back("campaign:" + id);
+  for (const auto& [id, c] : canvases_)
+    if (has(c.tags)) out.push_back("canvas:" + id);
+  return out;
 }
 
 sdk::CampaignInfo Catalog::campaign_info(const Campaign& c) const {

@@ -89,6 +89,8 @@ class Catalog {
   std::vector<std::string> campaign_ids() const;
   std::vector<std::string> canvas_ids() const;
   std::vector<std::string> tags() const;
+  // Source keys ("campaign:<id>", "canvas:<id>") of everything carrying `tag` now.
+  std::vector<std::string> sources_with_tag(std::string_view tag) const;
 
   // The plugin-facing descriptions.
   sdk::CampaignInfo campaign_info(const Campaign& c) const;

@@ -257,6 +257,7 @@ Result<IngestReport> Engine::Impl::ingest(const char* data, std::size_t size, co
   // Group commit: events are made durable a batch at a time (one synced
   // write), then applied to the in-memory store; acknowledged after that.
   std::vector<Event> pending;
+  std::vector<std::string> pending_hashes;  // content keys of `pending`, computed once per event
   std::vector<DurableStore::Record> records;
   std::set<std::string> pending_keys;
   std::string value;
@@ -266,8 +267,8 @@ Result<IngestReport> Engine::Impl::ingest(const char* data, std::size_t size, co
       Status s = durable->write(records, /*sync=*/true);
       if (!s.ok()) return s;
     }
-    for (const auto& e : pending) {
-      if (store.add(e, catalog)) ++report.accepted;
+    for (std::size_t i = 0; i < pending.size(); ++i) {
+      if (store.add(pending[i], catalog, pending_hashes[i])) ++report.accepted;
       else ++report.duplicates;
     }
     for (const auto& key : revived) {
@@ -276,6 +277,7 @@ Result<IngestReport> Engine::Impl::ingest(const char* data, std::size_t size, co
       if (!s.ok()) return s;
     }
     pending.clear();
+    pending_hashes.clear();
     records.clear();
     pending_keys.clear();
     revived.clear();
@@ -301,7 +303,7 @@ Result<IngestReport> Engine::Impl::ingest(const char* data, std::size_t size, co
       continue;
     }
     std::string key = EventStore::content_key(event);
-    if (store.contains(event) || !pending_keys.insert(key).second) {
+    if (store.contains_key(key) || !pending_keys.insert(key).second) {
       ++report.duplicates;
       continue;
     }
@@ -325,6 +327,7 @@ Result<IngestReport> Engine::Impl::ingest(const char* data, std::size_t size, co
       if (it != lifecycle.end() && it->second.tier == Tier::kDeleted) revived.insert(source);
     }
     pending.push_back(std::move(event));
+    pending_hashes.push_back(std::move(key));
     if (pending.size() >= std::max<std::size_t>(1, options.batch)) {
       Status s = flush();
       if (!s.ok()) return s;

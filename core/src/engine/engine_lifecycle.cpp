@@ -582,18 +582,10 @@ Result<RestoreJobInfo> Engine::restore(const RestoreRequest& request, RestoreCal
   }
   for (const auto& t : request.tags) {
     // By tag: every expired source carrying it.
-    bool known = false;
-    for (const auto& [id, c] : im.catalog.campaigns())
-      if (std::find(c.tags.begin(), c.tags.end(), t) != c.tags.end()) {
-        known = true;
-        if (expired.count("campaign:" + id)) wanted.push_back("campaign:" + id);
-      }
-    for (const auto& [id, c] : im.catalog.canvases())
-      if (std::find(c.tags.begin(), c.tags.end(), t) != c.tags.end()) {
-        known = true;
-        if (expired.count("canvas:" + id)) wanted.push_back("canvas:" + id);
-      }
-    if (!known) return Status::NotFound("unknown tag '" + t + "': no campaign or Canvas carries it");
+    auto tagged = im.catalog.sources_with_tag(t);
+    if (tagged.empty()) return Status::NotFound("unknown tag '" + t + "': no campaign or Canvas carries it");
+    for (const auto& key : tagged)
+      if (expired.count(key)) wanted.push_back(key);
   }
   for (const auto& key : wanted)
     if (im.lifecycle[key].tier == Tier::kDeleted)

@@ -110,12 +110,8 @@ std::set<std::string> sources_read(const CompiledSegment& segment, const Catalog
   auto add = [&](const References& r) {
     for (const auto& c : r.campaigns) out.insert("campaign:" + c);
     for (const auto& c : r.canvases) out.insert("canvas:" + c);
-    for (const auto& t : r.tags) {
-      for (const auto& [id, c] : catalog.campaigns())
-        if (std::find(c.tags.begin(), c.tags.end(), t) != c.tags.end()) out.insert("campaign:" + id);
-      for (const auto& [id, c] : catalog.canvases())
-        if (std::find(c.tags.begin(), c.tags.end(), t) != c.tags.end()) out.insert("canvas:" + id);
-    }
+    for (const auto& t : r.tags)
+      for (auto& key : catalog.sources_with_tag(t)) out.insert(std::move(key));
   };
   add(segment.references);
   for (const auto& [id, nested] : segment.nested) add(nested->references);
@@ -172,10 +168,10 @@ class LeafCompileContext : public sdk::CompileContext {
   std::vector<sdk::SourceRef> sources_with_tag(std::string_view tag) const override {
     deny_profile_level();
     std::vector<sdk::SourceRef> out;
-    for (const auto& [id, c] : catalog_.campaigns())
-      if (std::find(c.tags.begin(), c.tags.end(), tag) != c.tags.end()) out.push_back({sdk::SourceKind::kCampaign, id});
-    for (const auto& [id, c] : catalog_.canvases())
-      if (std::find(c.tags.begin(), c.tags.end(), tag) != c.tags.end()) out.push_back({sdk::SourceKind::kCanvas, id});
+    for (const auto& key : catalog_.sources_with_tag(tag)) {
+      bool campaign = key.rfind("campaign:", 0) == 0;
+      out.push_back({campaign ? sdk::SourceKind::kCampaign : sdk::SourceKind::kCanvas, key.substr(key.find(':') + 1)});
+    }
     return out;
   }
   std::optional<std::string> declared_attribute_type(std::string_view name) const override {

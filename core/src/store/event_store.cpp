@@ -147,8 +147,17 @@ void EventStore::summary(UserIndex u, Timestamp t, SummaryKind kind, std::string
   touch_max(summaries_, summary_key_string(kind, a, b), u, t);
 }
 
-bool EventStore::add(const Event& e, const Catalog& catalog) {
-  if (!seen_.insert(content_hash(e)).second) return false;
+EventStore::Hash128 EventStore::from_key(const std::string& key) {
+  Hash128 h{0, 0};
+  if (key.size() == 16) {
+    std::memcpy(&h.a, key.data(), 8);
+    std::memcpy(&h.b, key.data() + 8, 8);
+  }
+  return h;
+}
+
+bool EventStore::add_hashed(const Event& e, const Catalog& catalog, const Hash128& hash) {
+  if (!seen_.insert(hash).second) return false;
   std::uint32_t before = users_->size();
   UserIndex u = users_->intern(e.user);
   if (users_->size() != before) users_dirty_ = true;

@@ -30,9 +30,13 @@ class EventStore {
 
   // Applies one validated event. Returns false when it is a duplicate.
   // Events may arrive in any order; `event.seq` orders ties of equal times.
-  bool add(const Event& event, const Catalog& catalog);
-  // Whether an event with this content is stored already.
-  bool contains(const Event& event) const { return seen_.count(content_hash(event)) > 0; }
+  bool add(const Event& event, const Catalog& catalog) { return add_hashed(event, catalog, content_hash(event)); }
+  // The same with the event's content_key() already computed (ingest hashes once).
+  bool add(const Event& event, const Catalog& catalog, const std::string& key) {
+    return add_hashed(event, catalog, from_key(key));
+  }
+  // Whether an event with this content key is stored already.
+  bool contains_key(const std::string& key) const { return seen_.count(from_key(key)) > 0; }
   // The content hash (16 bytes) that keys an event in the durable store.
   static std::string content_key(const Event& event);
 
@@ -88,6 +92,8 @@ class EventStore {
   };
 
   static Hash128 content_hash(const Event& e);
+  static Hash128 from_key(const std::string& key);
+  bool add_hashed(const Event& event, const Catalog& catalog, const Hash128& hash);
   struct SourceData {
     std::unordered_map<std::string, Builder<sdk::Timestamp>> facts;  // fact key -> builder
     SourceStats stats;
