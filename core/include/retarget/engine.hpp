@@ -87,6 +87,27 @@ struct SegmentResult {
   double compile_ms = 0;
 };
 
+// What evaluating a segment reads (Engine::footprint): the index columns its
+// leaves open, each read whole, and the chunk bitsets its nodes compute. The
+// column bytes over the machine's memory bandwidth bound the evaluation time
+// from below.
+struct EvaluationFootprint {
+  std::uint64_t columns = 0;
+  std::uint64_t column_bytes = 0;
+  std::uint64_t bitset_writes = 0;  // one per node and chunk of 65,536 users
+  std::uint64_t bitset_bytes = 0;   // bitset_writes x 8 KiB (cache-resident)
+};
+
+// The resident size of the published index (Engine::memory_stats).
+struct MemoryStats {
+  std::uint64_t users = 0;
+  std::uint64_t interaction_events = 0;   // interaction events stored (every tier)
+  std::uint64_t interaction_entries = 0;  // (user, fact) entries in the interaction columns
+  std::uint64_t interaction_bytes = 0;    // interaction columns
+  std::uint64_t profile_bytes = 0;        // profile summaries, counts and attributes
+  std::uint64_t user_directory_bytes = 0; // external ids, their hashes and the id lookup
+};
+
 struct ExplainNode {
   std::string label;    // "all", "any", "not", or the leaf as written
   bool value = false;
@@ -207,6 +228,9 @@ class Engine {
 
   Result<SegmentResult> evaluate(const std::string& segment_id, bool with_members = true) const;
   Result<Explanation> explain(const std::string& segment_id, const std::string& user) const;
+  // Evaluates the segment once more, recording what it reads (benchmarks).
+  Result<EvaluationFootprint> footprint(const std::string& segment_id) const;
+  MemoryStats memory_stats() const;
 
   // --- Lifecycle ---------------------------------------------------------------
   // Status changes of consumers: kind is campaign, canvas or card; status is

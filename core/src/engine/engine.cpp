@@ -453,7 +453,31 @@ std::vector<std::string> Engine::segment_ids() const {
   return {ids.begin(), ids.end()};
 }
 
+// The evaluation behind evaluate() and footprint(); defined below.
+static Result<SegmentResult> evaluate_segment(const Engine::Impl& impl, const std::string& segment_id,
+                                              bool with_members, Footprint* footprint);
+
 Result<SegmentResult> Engine::evaluate(const std::string& segment_id, bool with_members) const {
+  return evaluate_segment(*impl_, segment_id, with_members, nullptr);
+}
+
+Result<EvaluationFootprint> Engine::footprint(const std::string& segment_id) const {
+  Footprint f;
+  auto r = evaluate_segment(*impl_, segment_id, false, &f);
+  if (!r.ok()) return r.status();
+  return EvaluationFootprint{f.columns, f.column_bytes, f.bitset_writes, f.bitset_writes * sizeof(sdk::ChunkBits)};
+}
+
+MemoryStats Engine::memory_stats() const {
+  std::lock_guard lock(impl_->mu);
+  MemoryStats m = impl_->index->memory_stats();
+  for (const auto& key : impl_->store.source_keys()) m.interaction_events += impl_->store.source_stats(key).records;
+  return m;
+}
+
+static Result<SegmentResult> evaluate_segment(const Engine::Impl& impl, const std::string& segment_id,
+                                              bool with_members, Footprint* footprint) {
+  const Engine::Impl* impl_ = &impl;
   auto start = std::chrono::steady_clock::now();
   std::optional<CompiledSegment> compiled;
   std::shared_ptr<const Index> index;
@@ -479,7 +503,7 @@ Result<SegmentResult> Engine::evaluate(const std::string& segment_id, bool with_
                                    " is in long-term storage, so its interaction data counts as absent (restore it to include it)");
   }
   double compile_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-  auto bulk = evaluate_bulk(*compiled, *index, *impl_->arena);
+  auto bulk = evaluate_bulk(*compiled, *index, *impl_->arena, footprint);
   if (!bulk.ok()) return bulk.status();
   SegmentResult out;
   out.id = compiled->id;

@@ -3,9 +3,13 @@
 #include <tbb/blocked_range.h>
 #include <tbb/parallel_for.h>
 
+#include <atomic>
 #include <chrono>
 #include <map>
 #include <memory>
+#include <mutex>
+#include <optional>
+#include <unordered_set>
 
 namespace retarget {
 namespace {
@@ -35,14 +39,61 @@ std::string leaf_name(const PlanNode& n) {
          n.definition->library_path + ")";
 }
 
+// Forwards to the index and remembers every column handed out (the Footprint
+// of an evaluation). Thread-safe: chunks are evaluated in parallel.
+class RecordingView final : public sdk::InteractionView, public sdk::ProfileView {
+ public:
+  explicit RecordingView(const Index& index) : index_(index) {}
+
+  const sdk::UserTimes* fact(const sdk::FactKey& key) const override { return seen(index_.fact(key)); }
+  const sdk::UserTimes* times(sdk::SummaryKind kind, std::string_view a, std::string_view b) const override {
+    return seen(index_.times(kind, a, b));
+  }
+  const sdk::UserCounts* news_feed_views() const override { return seen(index_.news_feed_views()); }
+  const sdk::UserAttributes* attribute(std::string_view name) const override { return seen(index_.attribute(name)); }
+  std::span<const std::uint64_t> user_hashes() const override {
+    auto h = index_.user_hashes();
+    record(h.data(), h.size_bytes());
+    return h;
+  }
+
+  void add_to(Footprint& f) const {
+    std::lock_guard lock(mu_);
+    f.columns += seen_.size();
+    f.column_bytes += bytes_;
+  }
+
+ private:
+  template <typename Column>
+  const Column* seen(const Column* c) const {
+    if (c) record(c, c->memory_bytes());
+    return c;
+  }
+  void record(const void* column, std::size_t bytes) const {
+    std::lock_guard lock(mu_);
+    if (seen_.insert(column).second) bytes_ += bytes;
+  }
+
+  const Index& index_;
+  mutable std::mutex mu_;
+  mutable std::unordered_set<const void*> seen_;
+  mutable std::uint64_t bytes_ = 0;
+};
+
 // One evaluation over one index snapshot. It is also the SegmentResolver that
 // gives `segment` leaves the membership of nested segments, evaluated with the
 // same machinery. Interaction-dependent leaves get the interaction view,
 // profile-level leaves a context without it (the enforced tag).
 class Evaluation final : public sdk::SegmentResolver {
  public:
-  Evaluation(const CompiledSegment& root, const Index& index)
-      : full_(index.user_count(), &index, index, this), profile_only_(index.user_count(), nullptr, index, this) {
+  // `recorder` (optional) stands in for the index to record the footprint.
+  Evaluation(const CompiledSegment& root, const Index& index, const RecordingView* recorder = nullptr,
+             std::atomic<std::uint64_t>* bitset_writes = nullptr)
+      : full_(index.user_count(), recorder ? static_cast<const sdk::InteractionView*>(recorder) : &index,
+              recorder ? static_cast<const sdk::ProfileView&>(*recorder) : index, this),
+        profile_only_(index.user_count(), nullptr,
+                      recorder ? static_cast<const sdk::ProfileView&>(*recorder) : index, this),
+        bitset_writes_(bitset_writes) {
     for (const auto& [id, nested] : root.nested)
       memberships_.emplace(id, std::make_unique<Membership>(*this, *nested));
   }
@@ -100,6 +151,7 @@ class Evaluation final : public sdk::SegmentResolver {
   // REQUIRES: scratch has a slot per level of the tree.
   void eval(const PlanNode& n, std::uint32_t chunk, const ChunkBits& universe, ChunkBits& out, ChunkBits* scratch,
             std::size_t level) const {
+    if (bitset_writes_) bitset_writes_->fetch_add(1, std::memory_order_relaxed);
     switch (n.op) {
       case PlanNode::Op::kLeaf:
         out.clear();
@@ -172,14 +224,19 @@ class Evaluation final : public sdk::SegmentResolver {
 
   sdk::EvalContext full_;
   sdk::EvalContext profile_only_;
+  std::atomic<std::uint64_t>* bitset_writes_;
   std::map<std::string, std::unique_ptr<Membership>> memberships_;
 };
 
 }  // namespace
 
-Result<BulkResult> evaluate_bulk(const CompiledSegment& segment, const Index& index, tbb::task_arena& arena) {
+Result<BulkResult> evaluate_bulk(const CompiledSegment& segment, const Index& index, tbb::task_arena& arena,
+                                 Footprint* footprint) {
   auto start = std::chrono::steady_clock::now();
-  Evaluation evaluation(segment, index);
+  std::optional<RecordingView> recorder;
+  std::atomic<std::uint64_t> bitset_writes{0};
+  if (footprint) recorder.emplace(index);
+  Evaluation evaluation(segment, index, recorder ? &*recorder : nullptr, footprint ? &bitset_writes : nullptr);
   std::uint32_t users = index.user_count();
   std::uint32_t chunks = (users + sdk::kChunkUsers - 1) / sdk::kChunkUsers;
 
@@ -207,6 +264,10 @@ Result<BulkResult> evaluate_bulk(const CompiledSegment& segment, const Index& in
                           "' reached for interaction data and was stopped: " + e.what());
   } catch (const std::exception& e) {
     return Status::Failed("evaluating segment '" + segment.id + "' failed in a filter: " + e.what());
+  }
+  if (footprint) {
+    recorder->add_to(*footprint);
+    footprint->bitset_writes += bitset_writes.load();
   }
   BulkResult out;
   for (const auto& v : per_chunk) {

@@ -40,9 +40,20 @@ struct PointResult {
   std::vector<PointNode> exclude;
 };
 
+// What one bulk evaluation read: the index columns its leaves opened (each
+// read whole: users and values) and the 8 KiB chunk bitsets its nodes wrote.
+// Columns stream from memory; bitsets stay in cache.
+struct Footprint {
+  std::uint64_t columns = 0;        // distinct columns opened
+  std::uint64_t column_bytes = 0;   // their size in memory
+  std::uint64_t bitset_writes = 0;  // node results computed (one per node and chunk)
+};
+
 // Throws nothing: a filter that throws fails the evaluation with a message
-// naming the filter and its plugin.
-Result<BulkResult> evaluate_bulk(const CompiledSegment& segment, const Index& index, tbb::task_arena& arena);
+// naming the filter and its plugin. With `footprint`, the evaluation also
+// records what it read (slower: for benchmarks, never for serving).
+Result<BulkResult> evaluate_bulk(const CompiledSegment& segment, const Index& index, tbb::task_arena& arena,
+                                 Footprint* footprint = nullptr);
 Result<PointResult> evaluate_point(const CompiledSegment& segment, const Index& index, sdk::UserIndex user);
 
 }  // namespace retarget

@@ -81,6 +81,33 @@ bool Index::is_expired(sdk::SourceKind kind, std::string_view id) const {
   return expired_sources_.count(source_key(kind, id)) > 0;
 }
 
+std::size_t UserDirectory::memory_bytes() const {
+  std::size_t n = ids_.capacity() * sizeof(std::string) + hashes_.capacity() * sizeof(std::uint64_t);
+  for (const auto& id : ids_)
+    if (id.capacity() > 15) n += id.capacity() + 1;  // beyond the small-string buffer
+  // unordered_map: a node (key string + value + next pointer + cached hash) per id, a bucket pointer each.
+  n += index_.size() * (sizeof(std::string) + sizeof(UserIndex) + 2 * sizeof(void*)) +
+       index_.bucket_count() * sizeof(void*);
+  return n;
+}
+
+MemoryStats Index::memory_stats() const {
+  MemoryStats m;
+  m.users = user_count_;
+  for (const auto& [k, c] : facts_) {
+    if (!c) continue;
+    m.interaction_bytes += c->memory_bytes();
+    m.interaction_entries += c->size();
+  }
+  for (const auto& [k, c] : summaries_)
+    if (c) m.profile_bytes += c->memory_bytes();
+  for (const auto& [k, c] : attributes_)
+    if (c) m.profile_bytes += c->memory_bytes();
+  if (news_feed_views_) m.profile_bytes += news_feed_views_->memory_bytes();
+  m.user_directory_bytes = users_->memory_bytes();
+  return m;
+}
+
 std::size_t Index::memory_bytes() const {
   std::size_t n = 0;
   for (const auto& [k, c] : facts_) n += c->memory_bytes();

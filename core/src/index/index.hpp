@@ -13,6 +13,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "retarget/engine.hpp"
 #include "retarget/sdk/data.hpp"
 
 namespace retarget {
@@ -27,6 +28,8 @@ class UserDirectory {
   std::optional<UserIndex> find(std::string_view id) const;
   const std::string& id(UserIndex u) const { return ids_[u]; }
   std::uint32_t size() const { return static_cast<std::uint32_t>(ids_.size()); }
+  // Approximate heap bytes: ids (with their heap parts), hashes, the lookup table.
+  std::size_t memory_bytes() const;
   // sdk::user_id_hash of every user, by index.
   const std::vector<std::uint64_t>& hashes() const { return hashes_; }
 
@@ -69,6 +72,8 @@ class Index final : public sdk::InteractionView, public sdk::ProfileView {
   // Names of the custom attributes any user has, sorted.
   std::vector<std::string> attribute_names() const;
   std::size_t memory_bytes() const;
+  // Sizes by part (interaction_events is left to the store).
+  MemoryStats memory_stats() const;
 
  private:
   friend class EventStore;

@@ -1,0 +1,282 @@
+// The engine's side of the peer comparison (bench/run.sh): durable ingest of a
+// generated data set, reopening the data directory, the suite's evaluation
+// times, what each plan reads against the machine's memory bandwidth, resident
+// bytes per interaction fact, and ingest-to-visible latency under load.
+//
+//   build/release/bin/retarget_suite_bench --data DIR --suite bench/suite.yaml --out OUT
+//       [--store DIR] [--reps 7] [--freshness 200]
+//
+// Writes OUT/ours.json and OUT/ours/<segment>.ids (sorted external ids), which
+// bench/peers/compare.mjs checks against the peers' member sets.
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <numeric>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "retarget/engine.hpp"
+
+namespace {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+using retarget::Engine;
+
+double ms_since(Clock::time_point t) { return std::chrono::duration<double, std::milli>(Clock::now() - t).count(); }
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? 0 : v.size() % 2 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
+}
+
+double percentile(std::vector<double> v, double p) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? 0 : v[std::min(v.size() - 1, static_cast<std::size_t>(p * v.size()))];
+}
+
+std::uint64_t rss_bytes() {
+  std::ifstream f("/proc/self/statm");
+  std::uint64_t size = 0, resident = 0;
+  f >> size >> resident;
+  return resident * static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE));
+}
+
+[[noreturn]] void fail(const std::string& what) {
+  std::cerr << "retarget_suite_bench: " << what << "\n";
+  std::exit(1);
+}
+
+template <typename T>
+T must(retarget::Result<T> r, const std::string& what) {
+  if (!r.ok()) fail(what + ": " + r.status().message());
+  return std::move(r.value());
+}
+
+std::unique_ptr<Engine> open_engine(const std::string& store, std::int64_t now, unsigned threads) {
+  retarget::EngineOptions o;
+  o.data_dir = store;
+  o.default_plugin_dirs = false;
+  o.extra_plugin_dirs = {RETARGET_PLUGIN_DIR};
+  o.now_ms = now;
+  if (threads) o.threads = threads;
+  return must(Engine::Open(o), "open " + store);
+}
+
+// Streaming read bandwidth of this machine: every thread sums its own slice
+// of a buffer far larger than the caches; the best of a few passes.
+double memory_bandwidth_gbs(unsigned threads) {
+  const std::size_t bytes = std::size_t{1} << 30;
+  std::vector<std::uint64_t> buf(bytes / 8);
+  for (std::size_t i = 0; i < buf.size(); ++i) buf[i] = i;
+  double best = 0;
+  for (int pass = 0; pass < 5; ++pass) {
+    std::atomic<std::uint64_t> sink{0};
+    auto t = Clock::now();
+    std::vector<std::thread> pool;
+    for (unsigned k = 0; k < threads; ++k)
+      pool.emplace_back([&, k] {
+        std::size_t n = buf.size() / threads, b = k * n;
+        std::uint64_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+        for (std::size_t i = b; i + 3 < b + n; i += 4) s0 += buf[i], s1 += buf[i + 1], s2 += buf[i + 2], s3 += buf[i + 3];
+        sink += s0 + s1 + s2 + s3;
+      });
+    for (auto& th : pool) th.join();
+    best = std::max(best, static_cast<double>(bytes) / (ms_since(t) / 1000) / 1e9);
+    if (sink.load() == 42) std::puts("");  // keeps the sums alive
+  }
+  return best;
+}
+
+std::vector<std::string> suite_segments(Engine& engine, const std::string& suite) {
+  retarget::Diagnostics diags;
+  if (!engine.load_rules({suite}, diags, false).ok()) {
+    std::ostringstream s;
+    for (const auto& d : diags.items()) s << d.to_string() << "\n";
+    fail("the suite does not validate:\n" + s.str());
+  }
+  // The suite's order, as written (segment_ids() is sorted).
+  std::vector<std::string> ids;
+  std::ifstream f(suite);
+  for (std::string line; std::getline(f, line);) {
+    auto p = line.find("- id: ");
+    if (p != std::string::npos) ids.push_back(line.substr(p + 6));
+  }
+  return ids;
+}
+
+// Ingest-to-visible latency: while a background thread ingests at a steady
+// rate, one event at a time is ingested for a new user and the next
+// evaluation that starts after the acknowledgement must already count it.
+nlohmann::json freshness(Engine& engine, std::int64_t now, int samples) {
+  retarget::Diagnostics diags;
+  std::string rules =
+      "version: 1\nsegments:\n  - {id: fresh_probe, match: {received_campaign: {campaign: c239}}}\n";
+  if (!engine.load_rules_text(rules, "freshness", diags, false).ok()) fail("freshness probe rules");
+  std::string when = retarget::format_time_ms(now - 1000);
+  std::atomic<bool> stop{false};
+  std::atomic<std::uint64_t> background{0};
+  std::thread load([&] {  // ~20k events/s on other sources, 200-event batches
+    for (int batch = 0; !stop; ++batch) {
+      std::string text;
+      for (int i = 0; i < 200; ++i)
+        text += "{\"time\":\"" + when + "\",\"user\":\"load" + std::to_string(batch) + "_" + std::to_string(i) +
+                "\",\"type\":\"received\",\"campaign\":\"c238\",\"channel\":\"push\"}\n";
+      auto r = engine.ingest_text(text);
+      if (r.ok()) background += r->accepted;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+  });
+  std::vector<double> ack_ms, visible_ms;
+  int seen_first = 0;
+  std::uint64_t before = must(engine.evaluate("fresh_probe", false), "freshness probe").count;
+  for (int i = 0; i < samples; ++i) {
+    std::string line = "{\"time\":\"" + when + "\",\"user\":\"fresh" + std::to_string(i) +
+                       "\",\"type\":\"received\",\"campaign\":\"c239\",\"channel\":\"push\"}\n";
+    auto t = Clock::now();
+    auto r = must(engine.ingest_text(line), "freshness ingest");
+    ack_ms.push_back(ms_since(t));
+    auto result = must(engine.evaluate("fresh_probe", false), "freshness probe");
+    visible_ms.push_back(ms_since(t));
+    if (r.accepted == 1 && result.count == before + 1) ++seen_first;
+    before = result.count;
+  }
+  stop = true;
+  load.join();
+  std::printf("freshness under a steady load (%llu background events): ingest-to-visible p50 %.2f ms, p99 %.2f ms "
+              "(ack p50 %.2f ms); seen by the first evaluation after the ack: %d/%d\n",
+              static_cast<unsigned long long>(background.load()), percentile(visible_ms, 0.5),
+              percentile(visible_ms, 0.99), percentile(ack_ms, 0.5), seen_first, samples);
+  return {{"samples", samples},       {"visible_p50_ms", percentile(visible_ms, 0.5)},
+          {"visible_p99_ms", percentile(visible_ms, 0.99)}, {"ack_p50_ms", percentile(ack_ms, 0.5)},
+          {"seen_by_next_evaluation", seen_first}, {"background_events", background.load()}};
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string data, suite = "bench/suite.yaml", out, store;
+  int reps = 7, fresh_samples = 200;
+  unsigned threads = 0;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    std::string a = argv[i];
+    if (a == "--data") data = argv[i + 1];
+    else if (a == "--suite") suite = argv[i + 1];
+    else if (a == "--out") out = argv[i + 1];
+    else if (a == "--store") store = argv[i + 1];
+    else if (a == "--reps") reps = std::stoi(argv[i + 1]);
+    else if (a == "--freshness") fresh_samples = std::stoi(argv[i + 1]);
+    else if (a == "--threads") threads = static_cast<unsigned>(std::stoul(argv[i + 1]));
+    else fail("unknown option " + a);
+  }
+  if (data.empty() || out.empty()) fail("usage: --data DIR --out OUT [--suite F] [--store DIR] [--reps N]");
+  if (store.empty()) store = (fs::path(out) / "store").string();
+  nlohmann::json manifest = nlohmann::json::parse(std::ifstream(fs::path(data) / "manifest.json"));
+  std::int64_t now = manifest.at("now_ms");
+  fs::remove_all(store);
+  fs::create_directories(fs::path(out) / "ours");
+  nlohmann::json report;
+  report["manifest"] = manifest;
+  unsigned hw = std::thread::hardware_concurrency();
+  std::printf("machine: %u hardware threads\n", hw);
+
+  // 1. Durable ingest of the JSONL file into a fresh data directory.
+  {
+    auto engine = open_engine(store, now, threads);
+    retarget::Diagnostics diags;
+    if (!engine->apply_catalog_file((fs::path(data) / "catalog.yaml").string(), diags).ok()) fail("catalog");
+    auto t = Clock::now();
+    auto r = must(engine->ingest_file((fs::path(data) / "events.jsonl").string()), "ingest");
+    double s = ms_since(t) / 1000;
+    if (r.rejected) fail("the engine rejected " + std::to_string(r.rejected) + " generated events: " +
+                         (r.rejections.empty() ? "" : r.rejections[0].reason));
+    std::printf("durable ingest: %llu events (%llu duplicates) in %.1f s = %.0f events/s\n",
+                static_cast<unsigned long long>(r.accepted), static_cast<unsigned long long>(r.duplicates), s,
+                r.lines / s);
+    report["ingest"] = {{"events", r.accepted}, {"duplicates", r.duplicates}, {"seconds", s}, {"events_per_s", r.lines / s}};
+  }
+
+  // 2. Open the data directory and answer the first query.
+  std::uint64_t rss_before_open = rss_bytes();
+  auto t_open = Clock::now();
+  auto engine = open_engine(store, now, threads);
+  auto ids = suite_segments(*engine, suite);
+  auto first = must(engine->evaluate(ids.front(), false), "first query");
+  double open_s = ms_since(t_open) / 1000;
+  std::printf("open the data directory and answer the first query: %.1f s (%s: %llu members)\n", open_s,
+              ids.front().c_str(), static_cast<unsigned long long>(first.count));
+  report["open_first_query_s"] = open_s;
+
+  // 3. Resident size.
+  auto mem = engine->memory_stats();
+  std::uint64_t rss = rss_bytes();
+  double index_bytes = static_cast<double>(mem.interaction_bytes + mem.profile_bytes + mem.user_directory_bytes);
+  std::printf("index: %llu users, %llu interaction events, %llu interaction entries; interaction columns %.1f MB = "
+              "%.2f bytes per interaction fact; whole index %.1f MB = %.2f bytes per fact; process RSS %.1f MB "
+              "(%.1f bytes per fact)\n",
+              static_cast<unsigned long long>(mem.users), static_cast<unsigned long long>(mem.interaction_events),
+              static_cast<unsigned long long>(mem.interaction_entries), mem.interaction_bytes / 1e6,
+              static_cast<double>(mem.interaction_bytes) / std::max<std::uint64_t>(1, mem.interaction_events),
+              index_bytes / 1e6, index_bytes / std::max<std::uint64_t>(1, mem.interaction_events), rss / 1e6,
+              static_cast<double>(rss - std::min(rss, rss_before_open)) / std::max<std::uint64_t>(1, mem.interaction_events));
+  report["memory"] = {{"users", mem.users},
+                      {"interaction_events", mem.interaction_events},
+                      {"interaction_entries", mem.interaction_entries},
+                      {"interaction_bytes", mem.interaction_bytes},
+                      {"profile_bytes", mem.profile_bytes},
+                      {"user_directory_bytes", mem.user_directory_bytes},
+                      {"rss_bytes", rss},
+                      {"rss_before_open_bytes", rss_before_open}};
+  report["users"] = mem.users;
+
+  // 4. The suite: members once (for the comparison), then timed runs.
+  double bandwidth = memory_bandwidth_gbs(std::max(1u, hw));
+  std::printf("memory bandwidth (streaming read, %u threads): %.1f GB/s\n", std::max(1u, hw), bandwidth);
+  report["memory_bandwidth_gbs"] = bandwidth;
+  std::printf("%-30s %10s %10s %10s %12s %10s %8s\n", "segment", "members", "median ms", "plan ms", "bytes read",
+              "limit ms", "x limit");
+  for (const auto& id : ids) {
+    auto full = must(engine->evaluate(id), "evaluate " + id);
+    {
+      std::ofstream f(fs::path(out) / "ours" / (id + ".ids"));
+      for (const auto& m : full.members) f << m << '\n';
+    }
+    std::vector<double> wall, plan;
+    for (int r = 0; r < reps; ++r) {
+      auto t = Clock::now();
+      auto res = must(engine->evaluate(id, false), "evaluate " + id);
+      wall.push_back(ms_since(t));
+      plan.push_back(res.evaluate_ms);
+    }
+    auto fp = must(engine->footprint(id), "footprint " + id);
+    double limit_ms = static_cast<double>(fp.column_bytes) / (bandwidth * 1e9) * 1000;
+    std::printf("%-30s %10llu %10.2f %10.2f %10.1fM %10.2f %8.1f\n", id.c_str(),
+                static_cast<unsigned long long>(full.count), median(wall), median(plan), fp.column_bytes / 1e6,
+                limit_ms, median(wall) / std::max(1e-9, limit_ms));
+    report["segments"][id] = {{"count", full.count},           {"median_ms", median(wall)},
+                              {"runs_ms", wall},                {"plan_median_ms", median(plan)},
+                              {"columns", fp.columns},          {"column_bytes", fp.column_bytes},
+                              {"bitset_writes", fp.bitset_writes}, {"bitset_bytes", fp.bitset_bytes},
+                              {"bandwidth_limit_ms", limit_ms}};
+  }
+
+  // 5. Freshness under load (changes the store: last).
+  if (fresh_samples > 0) report["freshness"] = freshness(*engine, now, fresh_samples);
+
+  std::ofstream(fs::path(out) / "ours.json") << report.dump(2) << "\n";
+  return 0;
+}
