@@ -18,7 +18,9 @@
 
 #include <algorithm>
 #include <bit>
+#include <chrono>
 #include <cstdint>
+#include <cstdio>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -370,6 +372,10 @@ retarget::Result<std::unique_ptr<retarget::Engine>> open_engine() {
   o.threads = 1;
   auto engine = retarget::Engine::Open(o);
   if (!engine.ok()) return engine.status();
+  // A refused plugin (e.g. built against another SDK) would make its filters
+  // "unknown" later: name it now.
+  if (const auto refused = (*engine)->refused_plugins(); !refused.empty())
+    return retarget::Status::Failed("plugin " + refused[0].library + " refused: " + refused[0].reason);
   retarget::Diagnostics diags;
   (*engine)->apply_catalog_text(catalog_yaml(), "bench-catalog", diags);
   if (diags.error_count() > 0) return retarget::Status::Failed("the benchmark catalog is invalid: " + diags.to_string());
@@ -429,6 +435,7 @@ struct World {
 
 World build_world() {
   World w;
+  const auto start = std::chrono::steady_clock::now();
   auto engine = open_engine();
   if (!engine.ok()) {
     w.error = engine.status().message();
@@ -451,6 +458,10 @@ World build_world() {
     return w;
   }
   w.users = w.engine->users().size();
+  // Building takes a while (it is bound by the engine's ingest rate): say so.
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::fprintf(stderr, "synthetic engine: %llu users, %llu events, built in %.1f s\n",
+               static_cast<unsigned long long>(w.users), static_cast<unsigned long long>(w.events), seconds);
   return w;
 }
 

@@ -159,7 +159,9 @@ function main() {
     .map((peer) => ({ peer, result: readJson(path.join(outDir, peer.file)) }));
   if (peers.length === 0) console.log('(no peer results found: only ours)');
 
-  const ids = Object.keys(ours.segments);
+  // Rows in the suite's order (the peers write segments in that order), then any others of ours.
+  const ids = [...new Set([...peers.flatMap((p) => Object.keys(p.result.segments ?? {})), ...Object.keys(ours.segments)])]
+    .filter((id) => ours.segments[id]);
   const rows = ids.map((id) => compareSegment(outDir, ours, peers, id));
   const extra = [];
   for (const { peer, result } of peers) {

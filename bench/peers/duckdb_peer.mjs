@@ -158,7 +158,8 @@ const interaction = (...conds) => and(`type = 'interaction'`, ...conds);
 const received = (...conds) => and(`type = 'received'`, ...conds);
 const actionIn = (action) => inList('action', actionEvents(action));
 const clickedAlias = (alias) => and(`action = 'clicked_email'`, `alias = ${lit(alias)}`);
-const primaryConversion = (...conds) => and(`type = 'converted'`, 'coalesce(conversion_event, 0) = 0', ...conds);
+// conversion_event defaults to 0 (primary) when missing.
+const primaryConversion = (...conds) => and(`type = 'converted'`, 'conversion_event = 0 OR conversion_event IS NULL', ...conds);
 
 /** The latest value of a custom attribute per user: the value on the latest attributes row (NULL = absent). */
 const latestAttribute = (name) =>
@@ -381,7 +382,8 @@ async function main() {
     console.log(`duckdb ${id.padEnd(30)} ${String(r.count).padStart(9)} members  median ${r.median_ms.toFixed(2)} ms`);
   }
   writeJson(path.join(args.out, 'duckdb.json'), { peer: 'duckdb', load_ms: loadMs, segments });
-  conn.closeSync?.();
+  conn.closeSync();
+  instance.closeSync();
 }
 
 main().catch((e) => {

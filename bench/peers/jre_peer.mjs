@@ -50,6 +50,7 @@ class UserFacts {
     this.interactions = new Map();  // latest `interaction` per: c|campaign|action, k|canvas|action, ks|canvas|step|action,
                                     // ca|campaign|alias, ksa|canvas|step|alias, a|alias (clicked_email aliases), act|action
     this.lastInteraction = undefined;
+    this.actionsBySource = new Map(); // c|campaign or k|canvas -> Set of actions performed (for tag filters)
     this.conversions = new Map();   // campaign -> latest primary conversion
     this.canvasConversions = new Set(); // Canvases with a primary conversion
     this.controlCampaigns = new Set();  // campaigns whose control group the user was enrolled in
@@ -62,6 +63,13 @@ class UserFacts {
     this.smsInbound = new Map();    // group|category -> latest sms_inbound
     this.attributes = undefined;    // {t, values} of the latest attributes row
   }
+}
+
+/** Records that the user performed `action` on a source (c|campaign or k|canvas). */
+function addAction(f, source, action) {
+  let actions = f.actionsBySource.get(source);
+  if (actions === undefined) f.actionsBySource.set(source, (actions = new Set()));
+  actions.add(action);
 }
 
 /** Column index by name. */
@@ -112,10 +120,12 @@ function addEvent(f, row, t, env) {
       const action = row[COL.action];
       const alias = action === 'clicked_email' ? row[COL.alias] : null;
       if (campaign !== null) {
+        addAction(f, key('c', campaign), action);
         bump(f.interactions, key('c', campaign, action), t);
         if (alias !== null) bump(f.interactions, key('ca', campaign, alias), t);
       }
       if (canvas !== null) {
+        addAction(f, key('k', canvas), action);
         bump(f.interactions, key('k', canvas, action), t);
         if (step !== null) {
           bump(f.interactions, key('ks', canvas, step, action), t);
@@ -261,10 +271,35 @@ function latest(map, keys) {
 /** Latest interaction with one of the actions `action` stands for, under a key prefix. */
 const latestAction = (f, prefix, action) => latest(f.interactions, actionEvents(action).map((a) => key(...prefix, a)));
 
-/** Keys of the campaigns and Canvases carrying a tag, under per-kind prefixes. */
-function taggedKeys(ctx, tag, suffix = []) {
-  const t = ctx.catalog.tags.get(tag);
-  return [...t.campaigns.map((c) => key('c', c, ...suffix)), ...t.canvases.map((k) => key('k', k, ...suffix))];
+/**
+ * Source keys (c|campaign, k|canvas) of every campaign and Canvas carrying
+ * each tag: tag -> Set. Tag filters walk the user's own sources and test
+ * membership here (a user has few sources; a tag may have many).
+ */
+function tagSourceKeys(catalog) {
+  const out = new Map();
+  for (const [tag, t] of catalog.tags) {
+    out.set(tag, new Set([...t.campaigns.map((c) => key('c', c)), ...t.canvases.map((k) => key('k', k))]));
+  }
+  return out;
+}
+
+/** Latest receipt of any source carrying the tag (received keys c|x and k|x are source keys). */
+function latestTaggedReceipt(f, ctx, tag) {
+  const sources = ctx.tagSources.get(tag);
+  let best;
+  for (const [k, t] of f.received) if (sources.has(k) && (best === undefined || t > best)) best = t;
+  return best;
+}
+
+/** Did the user perform one of `action`'s events on a source carrying the tag? */
+function actedOnTagged(f, ctx, tag, action) {
+  const sources = ctx.tagSources.get(tag);
+  const events = actionEvents(action);
+  for (const [source, actions] of f.actionsBySource) {
+    if (sources.has(source) && events.some((a) => actions.has(a))) return true;
+  }
+  return false;
 }
 
 const time = (p, ctx, t) => timeMatches(timeBounds(p, ctx.nowMs), t);
@@ -301,12 +336,9 @@ const LEAF_EVAL = {
   received_campaign_variant: (p, f) => has(p.have, f.received.has(key('cv', p.campaign, p.variant))),
   received_campaign: (p, f) => has(p.have, f.received.has(key('c', p.campaign))),
   received_canvas_step: (p, f) => has(p.have, f.received.has(key('ks', p.canvas, p.step))),
-  received_tagged: (p, f, ctx) => has(p.have, latest(f.received, taggedKeys(ctx, p.tag)) !== undefined),
-  clicked_opened_tagged(p, f, ctx) {
-    const keys = actionEvents(p.action).flatMap((a) => taggedKeys(ctx, p.tag, [a]));
-    return has(p.have, latest(f.interactions, keys) !== undefined);
-  },
-  last_received_tagged: (p, f, ctx) => time(p, ctx, latest(f.received, taggedKeys(ctx, p.tag))),
+  received_tagged: (p, f, ctx) => has(p.have, latestTaggedReceipt(f, ctx, p.tag) !== undefined),
+  clicked_opened_tagged: (p, f, ctx) => has(p.have, actedOnTagged(f, ctx, p.tag, p.action)),
+  last_received_tagged: (p, f, ctx) => time(p, ctx, latestTaggedReceipt(f, ctx, p.tag)),
 
   // --- Profile-level filters.
   clicked_alias_any: (p, f) => has(p.have, f.interactions.has(key('a', p.alias))),
@@ -355,8 +387,11 @@ const conditionName = (id) => `segment:${id}`;
 function toConditions(tree) {
   switch (tree.op) {
     case 'all':
+      return { all: tree.children.map(toConditions) };
     case 'any':
-      return { [tree.op]: tree.children.map(toConditions) };
+      // json-rules-engine passes an empty `any`; an empty OR is false.
+      if (tree.children.length === 0) return { not: { all: [] } };
+      return { any: tree.children.map(toConditions) };
     case 'not':
       return { not: toConditions(tree.child) };
     case 'leaf': {
@@ -409,7 +444,7 @@ async function runSegment(engine, users) {
 async function main() {
   const args = parseCli(USAGE, { data: { required: true }, suite: { required: true }, out: { required: true } });
   const { catalog, suite, nowMs } = loadBenchInputs(args.data, args.suite);
-  const ctx = { catalog, nowMs };
+  const ctx = { catalog, nowMs, tagSources: tagSourceKeys(catalog) };
   const engines = suite.order.map((id) => [id, buildEngine(suite, id, ctx)]); // fail before loading
 
   const t0 = performance.now();

@@ -500,7 +500,8 @@ export function normalizeLeaf(filter, rawParams, ctx, where) {
   const spec = FILTERS[filter];
   const at = `${where}: filter '${filter}'`;
   if (!spec) throw new Error(`${at}: unsupported filter (the peers know ${Object.keys(FILTERS).length} filters)`);
-  if (rawParams === null || typeof rawParams !== 'object' || Array.isArray(rawParams)) {
+  if (rawParams === null) rawParams = {}; // `marked_spam:` with no parameters
+  if (typeof rawParams !== 'object' || Array.isArray(rawParams)) {
     throw new Error(`${at}: parameters must be a map`);
   }
   for (const name of Object.keys(rawParams)) {

@@ -256,7 +256,7 @@ class SegmentFilter final : public Filter {
   bool in_;
 };
 
-// random_bucket: bucket = ProfileView::user_hashes()[user] % 10000, where the
+// random_bucket: bucket = the user's hash (ProfileView::user_hashes) % 10000, where the
 // hash is FNV-1a 64 of the external id (data.hpp): stable across runs,
 // machines and versions.
 class RandomBucket final : public Filter {
@@ -269,14 +269,12 @@ class RandomBucket final : public Filter {
     return b == value_;
   }
   void evaluate_chunk(const EvalContext& ctx, std::uint32_t chunk, ChunkBits& out) const override {
-    auto hashes = ctx.profiles().user_hashes();
-    std::uint64_t first = std::uint64_t{chunk} << kChunkShift;
-    std::uint64_t end = std::min<std::uint64_t>(first + kChunkUsers, hashes.size());
-    for (std::uint64_t u = first; u < end; ++u)
-      if (matches(bucket(hashes[u]))) out.set(static_cast<std::uint32_t>(u - first));
+    auto hashes = ctx.profiles().user_hashes(chunk);
+    for (std::uint32_t i = 0; i < hashes.size(); ++i)
+      if (matches(bucket(hashes[i]))) out.set(i);
   }
   Verdict evaluate_user(const EvalContext& ctx, UserIndex user) const override {
-    std::int64_t b = bucket(ctx.profiles().user_hashes()[user]);
+    std::int64_t b = bucket(ctx.profiles().user_hashes(chunk_of(user))[offset_in_chunk(user)]);
     return {matches(b), "random bucket " + std::to_string(b) + "; wanted " + op_ + " " + std::to_string(value_)};
   }
 

@@ -25,7 +25,7 @@ class NoProfiles : public ProfileView {
   const UserTimes* times(SummaryKind, std::string_view, std::string_view) const override { return nullptr; }
   const UserCounts* news_feed_views() const override { return nullptr; }
   const UserAttributes* attribute(std::string_view) const override { return nullptr; }
-  std::span<const std::uint64_t> user_hashes() const override { return {}; }
+  std::span<const std::uint64_t> user_hashes(std::uint32_t) const override { return {}; }
 };
 
 // ------------------------------------------------------------------ basics

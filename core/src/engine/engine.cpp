@@ -516,7 +516,7 @@ static Result<SegmentResult> evaluate_segment(const Engine::Impl& impl, const st
   for (auto& w : expired_warnings) out.warnings.push_back(std::move(w));
   if (with_members) {
     out.members.reserve(bulk->count);
-    for (sdk::UserIndex u : bulk->members) out.members.push_back(index->users().id(u));
+    for (sdk::UserIndex u : bulk->members) out.members.push_back(index->user_id(u));
     std::sort(out.members.begin(), out.members.end());
   }
   return out;
@@ -544,7 +544,7 @@ Result<Explanation> Engine::explain(const std::string& segment_id, const std::st
     for (const auto& source : sources_read(*compiled, impl_->catalog))
       if (expired.count(source)) out.warnings.push_back("expired data excluded: " + source);
   }
-  auto u = index->users().find(user);
+  auto u = index->find_user(user);
   if (!u || *u >= index->user_count()) {
     out.known_user = false;
     out.match.label = "(user not in U: no accepted event names '" + user + "')";
@@ -561,7 +561,7 @@ Result<Explanation> Engine::explain(const std::string& segment_id, const std::st
 
 Result<std::string> Engine::profile(const std::string& user) const {
   std::lock_guard lock(impl_->mu);
-  auto u = impl_->index->users().find(user);
+  auto u = impl_->index->find_user(user);
   if (!u || *u >= impl_->index->user_count()) return Status::NotFound("unknown user '" + user + "'");
   return user_export(*impl_->index, impl_->catalog, *u).dump(2);
 }
@@ -570,7 +570,7 @@ std::string Engine::export_users(const std::vector<std::string>& ids) const {
   std::lock_guard lock(impl_->mu);
   nlohmann::json users = nlohmann::json::array(), invalid = nlohmann::json::array();
   for (const auto& id : ids) {
-    auto u = impl_->index->users().find(id);
+    auto u = impl_->index->find_user(id);
     if (!u || *u >= impl_->index->user_count()) invalid.push_back(id);
     else users.push_back(user_export(*impl_->index, impl_->catalog, *u));
   }
@@ -615,7 +615,7 @@ std::vector<std::string> Engine::users() const {
     index = impl_->index;
   }
   std::vector<std::string> out;
-  for (std::uint32_t u = 0; u < index->user_count(); ++u) out.push_back(index->users().id(u));
+  for (std::uint32_t u = 0; u < index->user_count(); ++u) out.push_back(index->user_id(u));
   return out;
 }
 

@@ -51,8 +51,8 @@ class RecordingView final : public sdk::InteractionView, public sdk::ProfileView
   }
   const sdk::UserCounts* news_feed_views() const override { return seen(index_.news_feed_views()); }
   const sdk::UserAttributes* attribute(std::string_view name) const override { return seen(index_.attribute(name)); }
-  std::span<const std::uint64_t> user_hashes() const override {
-    auto h = index_.user_hashes();
+  std::span<const std::uint64_t> user_hashes(std::uint32_t chunk) const override {
+    auto h = index_.user_hashes(chunk);
     record(h.data(), h.size_bytes());
     return h;
   }

@@ -48,7 +48,7 @@ std::string latest_of(const Index& index, SourceKind kind, const std::string& so
 }  // namespace
 
 json user_export(const Index& index, const Catalog& catalog, UserIndex u) {
-  json user{{"external_id", index.users().id(u)}};
+  json user{{"external_id", index.user_id(u)}};
   json attrs = json::object();
   for (const auto& name : index.attribute_names())
     if (const sdk::UserAttributes* col = index.attribute(name))
@@ -147,7 +147,7 @@ std::string recipients_csv(const Index& index, const Catalog& catalog, SourceKin
   };
   auto row = [&](UserIndex u, const std::string& vname, const std::string& vid, const std::string& control,
                  Timestamp last, const std::string* step_id) {
-    out += csv_cell(index.users().id(u));
+    out += csv_cell(index.user_id(u));
     for (const auto& a : attrs) out += "," + attr_cell(a, u);
     out += "," + csv_cell(vname) + "," + csv_cell(vid) + "," + control + "," + sdk::format_time(last);
     if (step_id) out += "," + csv_cell(*step_id);
@@ -158,14 +158,11 @@ std::string recipients_csv(const Index& index, const Catalog& catalog, SourceKin
     const sdk::UserTimes* received = index.fact(FactKey{SourceKind::kCampaign, id, FactKind::kReceived, "", ""});
     if (!c || !received) return out;
     const sdk::UserTimes* control = index.fact(FactKey{SourceKind::kCampaign, id, FactKind::kControl, "", ""});
-    auto users = received->users();
-    auto times = received->values();
-    for (std::size_t i = 0; i < users.size(); ++i) {
-      std::string variant = latest_of(index, SourceKind::kCampaign, id, FactKind::kReceivedVariant, c->variants, users[i]);
+    received->for_each([&](sdk::UserIndex u, sdk::Timestamp t) {
+      std::string variant = latest_of(index, SourceKind::kCampaign, id, FactKind::kReceivedVariant, c->variants, u);
       const NamedId* v = c->variant(variant);
-      row(users[i], v ? v->name : "", v ? v->id : "", control && control->contains(users[i]) ? "true" : "false", times[i],
-          nullptr);
-    }
+      row(u, v ? v->name : "", v ? v->id : "", control && control->contains(u) ? "true" : "false", t, nullptr);
+    });
     return out;
   }
   const Canvas* k = catalog.canvas(id);
@@ -174,13 +171,11 @@ std::string recipients_csv(const Index& index, const Catalog& catalog, SourceKin
     if (!step.empty() && s.id != step) continue;
     const sdk::UserTimes* received = index.fact(FactKey{SourceKind::kCanvas, id, FactKind::kReceived, s.id, ""});
     if (!received) continue;
-    auto users = received->users();
-    auto times = received->values();
-    for (std::size_t i = 0; i < users.size(); ++i) {
-      std::string variation = latest_of(index, SourceKind::kCanvas, id, FactKind::kCanvasEntered, k->variations, users[i]);
+    received->for_each([&](sdk::UserIndex u, sdk::Timestamp t) {
+      std::string variation = latest_of(index, SourceKind::kCanvas, id, FactKind::kCanvasEntered, k->variations, u);
       const NamedId* v = k->variation(variation);
-      row(users[i], v ? v->name : "", v ? v->id : "", v && v->control ? "true" : "false", times[i], &s.id);
-    }
+      row(u, v ? v->name : "", v ? v->id : "", v && v->control ? "true" : "false", t, &s.id);
+    });
   }
   return out;
 }

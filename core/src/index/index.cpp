@@ -1,23 +1,49 @@
 #include "index/index.hpp"
 
 #include <algorithm>
+#include <mutex>
+#include <stdexcept>
 
 namespace retarget {
 
+UserDirectory::UserDirectory() : blocks_(new Block*[kMaxBlocks]()) {}
+
+UserDirectory::~UserDirectory() {
+  for (std::size_t b = 0; b < kMaxBlocks && blocks_[b]; ++b) delete blocks_[b];
+}
+
 UserIndex UserDirectory::intern(std::string_view id) {
-  auto it = index_.find(id);
-  if (it != index_.end()) return it->second;
-  auto u = static_cast<UserIndex>(ids_.size());
-  ids_.emplace_back(id);
-  hashes_.push_back(sdk::user_id_hash(id));
-  index_.emplace(std::string(id), u);
+  {
+    std::shared_lock lock(lookup_mu_);
+    auto it = index_.find(id);
+    if (it != index_.end()) return it->second;
+  }
+  std::uint32_t u = size_.load(std::memory_order_relaxed);
+  if (u == UINT32_MAX) throw std::length_error("the user directory is full (2^32 - 1 users)");
+  Block*& b = blocks_[sdk::chunk_of(u)];
+  if (!b) b = new Block();
+  b->ids[sdk::offset_in_chunk(u)] = std::string(id);
+  b->hashes[sdk::offset_in_chunk(u)] = sdk::user_id_hash(id);
+  {
+    std::unique_lock lock(lookup_mu_);
+    index_.emplace(std::string(id), u);
+  }
+  size_.store(u + 1, std::memory_order_release);
   return u;
 }
 
 std::optional<UserIndex> UserDirectory::find(std::string_view id) const {
+  std::shared_lock lock(lookup_mu_);
   auto it = index_.find(id);
   if (it == index_.end()) return std::nullopt;
   return it->second;
+}
+
+std::span<const std::uint64_t> UserDirectory::hashes_in_chunk(std::uint32_t chunk, std::uint32_t user_count) const {
+  std::uint64_t first = std::uint64_t{chunk} << sdk::kChunkShift;
+  if (first >= user_count) return {};
+  auto n = static_cast<std::size_t>(std::min<std::uint64_t>(sdk::kChunkUsers, user_count - first));
+  return std::span<const std::uint64_t>(blocks_[chunk]->hashes, n);
 }
 
 // Fields are separated by \x1f, which cannot occur in ids that came through
@@ -82,10 +108,13 @@ bool Index::is_expired(sdk::SourceKind kind, std::string_view id) const {
 }
 
 std::size_t UserDirectory::memory_bytes() const {
-  std::size_t n = ids_.capacity() * sizeof(std::string) + hashes_.capacity() * sizeof(std::uint64_t);
-  for (const auto& id : ids_)
-    if (id.capacity() > 15) n += id.capacity() + 1;  // beyond the small-string buffer
+  std::uint32_t users = size();
+  std::size_t n = kMaxBlocks * sizeof(Block*);
+  for (std::size_t b = 0; b < kMaxBlocks && blocks_[b]; ++b) n += sizeof(Block);
+  for (UserIndex u = 0; u < users; ++u)
+    if (id(u).capacity() > 15) n += id(u).capacity() + 1;  // beyond the small-string buffer
   // unordered_map: a node (key string + value + next pointer + cached hash) per id, a bucket pointer each.
+  std::shared_lock lock(lookup_mu_);
   n += index_.size() * (sizeof(std::string) + sizeof(UserIndex) + 2 * sizeof(void*)) +
        index_.bucket_count() * sizeof(void*);
   return n;

@@ -5,7 +5,9 @@
 // Thread safety: immutable after construction; read from any thread.
 #pragma once
 
+#include <atomic>
 #include <memory>
+#include <shared_mutex>
 #include <optional>
 #include <set>
 #include <string>
@@ -20,26 +22,46 @@ namespace retarget {
 
 using sdk::UserIndex;
 
-// External user id <-> dense index. Append-only.
+// External user id <-> dense index. Append-only and shared by every snapshot
+// (publishing one never copies it).
+//
+// Thread safety: one writer (intern) at a time; readers may call id() and
+// hashes_in_chunk() for users below a published snapshot's user count without
+// locking (those entries are never moved or changed), and find() at any time.
 class UserDirectory {
  public:
-  // Returns the user's index, adding the user when new.
+  UserDirectory();
+  ~UserDirectory();
+  UserDirectory(const UserDirectory&) = delete;
+  UserDirectory& operator=(const UserDirectory&) = delete;
+
+  // Returns the user's index, adding the user when new. Writer only.
   UserIndex intern(std::string_view id);
   std::optional<UserIndex> find(std::string_view id) const;
-  const std::string& id(UserIndex u) const { return ids_[u]; }
-  std::uint32_t size() const { return static_cast<std::uint32_t>(ids_.size()); }
+  const std::string& id(UserIndex u) const { return block(u).ids[sdk::offset_in_chunk(u)]; }
+  // Users interned so far (the writer's view; a snapshot knows its own count).
+  std::uint32_t size() const { return size_.load(std::memory_order_acquire); }
+  // sdk::user_id_hash of the first `count` users of one chunk.
+  std::span<const std::uint64_t> hashes_in_chunk(std::uint32_t chunk, std::uint32_t user_count) const;
   // Approximate heap bytes: ids (with their heap parts), hashes, the lookup table.
   std::size_t memory_bytes() const;
-  // sdk::user_id_hash of every user, by index.
-  const std::vector<std::uint64_t>& hashes() const { return hashes_; }
 
  private:
+  // One block per chunk of users: entries never move once written.
+  struct Block {
+    std::string ids[sdk::kChunkUsers];
+    std::uint64_t hashes[sdk::kChunkUsers];
+  };
+  static constexpr std::size_t kMaxBlocks = std::size_t{1} << (32 - sdk::kChunkShift);
+  const Block& block(UserIndex u) const { return *blocks_[sdk::chunk_of(u)]; }
+
   struct Hash {
     using is_transparent = void;
     std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
   };
-  std::vector<std::string> ids_;
-  std::vector<std::uint64_t> hashes_;
+  std::unique_ptr<Block*[]> blocks_;  // kMaxBlocks slots, filled in order
+  std::atomic<std::uint32_t> size_{0};
+  mutable std::shared_mutex lookup_mu_;  // guards index_
   std::unordered_map<std::string, UserIndex, Hash, std::equal_to<>> index_;
 };
 
@@ -56,7 +78,13 @@ using ColumnMap = std::unordered_map<std::string, std::shared_ptr<const sdk::Use
 class Index final : public sdk::InteractionView, public sdk::ProfileView {
  public:
   std::uint32_t user_count() const { return user_count_; }
-  const UserDirectory& users() const { return *users_; }
+  // Ids of this snapshot's users (u < user_count()).
+  const std::string& user_id(UserIndex u) const { return users_->id(u); }
+  // A user of this snapshot by external id (users added later are unknown here).
+  std::optional<UserIndex> find_user(std::string_view id) const {
+    auto u = users_->find(id);
+    return u && *u < user_count_ ? u : std::nullopt;
+  }
 
   // InteractionView: expired sources have no facts.
   const sdk::UserTimes* fact(const sdk::FactKey& key) const override;
@@ -64,8 +92,8 @@ class Index final : public sdk::InteractionView, public sdk::ProfileView {
   const sdk::UserTimes* times(sdk::SummaryKind kind, std::string_view a, std::string_view b) const override;
   const sdk::UserCounts* news_feed_views() const override { return news_feed_views_.get(); }
   const sdk::UserAttributes* attribute(std::string_view name) const override;
-  std::span<const std::uint64_t> user_hashes() const override {
-    return std::span<const std::uint64_t>(users_->hashes()).first(user_count_);
+  std::span<const std::uint64_t> user_hashes(std::uint32_t chunk) const override {
+    return users_->hashes_in_chunk(chunk, user_count_);
   }
 
   bool is_expired(sdk::SourceKind kind, std::string_view id) const;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <optional>
 #include <tuple>
 
 namespace retarget {
@@ -32,19 +33,66 @@ struct Hasher {
   }
 };
 
-template <typename T>
-std::shared_ptr<const sdk::UserColumn<T>> build_column(const std::unordered_map<UserIndex, T>& values) {
-  std::vector<std::pair<UserIndex, T>> sorted(values.begin(), values.end());
-  std::sort(sorted.begin(), sorted.end(), [](const auto& x, const auto& y) { return x.first < y.first; });
-  std::vector<UserIndex> users;
-  std::vector<T> vals;
-  users.reserve(sorted.size());
-  vals.reserve(sorted.size());
-  for (auto& [u, v] : sorted) {
-    users.push_back(u);
-    vals.push_back(std::move(v));
+// The next version of `old` with `updates` (sorted by user, one per user)
+// merged in: resolve(old value or nullptr, update) gives the user's new value
+// or nullopt to drop the user. Chunks without updates are shared, not copied.
+template <typename T, typename U, typename Resolve>
+std::shared_ptr<const sdk::UserColumn<T>> apply_updates(const sdk::UserColumn<T>& old,
+                                                        const std::vector<std::pair<UserIndex, U>>& updates,
+                                                        Resolve resolve) {
+  using Chunk = typename sdk::UserColumn<T>::Chunk;
+  std::vector<typename sdk::UserColumn<T>::ChunkPtr> chunks = old.chunks();
+  std::size_t i = 0;
+  while (i < updates.size()) {
+    std::uint32_t c = sdk::chunk_of(updates[i].first);
+    std::size_t j = i;
+    while (j < updates.size() && sdk::chunk_of(updates[j].first) == c) ++j;
+    if (chunks.size() <= c) chunks.resize(c + 1);
+    const Chunk* before = chunks[c].get();
+    std::size_t na = before ? before->users.size() : 0, a = 0, b = i;
+    auto next = std::make_shared<Chunk>();
+    next->users.reserve(na + (j - i));
+    next->values.reserve(na + (j - i));
+    auto put = [&](UserIndex u, std::optional<T> v) {
+      if (!v) return;
+      next->users.push_back(u);
+      next->values.push_back(std::move(*v));
+    };
+    while (a < na || b < j) {
+      if (b == j || (a < na && before->users[a] < updates[b].first)) {
+        next->users.push_back(before->users[a]);
+        next->values.push_back(before->values[a]);
+        ++a;
+      } else if (a == na || updates[b].first < before->users[a]) {
+        put(updates[b].first, resolve(nullptr, updates[b].second));
+        ++b;
+      } else {
+        put(updates[b].first, resolve(&before->values[a], updates[b].second));
+        ++a, ++b;
+      }
+    }
+    chunks[c] = next->users.empty() ? nullptr : std::move(next);
+    i = j;
   }
-  return std::make_shared<const sdk::UserColumn<T>>(std::move(users), std::move(vals));
+  return std::make_shared<const sdk::UserColumn<T>>(std::move(chunks));
+}
+
+// Sorts pending (user, value) updates by user and combines each user's into one.
+template <typename T, typename Combine>
+void reduce_by_user(std::vector<std::pair<UserIndex, T>>& pending, Combine combine) {
+  std::stable_sort(pending.begin(), pending.end(), [](const auto& x, const auto& y) { return x.first < y.first; });
+  std::size_t out = 0;
+  for (std::size_t i = 0; i < pending.size(); ++i) {
+    if (out > 0 && pending[out - 1].first == pending[i].first) pending[out - 1].second = combine(pending[out - 1].second, pending[i].second);
+    else pending[out++] = pending[i];
+  }
+  pending.resize(out);
+}
+
+// Sorted, unique users.
+void sort_unique(std::vector<UserIndex>& users) {
+  std::sort(users.begin(), users.end());
+  users.erase(std::unique(users.begin(), users.end()), users.end());
 }
 
 }  // namespace
@@ -95,21 +143,39 @@ std::string EventStore::content_key(const Event& e) {
   return key;
 }
 
-bool EventStore::touch_max(std::unordered_map<std::string, Builder<Timestamp>>& m, const std::string& key,
-                           UserIndex u, Timestamp t) {
-  auto& b = m[key];
-  auto [it, inserted] = b.values.emplace(u, t);
-  if (inserted || t > it->second) {
-    it->second = t;
-    b.dirty = true;
-    return true;
-  }
-  return false;
+void EventStore::touch_max(TimeColumn& c, UserIndex u, Timestamp t) {
+  c.pending.emplace_back(u, t);
+  // Fold when the pending updates are worth a pass over the column: the
+  // merge costs O(touched chunks), so this keeps ingest O(1) amortised per
+  // event and bounds the pending memory by the column's size.
+  if (c.pending.size() >= std::max<std::size_t>(std::size_t{1} << 16, c.state->size() / 2)) fold_max(c);
+}
+
+void EventStore::fold_max(TimeColumn& c) {
+  if (c.pending.empty()) return;
+  auto later = [](Timestamp x, Timestamp y) { return std::max(x, y); };
+  reduce_by_user(c.pending, later);
+  c.state = apply_updates(*c.state, c.pending, [&](const Timestamp* old, Timestamp t) -> std::optional<Timestamp> {
+    return old ? later(*old, t) : t;
+  });
+  c.pending.clear();
+  c.changed = true;
+}
+
+void EventStore::fold_sum(Column<std::int64_t>& c) {
+  if (c.pending.empty()) return;
+  auto add = [](std::int64_t x, std::int64_t y) { return x + y; };
+  reduce_by_user(c.pending, add);
+  c.state = apply_updates(*c.state, c.pending, [&](const std::int64_t* old, std::int64_t n) -> std::optional<std::int64_t> {
+    return old ? add(*old, n) : n;
+  });
+  c.pending.clear();
+  c.changed = true;
 }
 
 void EventStore::fact(const Event& e, UserIndex u, FactKind kind, std::string_view step, std::string_view detail) {
   sdk::FactKey key{e.source_kind, e.source, kind, std::string(step), std::string(detail)};
-  touch_max(sources_[source_key(e.source_kind, e.source)].facts, fact_key_string(key), u, e.time);
+  touch_max(sources_[source_key(e.source_kind, e.source)].facts[fact_key_string(key)], u, e.time);
 }
 
 const EventStore::SourceAnalytics* EventStore::analytics(const std::string& key) const {
@@ -131,7 +197,11 @@ void EventStore::set_archived(const std::string& key, bool archived) {
 
 void EventStore::erase_source(const std::string& key) {
   SourceData& s = sources_[key];
-  for (auto& [k, b] : s.facts) b.values.clear();
+  for (auto& [k, c] : s.facts) {
+    c.pending.clear();
+    c.state = std::make_shared<const sdk::UserColumn<Timestamp>>();
+    c.changed = true;
+  }
   s.stats.records = 0;
   s.republish = true;
 }
@@ -144,7 +214,7 @@ std::vector<std::string> EventStore::source_keys() const {
 }
 
 void EventStore::summary(UserIndex u, Timestamp t, SummaryKind kind, std::string_view a, std::string_view b) {
-  touch_max(summaries_, summary_key_string(kind, a, b), u, t);
+  touch_max(summaries_[summary_key_string(kind, a, b)], u, t);
 }
 
 EventStore::Hash128 EventStore::from_key(const std::string& key) {
@@ -158,9 +228,7 @@ EventStore::Hash128 EventStore::from_key(const std::string& key) {
 
 bool EventStore::add_hashed(const Event& e, const Catalog& catalog, const Hash128& hash) {
   if (!seen_.insert(hash).second) return false;
-  std::uint32_t before = users_->size();
   UserIndex u = users_->intern(e.user);
-  if (users_->size() != before) users_dirty_ = true;
   if (is_interaction_event(e.type)) {
     std::string skey = source_key(e.source_kind, e.source);
     SourceStats& stats = sources_[skey].stats;
@@ -248,13 +316,14 @@ bool EventStore::add_hashed(const Event& e, const Catalog& catalog, const Hash12
       FlagState next{e.time, e.seq, e.enabled};
       auto [it, inserted] = states.emplace(u, next);
       if (!inserted && std::tie(e.time, e.seq) >= std::tie(it->second.time, it->second.seq)) it->second = next;
-      dirty_flags_.insert(e.flag);
+      dirty_flag_users_[e.flag].push_back(u);
       break;
     }
     case EventType::kNewsFeedView:
       summary(u, e.time, SummaryKind::kLastNewsFeedView);
-      ++news_feed_views_.values[u];
-      news_feed_views_.dirty = true;
+      news_feed_views_.pending.emplace_back(u, 1);
+      if (news_feed_views_.pending.size() >= std::max<std::size_t>(std::size_t{1} << 16, news_feed_views_.state->size() / 2))
+        fold_sum(news_feed_views_);
       break;
     case EventType::kSmsInbound:
       summary(u, e.time, SummaryKind::kLastSmsInbound, e.subscription_group, e.keyword_category);
@@ -268,7 +337,7 @@ bool EventStore::add_hashed(const Event& e, const Catalog& catalog, const Hash12
         cur.seq = e.seq;
         cur.present = value.has_value();
         if (value) cur.value = *value;
-        dirty_attributes_.insert(name);
+        dirty_attribute_users_[name].push_back(u);
       }
       break;
   }
@@ -276,50 +345,66 @@ bool EventStore::add_hashed(const Event& e, const Catalog& catalog, const Hash12
 }
 
 std::shared_ptr<const Index> EventStore::snapshot() {
+  // Every step below costs O(what changed since the last snapshot), never O(users).
   auto next = std::make_shared<Index>(*last_);
-  if (users_dirty_) {
-    next->users_ = std::make_shared<const UserDirectory>(*users_);
-    users_dirty_ = false;
-  }
+  next->users_ = users_;  // shared and append-only: the count bounds what this snapshot sees
   next->user_count_ = users_->size();
   for (auto& [skey, source] : sources_) {
     bool live = !source.stats.archived;
     if (live) next->expired_sources_.erase(skey);
     else next->expired_sources_.insert(skey);
-    for (auto& [key, b] : source.facts) {
+    for (auto& [key, c] : source.facts) {
+      fold_max(c);  // archived sources keep absorbing new events, never published
       if (!live) {
-        // Long-term tier: never published; builders keep absorbing new events.
         if (source.republish) next->facts_.erase(key);
         continue;
       }
-      if (b.dirty || source.republish) {
-        if (b.values.empty()) next->facts_.erase(key);
-        else next->facts_[key] = build_column(b.values);
-        b.dirty = false;
+      if (c.changed || source.republish) {
+        if (c.state->empty()) next->facts_.erase(key);
+        else next->facts_[key] = c.state;
       }
+      c.changed = false;
     }
     source.republish = false;
   }
-  for (auto& [key, b] : summaries_)
-    if (b.dirty) next->summaries_[key] = build_column(b.values), b.dirty = false;
-  for (const auto& flag : dirty_flags_) {
-    std::unordered_map<UserIndex, Timestamp> enabled;
-    for (const auto& [u, state] : feature_flags_[flag])
-      if (state.enabled) enabled.emplace(u, state.time);
-    next->summaries_[summary_key_string(SummaryKind::kFeatureFlagEnabled, flag, "")] = build_column(enabled);
+  for (auto& [key, c] : summaries_) {
+    fold_max(c);
+    if (c.changed) next->summaries_[key] = c.state, c.changed = false;
   }
-  dirty_flags_.clear();
-  if (news_feed_views_.dirty) {
-    next->news_feed_views_ = build_column(news_feed_views_.values);
-    news_feed_views_.dirty = false;
+  fold_sum(news_feed_views_);
+  if (news_feed_views_.changed) next->news_feed_views_ = news_feed_views_.state, news_feed_views_.changed = false;
+  // Feature flags: the published column holds the users whose latest state is
+  // enabled (time = that state's time); only the changed users are looked up.
+  for (auto& [flag, users] : dirty_flag_users_) {
+    sort_unique(users);
+    const auto& states = feature_flags_[flag];
+    std::vector<std::pair<UserIndex, std::optional<Timestamp>>> updates;
+    updates.reserve(users.size());
+    for (UserIndex u : users) {
+      const FlagState& st = states.at(u);
+      updates.emplace_back(u, st.enabled ? std::optional<Timestamp>(st.time) : std::nullopt);
+    }
+    auto& column = next->summaries_[summary_key_string(SummaryKind::kFeatureFlagEnabled, flag, "")];
+    const sdk::UserTimes empty;
+    column = apply_updates(column ? *column : empty, updates,
+                           [](const Timestamp*, const std::optional<Timestamp>& t) { return t; });
   }
-  for (const auto& name : dirty_attributes_) {
-    std::unordered_map<UserIndex, sdk::AttributeValue> current;
-    for (const auto& [u, latest] : attributes_[name])
-      if (latest.present) current.emplace(u, latest.value);
-    next->attributes_[name] = build_column(current);
+  dirty_flag_users_.clear();
+  for (auto& [name, users] : dirty_attribute_users_) {
+    sort_unique(users);
+    const auto& latest = attributes_[name];
+    std::vector<std::pair<UserIndex, std::optional<sdk::AttributeValue>>> updates;
+    updates.reserve(users.size());
+    for (UserIndex u : users) {
+      const Latest& l = latest.at(u);
+      updates.emplace_back(u, l.present ? std::optional<sdk::AttributeValue>(l.value) : std::nullopt);
+    }
+    auto& column = next->attributes_[name];
+    const sdk::UserAttributes empty;
+    column = apply_updates(column ? *column : empty, updates,
+                           [](const sdk::AttributeValue*, const std::optional<sdk::AttributeValue>& v) { return v; });
   }
-  dirty_attributes_.clear();
+  dirty_attribute_users_.clear();
   last_ = next;
   return next;
 }

@@ -72,11 +72,16 @@ class EventStore {
   const SourceAnalytics* analytics(const std::string& source_key) const;
 
  private:
+  // One column's state: everything folded so far (immutable chunks, shared
+  // with the snapshots that publish it) and the updates not folded yet.
+  // Folding touches only the chunks the updates fall in.
   template <typename T>
-  struct Builder {
-    std::unordered_map<UserIndex, T> values;
-    bool dirty = true;
+  struct Column {
+    std::shared_ptr<const sdk::UserColumn<T>> state = std::make_shared<const sdk::UserColumn<T>>();
+    std::vector<std::pair<UserIndex, T>> pending;
+    bool changed = false;  // state changed since the last snapshot
   };
+  using TimeColumn = Column<sdk::Timestamp>;
   struct Latest {  // latest-time-wins state; on equal times the later ingest (seq) wins
     sdk::Timestamp time = sdk::kNoTime;
     std::uint64_t seq = 0;
@@ -95,23 +100,25 @@ class EventStore {
   static Hash128 from_key(const std::string& key);
   bool add_hashed(const Event& event, const Catalog& catalog, const Hash128& hash);
   struct SourceData {
-    std::unordered_map<std::string, Builder<sdk::Timestamp>> facts;  // fact key -> builder
+    std::unordered_map<std::string, TimeColumn> facts;  // by fact_key_string
     SourceStats stats;
     bool republish = false;  // tier changed: (un)publish every column at the next snapshot
   };
 
-  static bool touch_max(std::unordered_map<std::string, Builder<sdk::Timestamp>>& m, const std::string& key,
-                        UserIndex u, sdk::Timestamp t);
+  // Records "something at t" for u in a latest-time column.
+  static void touch_max(TimeColumn& c, UserIndex u, sdk::Timestamp t);
+  // Folds the pending updates into the state (latest time wins; counts add).
+  static void fold_max(TimeColumn& c);
+  static void fold_sum(Column<std::int64_t>& c);
   void fact(const Event& e, UserIndex u, sdk::FactKind kind, std::string_view step, std::string_view detail);
   void summary(UserIndex u, sdk::Timestamp t, sdk::SummaryKind kind, std::string_view a = {},
                std::string_view b = {});
 
   std::shared_ptr<UserDirectory> users_;
-  bool users_dirty_ = true;
   std::unordered_set<Hash128, Hash128Hasher> seen_;
   std::unordered_map<std::string, SourceData> sources_;  // by source_key()
   std::unordered_map<std::string, SourceAnalytics> analytics_;  // by source_key()
-  std::unordered_map<std::string, Builder<sdk::Timestamp>> summaries_;
+  std::unordered_map<std::string, TimeColumn> summaries_;  // by summary_key_string
   struct FlagState {
     sdk::Timestamp time;
     std::uint64_t seq;
@@ -119,10 +126,10 @@ class EventStore {
   };
   // feature flag -> user -> latest state (ties: the later ingest wins).
   std::map<std::string, std::unordered_map<UserIndex, FlagState>> feature_flags_;
-  std::set<std::string> dirty_flags_;
-  Builder<std::int64_t> news_feed_views_;
+  std::map<std::string, std::vector<UserIndex>> dirty_flag_users_;  // since the last snapshot
+  Column<std::int64_t> news_feed_views_;  // pending: +1 per view
   std::map<std::string, std::unordered_map<UserIndex, Latest>> attributes_;
-  std::set<std::string> dirty_attributes_;
+  std::map<std::string, std::vector<UserIndex>> dirty_attribute_users_;  // since the last snapshot
   std::shared_ptr<Index> last_;
 };
 

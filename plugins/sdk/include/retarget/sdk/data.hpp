@@ -14,6 +14,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
@@ -23,45 +24,64 @@
 
 namespace retarget::sdk {
 
-// A column of users (ascending, no duplicates) with one value each, and an
-// offset table so that one chunk's slice is found in O(1).
-// INVARIANT: users.size() == values.size(); users strictly increasing;
-//   chunk_begin[c] = first position whose user is in chunk >= c.
+// A column of users (ascending, no duplicates) with one value each, stored
+// chunk by chunk (chunk c = users [c * kChunkUsers, (c + 1) * kChunkUsers)).
+// Chunks are immutable and shared: the host publishes a new column by
+// replacing only the chunks an ingest batch changed, so a small batch costs
+// O(changed chunks), never O(users).
+// INVARIANT: in every chunk, users strictly increasing and all in that chunk;
+//   values parallel to users; size() = the sum of the chunks' sizes.
 template <typename T>
 class UserColumn {
  public:
+  struct Chunk {
+    std::vector<UserIndex> users;
+    std::vector<T> values;
+  };
+  using ChunkPtr = std::shared_ptr<const Chunk>;
+
   UserColumn() = default;
   // REQUIRES: users strictly increasing, values parallel to users.
-  UserColumn(std::vector<UserIndex> users, std::vector<T> values)
-      : users_(std::move(users)), values_(std::move(values)) {
-    std::uint32_t chunks = users_.empty() ? 0 : chunk_of(users_.back()) + 1;
-    chunk_begin_.assign(chunks + 1, 0);
+  UserColumn(std::vector<UserIndex> users, std::vector<T> values) {
     std::size_t pos = 0;
-    for (std::uint32_t c = 0; c <= chunks; ++c) {
-      while (pos < users_.size() && chunk_of(users_[pos]) < c) ++pos;
-      chunk_begin_[c] = static_cast<std::uint32_t>(pos);
+    while (pos < users.size()) {
+      std::uint32_t c = chunk_of(users[pos]);
+      auto chunk = std::make_shared<Chunk>();
+      for (; pos < users.size() && chunk_of(users[pos]) == c; ++pos) {
+        chunk->users.push_back(users[pos]);
+        chunk->values.push_back(std::move(values[pos]));
+      }
+      if (chunks_.size() <= c) chunks_.resize(c + 1);
+      size_ += chunk->users.size();
+      chunks_[c] = std::move(chunk);
     }
   }
+  // Host side: a column from its chunks (null = no user in that chunk).
+  // REQUIRES: chunk i holds only users of chunk i, ascending.
+  explicit UserColumn(std::vector<ChunkPtr> chunks) : chunks_(std::move(chunks)) {
+    for (const auto& c : chunks_)
+      if (c) size_ += c->users.size();
+  }
 
-  std::size_t size() const { return users_.size(); }
-  bool empty() const { return users_.empty(); }
-  std::span<const UserIndex> users() const { return users_; }
-  std::span<const T> values() const { return values_; }
+  std::size_t size() const { return size_; }
+  bool empty() const { return size_ == 0; }
 
   // The users of one chunk and their values (parallel spans).
   std::span<const UserIndex> users_in_chunk(std::uint32_t chunk) const {
-    auto [b, e] = chunk_range(chunk);
-    return std::span<const UserIndex>(users_).subspan(b, e - b);
+    const Chunk* c = get(chunk);
+    return c ? std::span<const UserIndex>(c->users) : std::span<const UserIndex>();
   }
   std::span<const T> values_in_chunk(std::uint32_t chunk) const {
-    auto [b, e] = chunk_range(chunk);
-    return std::span<const T>(values_).subspan(b, e - b);
+    const Chunk* c = get(chunk);
+    return c ? std::span<const T>(c->values) : std::span<const T>();
   }
   // The value of one user, or nullptr when the user is not in the column.
   const T* find(UserIndex user) const {
-    auto it = std::lower_bound(users_.begin(), users_.end(), user);
-    if (it == users_.end() || *it != user) return nullptr;
-    return &values_[static_cast<std::size_t>(it - users_.begin())];
+    const Chunk* c = get(chunk_of(user));
+    if (!c) return nullptr;
+    auto it = std::lower_bound(c->users.begin(), c->users.end(), user);
+    if (it == c->users.end() || *it != user) return nullptr;
+    return &c->values[static_cast<std::size_t>(it - c->users.begin())];
   }
   bool contains(UserIndex user) const { return find(user) != nullptr; }
 
@@ -70,20 +90,29 @@ class UserColumn {
     for (UserIndex u : users_in_chunk(chunk)) out.set(offset_in_chunk(u));
   }
 
+  // Calls f(user, value) for every user, ascending.
+  template <typename F>
+  void for_each(F&& f) const {
+    for (const auto& c : chunks_)
+      if (c)
+        for (std::size_t i = 0; i < c->users.size(); ++i) f(c->users[i], c->values[i]);
+  }
+
+  // Host side: the chunks, for building the next version of the column.
+  const std::vector<ChunkPtr>& chunks() const { return chunks_; }
+
   std::size_t memory_bytes() const {
-    return users_.capacity() * sizeof(UserIndex) + values_.capacity() * sizeof(T) +
-           chunk_begin_.capacity() * sizeof(std::uint32_t);
+    std::size_t n = chunks_.capacity() * sizeof(ChunkPtr);
+    for (const auto& c : chunks_)
+      if (c) n += sizeof(Chunk) + c->users.capacity() * sizeof(UserIndex) + c->values.capacity() * sizeof(T);
+    return n;
   }
 
  private:
-  std::pair<std::size_t, std::size_t> chunk_range(std::uint32_t chunk) const {
-    if (std::size_t{chunk} + 1 >= chunk_begin_.size()) return {users_.size(), users_.size()};
-    return {chunk_begin_[chunk], chunk_begin_[chunk + 1]};
-  }
+  const Chunk* get(std::uint32_t chunk) const { return chunk < chunks_.size() ? chunks_[chunk].get() : nullptr; }
 
-  std::vector<UserIndex> users_;
-  std::vector<T> values_;
-  std::vector<std::uint32_t> chunk_begin_;
+  std::vector<ChunkPtr> chunks_;
+  std::size_t size_ = 0;
 };
 
 // Users with a time each: the last time something happened to them.
@@ -170,13 +199,14 @@ class ProfileView {
   virtual const UserCounts* news_feed_views() const = 0;
   // The current value of a custom attribute per user (unset users absent).
   virtual const UserAttributes* attribute(std::string_view name) const = 0;
-  // A stable 64-bit hash of every user's external id, indexed by user:
-  // FNV-1a 64 over the id's bytes (offset basis 14695981039346656037, prime
-  // 1099511628211). Fixed forever: random buckets and partitioning use it.
-  virtual std::span<const std::uint64_t> user_hashes() const = 0;
+  // A stable 64-bit hash of the external id of every user of one chunk:
+  // element i belongs to user chunk * kChunkUsers + i. FNV-1a 64 over the
+  // id's bytes (offset basis 14695981039346656037, prime 1099511628211).
+  // Fixed forever: random buckets and partitioning use it.
+  virtual std::span<const std::uint64_t> user_hashes(std::uint32_t chunk) const = 0;
 };
 
-// FNV-1a 64 of a user id: the definition behind ProfileView::user_hashes().
+// FNV-1a 64 of a user id: the definition behind ProfileView::user_hashes(chunk).
 inline std::uint64_t user_id_hash(std::string_view id) {
   std::uint64_t h = 14695981039346656037ULL;
   for (unsigned char c : id) h = (h ^ c) * 1099511628211ULL;

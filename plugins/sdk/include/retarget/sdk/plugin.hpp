@@ -19,7 +19,8 @@
 namespace retarget::sdk {
 
 // Bump when any SDK type that crosses the boundary changes layout or meaning.
-inline constexpr std::uint32_t kAbiVersion = 1;
+// 2: UserColumn stored by chunk; ProfileView::user_hashes(chunk).
+inline constexpr std::uint32_t kAbiVersion = 2;
 
 #define RETARGET_SDK_STR2(x) #x
 #define RETARGET_SDK_STR(x) RETARGET_SDK_STR2(x)
