@@ -261,13 +261,14 @@ class SegmentFilter final : public Filter {
 // machines and versions.
 class RandomBucket final : public Filter {
  public:
-  RandomBucket(std::string op, std::int64_t value) : op_(std::move(op)), value_(value) {}
-  static std::int64_t bucket(std::uint64_t hash) { return static_cast<std::int64_t>(hash % 10000); }
-  bool matches(std::int64_t b) const {
-    if (op_ == "less_than") return b < value_;
-    if (op_ == "more_than") return b > value_;
-    return b == value_;
+  // The op is resolved once to an inclusive range of buckets (value is 0-9999).
+  RandomBucket(std::string op, std::int64_t value) : op_(std::move(op)), value_(value) {
+    if (op_ == "less_than") lo_ = 0, hi_ = value - 1;
+    else if (op_ == "more_than") lo_ = value + 1, hi_ = 9999;
+    else lo_ = hi_ = value;
   }
+  static std::int64_t bucket(std::uint64_t hash) { return static_cast<std::int64_t>(hash % 10000); }
+  bool matches(std::int64_t b) const { return lo_ <= b && b <= hi_; }
   void evaluate_chunk(const EvalContext& ctx, std::uint32_t chunk, ChunkBits& out) const override {
     auto hashes = ctx.profiles().user_hashes(chunk);
     for (std::uint32_t i = 0; i < hashes.size(); ++i)
@@ -281,6 +282,7 @@ class RandomBucket final : public Filter {
  private:
   std::string op_;
   std::int64_t value_;
+  std::int64_t lo_ = 0, hi_ = -1;
 };
 
 const CustomAttributeFactory kCustomAttribute;

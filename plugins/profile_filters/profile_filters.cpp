@@ -1,6 +1,8 @@
 // Profile-level filters (filters.md, "Profile-level filters"): they read the
 // profile summaries ingestion keeps and never interaction data; the host
 // enforces it. Expiry never changes their answers.
+#include <limits>
+
 #include <retarget/sdk/helpers.hpp>
 #include <retarget/sdk/plugin.hpp>
 #include <retarget/sdk/simple_factory.hpp>
@@ -86,12 +88,13 @@ class FlagFactory final : public FilterFactory {
 // news_feed_view_count: users without views count 0.
 class NewsFeedViewCount final : public Filter {
  public:
-  NewsFeedViewCount(std::string op, std::int64_t value) : op_(std::move(op)), value_(value) {}
-  bool matches(std::int64_t n) const {
-    if (op_ == "equals") return n == value_;
-    if (op_ == "more_than") return n > value_;
-    return n < value_;
+  // The op is resolved once to an inclusive range [lo_, hi_] (no string compare per user).
+  NewsFeedViewCount(std::string op, std::int64_t value) : op_(std::move(op)), value_(value) {
+    if (op_ == "equals") lo_ = hi_ = value;
+    else if (op_ == "more_than") lo_ = value == kMax ? kMax : value + 1, empty_ = value == kMax;
+    else hi_ = value == kMin ? kMin : value - 1, empty_ = value == kMin;
   }
+  bool matches(std::int64_t n) const { return !empty_ && lo_ <= n && n <= hi_; }
   void evaluate_chunk(const EvalContext& ctx, std::uint32_t chunk, ChunkBits& out) const override {
     const UserCounts* counts = ctx.profiles().news_feed_views();
     if (matches(0)) ctx.universe(chunk, out);
@@ -112,8 +115,12 @@ class NewsFeedViewCount final : public Filter {
   }
 
  private:
+  static constexpr std::int64_t kMin = std::numeric_limits<std::int64_t>::min();
+  static constexpr std::int64_t kMax = std::numeric_limits<std::int64_t>::max();
   std::string op_;
   std::int64_t value_;
+  std::int64_t lo_ = kMin, hi_ = kMax;
+  bool empty_ = false;
 };
 
 const SimpleFactory kClickedAliasAny(

@@ -14,6 +14,7 @@
 #include <iterator>
 #include <mutex>
 #include <thread>
+#include <unordered_set>
 
 #include <nlohmann/json.hpp>
 
@@ -257,9 +258,9 @@ Result<IngestReport> Engine::Impl::ingest(const char* data, std::size_t size, co
   // Group commit: events are made durable a batch at a time (one synced
   // write), then applied to the in-memory store; acknowledged after that.
   std::vector<Event> pending;
-  std::vector<std::string> pending_hashes;  // content keys of `pending`, computed once per event
+  std::vector<EventStore::Hash128> pending_hashes;  // content hashes of `pending`, computed once per event
   std::vector<DurableStore::Record> records;
-  std::set<std::string> pending_keys;
+  std::unordered_set<EventStore::Hash128, EventStore::Hash128Hasher> pending_keys;
   std::string value;
   std::set<std::string> revived;  // legacy-deleted sources that receive new data
   auto flush = [&]() -> Status {
@@ -302,14 +303,15 @@ Result<IngestReport> Engine::Impl::ingest(const char* data, std::size_t size, co
       reject(line, error);
       continue;
     }
-    std::string key = EventStore::content_key(event);
-    if (store.contains_key(key) || !pending_keys.insert(key).second) {
+    EventStore::Hash128 hash = EventStore::content_hash(event);
+    if (store.contains(hash) || !pending_keys.insert(hash).second) {
       ++report.duplicates;
       continue;
     }
     event.seq = next_seq++;
     if (durable) {
       encode_event(event, value);
+      std::string key = EventStore::key_of(hash);
       if (is_interaction_event(event.type)) {
         std::string source = source_key(event.source_kind, event.source);
         auto it = lifecycle.find(source);
@@ -327,7 +329,7 @@ Result<IngestReport> Engine::Impl::ingest(const char* data, std::size_t size, co
       if (it != lifecycle.end() && it->second.tier == Tier::kDeleted) revived.insert(source);
     }
     pending.push_back(std::move(event));
-    pending_hashes.push_back(std::move(key));
+    pending_hashes.push_back(hash);
     if (pending.size() >= std::max<std::size_t>(1, options.batch)) {
       Status s = flush();
       if (!s.ok()) return s;
@@ -341,15 +343,15 @@ Result<IngestReport> Engine::Impl::ingest(const char* data, std::size_t size, co
 }
 
 Result<IngestReport> Engine::ingest_file(const std::string& path, const IngestOptions& options) {
-  std::string text;
   if (path == "-") {
-    text.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
-  } else {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) return Status::IoError("cannot open events file '" + path + "'");
-    text.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    std::string text(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>{});
+    return ingest_text(text, options);
   }
-  return ingest_text(text, options);
+  // One read straight into simdjson's padded buffer (no copy).
+  simdjson::padded_string padded;
+  if (simdjson::padded_string::load(path).get(padded) != simdjson::SUCCESS)
+    return Status::IoError("cannot open events file '" + path + "'");
+  return impl_->ingest(padded.data(), padded.size(), options);
 }
 
 Result<IngestReport> Engine::ingest_text(std::string_view jsonl, const IngestOptions& options) {
@@ -503,7 +505,7 @@ static Result<SegmentResult> evaluate_segment(const Engine::Impl& impl, const st
                                    " is in long-term storage, so its interaction data counts as absent (restore it to include it)");
   }
   double compile_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-  auto bulk = evaluate_bulk(*compiled, *index, *impl_->arena, footprint);
+  auto bulk = evaluate_bulk(*compiled, *index, *impl_->arena, with_members, footprint);
   if (!bulk.ok()) return bulk.status();
   SegmentResult out;
   out.id = compiled->id;

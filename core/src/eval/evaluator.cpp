@@ -231,7 +231,7 @@ class Evaluation final : public sdk::SegmentResolver {
 }  // namespace
 
 Result<BulkResult> evaluate_bulk(const CompiledSegment& segment, const Index& index, tbb::task_arena& arena,
-                                 Footprint* footprint) {
+                                 bool with_members, Footprint* footprint) {
   auto start = std::chrono::steady_clock::now();
   std::optional<RecordingView> recorder;
   std::atomic<std::uint64_t> bitset_writes{0};
@@ -240,14 +240,18 @@ Result<BulkResult> evaluate_bulk(const CompiledSegment& segment, const Index& in
   std::uint32_t users = index.user_count();
   std::uint32_t chunks = (users + sdk::kChunkUsers - 1) / sdk::kChunkUsers;
 
-  std::vector<std::vector<sdk::UserIndex>> per_chunk(chunks);
+  std::vector<std::vector<sdk::UserIndex>> per_chunk(with_members ? chunks : 0);
+  std::vector<std::uint64_t> counts(chunks, 0);
   try {
     arena.execute([&] {
       tbb::parallel_for(tbb::blocked_range<std::uint32_t>(0, chunks, 1), [&](const auto& range) {
         auto result = std::make_unique<ChunkBits>();
         for (std::uint32_t c = range.begin(); c != range.end(); ++c) {
           evaluation.chunk(segment, c, *result);
+          counts[c] = result->count();
+          if (!with_members) continue;
           auto& out = per_chunk[c];
+          out.reserve(counts[c]);
           std::uint32_t base = c << sdk::kChunkShift;
           for (std::uint32_t w = 0; w < sdk::kChunkWords; ++w) {
             std::uint64_t word = result->words[w];
@@ -270,10 +274,8 @@ Result<BulkResult> evaluate_bulk(const CompiledSegment& segment, const Index& in
     footprint->bitset_writes += bitset_writes.load();
   }
   BulkResult out;
-  for (const auto& v : per_chunk) {
-    out.members.addMany(v.size(), v.data());
-    out.count += v.size();
-  }
+  for (std::uint64_t n : counts) out.count += n;
+  for (const auto& v : per_chunk) out.members.addMany(v.size(), v.data());
   out.evaluate_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
   return out;
 }

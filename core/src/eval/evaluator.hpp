@@ -22,7 +22,7 @@
 namespace retarget {
 
 struct BulkResult {
-  Roaring members;  // dense user indexes
+  Roaring members;  // dense user indexes (empty unless asked for)
   std::uint64_t count = 0;
   double evaluate_ms = 0;
 };
@@ -51,9 +51,10 @@ struct Footprint {
 
 // Throws nothing: a filter that throws fails the evaluation with a message
 // naming the filter and its plugin. With `footprint`, the evaluation also
-// records what it read (slower: for benchmarks, never for serving).
+// records what it read (slower: for benchmarks, never for serving). Without
+// `with_members` only the count is computed (no member list is built).
 Result<BulkResult> evaluate_bulk(const CompiledSegment& segment, const Index& index, tbb::task_arena& arena,
-                                 Footprint* footprint = nullptr);
+                                 bool with_members = true, Footprint* footprint = nullptr);
 Result<PointResult> evaluate_point(const CompiledSegment& segment, const Index& index, sdk::UserIndex user);
 
 }  // namespace retarget

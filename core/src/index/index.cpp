@@ -56,22 +56,32 @@ static void append_field(std::string& out, std::string_view s) {
   out += '\x1f';
 }
 
+void append_fact_key(std::string& s, sdk::SourceKind kind, std::string_view source, sdk::FactKind fact,
+                     std::string_view step, std::string_view detail) {
+  s += static_cast<char>('0' + static_cast<int>(kind));
+  s += static_cast<char>('a' + static_cast<int>(fact));
+  s += '\x1f';
+  append_field(s, source);
+  append_field(s, step);
+  append_field(s, detail);
+}
+
 std::string fact_key_string(const sdk::FactKey& key) {
   std::string s;
-  s += static_cast<char>('0' + static_cast<int>(key.kind));
-  s += static_cast<char>('a' + static_cast<int>(key.fact));
-  s += '\x1f';
-  append_field(s, key.source);
-  append_field(s, key.step);
-  append_field(s, key.detail);
+  append_fact_key(s, key.kind, key.source, key.fact, key.step, key.detail);
   return s;
 }
 
-std::string summary_key_string(sdk::SummaryKind kind, std::string_view a, std::string_view b) {
-  std::string s(1, static_cast<char>('a' + static_cast<int>(kind)));
+void append_summary_key(std::string& s, sdk::SummaryKind kind, std::string_view a, std::string_view b) {
+  s += static_cast<char>('a' + static_cast<int>(kind));
   s += '\x1f';
   append_field(s, a);
   append_field(s, b);
+}
+
+std::string summary_key_string(sdk::SummaryKind kind, std::string_view a, std::string_view b) {
+  std::string s;
+  append_summary_key(s, kind, a, b);
   return s;
 }
 

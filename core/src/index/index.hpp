@@ -65,10 +65,13 @@ class UserDirectory {
   std::unordered_map<std::string, UserIndex, Hash, std::equal_to<>> index_;
 };
 
-// The string key of an interaction fact column.
+// The string key of an interaction fact column (append_: into a reused buffer).
 std::string fact_key_string(const sdk::FactKey& key);
+void append_fact_key(std::string& out, sdk::SourceKind kind, std::string_view source, sdk::FactKind fact,
+                     std::string_view step, std::string_view detail);
 // The string key of a profile summary column.
 std::string summary_key_string(sdk::SummaryKind kind, std::string_view a, std::string_view b);
+void append_summary_key(std::string& out, sdk::SummaryKind kind, std::string_view a, std::string_view b);
 // "campaign:<id>" / "canvas:<id>": the key of a source in lifecycle state.
 std::string source_key(sdk::SourceKind kind, std::string_view id);
 

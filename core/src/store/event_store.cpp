@@ -135,8 +135,9 @@ EventStore::Hash128 EventStore::content_hash(const Event& e) {
   return {a.done(), b.done()};
 }
 
-std::string EventStore::content_key(const Event& e) {
-  Hash128 h = content_hash(e);
+std::string EventStore::content_key(const Event& e) { return key_of(content_hash(e)); }
+
+std::string EventStore::key_of(const Hash128& h) {
   std::string key(16, '\0');
   std::memcpy(key.data(), &h.a, 8);
   std::memcpy(key.data() + 8, &h.b, 8);
@@ -173,9 +174,17 @@ void EventStore::fold_sum(Column<std::int64_t>& c) {
   c.changed = true;
 }
 
+// Finds (or adds) a column by key without allocating when it exists.
+template <typename Map>
+static auto& column_at(Map& m, const std::string& key) {
+  auto it = m.find(key);
+  return it != m.end() ? it->second : m[key];
+}
+
 void EventStore::fact(const Event& e, UserIndex u, FactKind kind, std::string_view step, std::string_view detail) {
-  sdk::FactKey key{e.source_kind, e.source, kind, std::string(step), std::string(detail)};
-  touch_max(sources_[source_key(e.source_kind, e.source)].facts[fact_key_string(key)], u, e.time);
+  key_buf_.clear();
+  append_fact_key(key_buf_, e.source_kind, e.source, kind, step, detail);
+  touch_max(column_at(current_source_->facts, key_buf_), u, e.time);
 }
 
 const EventStore::SourceAnalytics* EventStore::analytics(const std::string& key) const {
@@ -214,7 +223,9 @@ std::vector<std::string> EventStore::source_keys() const {
 }
 
 void EventStore::summary(UserIndex u, Timestamp t, SummaryKind kind, std::string_view a, std::string_view b) {
-  touch_max(summaries_[summary_key_string(kind, a, b)], u, t);
+  key_buf_.clear();
+  append_summary_key(key_buf_, kind, a, b);
+  touch_max(column_at(summaries_, key_buf_), u, t);
 }
 
 EventStore::Hash128 EventStore::from_key(const std::string& key) {
@@ -230,11 +241,14 @@ bool EventStore::add_hashed(const Event& e, const Catalog& catalog, const Hash12
   if (!seen_.insert(hash).second) return false;
   UserIndex u = users_->intern(e.user);
   if (is_interaction_event(e.type)) {
-    std::string skey = source_key(e.source_kind, e.source);
-    SourceStats& stats = sources_[skey].stats;
+    key_buf_.clear();
+    key_buf_ += e.source_kind == sdk::SourceKind::kCampaign ? "campaign:" : "canvas:";
+    key_buf_ += e.source;  // == source_key(e.source_kind, e.source)
+    current_source_ = &column_at(sources_, key_buf_);
+    SourceStats& stats = current_source_->stats;
     ++stats.records;
     if (e.type == EventType::kReceived && e.time > stats.last_sent) stats.last_sent = e.time;
-    SourceAnalytics& a = analytics_[skey];
+    SourceAnalytics& a = column_at(analytics_, key_buf_);
     switch (e.type) {
       case EventType::kReceived:
         ++a.sends;

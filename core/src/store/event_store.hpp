@@ -28,15 +28,24 @@ class EventStore {
  public:
   EventStore();
 
+  // An event's content hash (128 bits): equal events have equal hashes.
+  struct Hash128 {
+    std::uint64_t a, b;
+    bool operator==(const Hash128& o) const { return a == o.a && b == o.b; }
+  };
+  struct Hash128Hasher {
+    std::size_t operator()(const Hash128& h) const { return h.a; }
+  };
+  static Hash128 content_hash(const Event& e);
+  // The 16 bytes that key an event in the durable store.
+  static std::string key_of(const Hash128& h);
+
   // Applies one validated event. Returns false when it is a duplicate.
   // Events may arrive in any order; `event.seq` orders ties of equal times.
   bool add(const Event& event, const Catalog& catalog) { return add_hashed(event, catalog, content_hash(event)); }
-  // The same with the event's content_key() already computed (ingest hashes once).
-  bool add(const Event& event, const Catalog& catalog, const std::string& key) {
-    return add_hashed(event, catalog, from_key(key));
-  }
-  // Whether an event with this content key is stored already.
-  bool contains_key(const std::string& key) const { return seen_.count(from_key(key)) > 0; }
+  // The same with the event's content hash already computed (ingest hashes once).
+  bool add(const Event& event, const Catalog& catalog, const Hash128& hash) { return add_hashed(event, catalog, hash); }
+  bool contains(const Hash128& hash) const { return seen_.count(hash) > 0; }
   // The content hash (16 bytes) that keys an event in the durable store.
   static std::string content_key(const Event& event);
 
@@ -88,15 +97,7 @@ class EventStore {
     bool present = false;
     sdk::AttributeValue value;
   };
-  struct Hash128 {
-    std::uint64_t a, b;
-    bool operator==(const Hash128& o) const { return a == o.a && b == o.b; }
-  };
-  struct Hash128Hasher {
-    std::size_t operator()(const Hash128& h) const { return h.a; }
-  };
 
-  static Hash128 content_hash(const Event& e);
   static Hash128 from_key(const std::string& key);
   bool add_hashed(const Event& event, const Catalog& catalog, const Hash128& hash);
   struct SourceData {
@@ -131,6 +132,10 @@ class EventStore {
   std::map<std::string, std::unordered_map<UserIndex, Latest>> attributes_;
   std::map<std::string, std::vector<UserIndex>> dirty_attribute_users_;  // since the last snapshot
   std::shared_ptr<Index> last_;
+  // Per-event scratch (add_hashed): the column key being looked up, and the
+  // event's source (interaction events only).
+  std::string key_buf_;
+  SourceData* current_source_ = nullptr;
 };
 
 }  // namespace retarget
