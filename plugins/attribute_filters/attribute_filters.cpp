@@ -111,12 +111,23 @@ class CustomAttribute final : public Filter {
     if (absent_matches) ctx.universe(chunk, out);
     if (!column) return;
     auto users = column->users_in_chunk(chunk);
-    auto values = column->values_in_chunk(chunk);
-    for (std::size_t i = 0; i < users.size(); ++i) {
-      std::uint32_t bit = offset_in_chunk(users[i]);
-      if (matches(&values[i])) out.set(bit);
-      else if (absent_matches) out.words[bit >> 6] &= ~(1ULL << (bit & 63));
+    auto codes = column->codes_in_chunk(chunk);
+    auto put = [&](std::uint32_t bit, bool yes) {
+      std::uint64_t mask = 1ULL << (bit & 63);
+      out.words[bit >> 6] = yes ? out.words[bit >> 6] | mask : out.words[bit >> 6] & ~mask;
+    };
+    if (!codes.empty()) {
+      // Dictionary-coded chunk: decide each distinct value once, then read
+      // 4-byte codes instead of whole values.
+      auto dictionary = column->dictionary_in_chunk(chunk);
+      thread_local std::vector<std::uint8_t> verdict;
+      verdict.resize(dictionary.size());
+      for (std::size_t k = 0; k < dictionary.size(); ++k) verdict[k] = matches(&dictionary[k]);
+      for (std::size_t i = 0; i < users.size(); ++i) put(offset_in_chunk(users[i]), verdict[codes[i]]);
+      return;
     }
+    auto values = column->values_in_chunk(chunk);
+    for (std::size_t i = 0; i < users.size(); ++i) put(offset_in_chunk(users[i]), matches(&values[i]));
   }
 
   Verdict evaluate_user(const EvalContext& ctx, UserIndex user) const override {

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 #include <optional>
+#include <type_traits>
 #include <tuple>
 
 namespace retarget {
@@ -32,6 +33,30 @@ struct Hasher {
     return x;
   }
 };
+
+// Dictionary-codes an attribute chunk when it has few distinct values (the
+// common case: countries, plans, flags), so filters decide each distinct value
+// once and scan 4-byte codes. High-cardinality chunks stay uncoded.
+void encode_chunk(sdk::UserColumn<sdk::AttributeValue>::Chunk& chunk) {
+  std::unordered_map<std::string, std::uint32_t> code_of;
+  std::string key;
+  chunk.codes.reserve(chunk.values.size());
+  for (const auto& v : chunk.values) {
+    key.assign(1, static_cast<char>(v.type));
+    if (v.type == sdk::AttributeValue::Type::kString) key += v.text;
+    else if (v.type == sdk::AttributeValue::Type::kNumber) key.append(reinterpret_cast<const char*>(&v.number), sizeof v.number);
+    else key += v.boolean ? '1' : '0';
+    auto [it, added] = code_of.emplace(key, static_cast<std::uint32_t>(chunk.dictionary.size()));
+    if (added) {
+      if (chunk.dictionary.size() >= 4096 || chunk.dictionary.size() * 4 > chunk.values.size() + 64) {
+        chunk.codes.clear(), chunk.dictionary.clear();
+        return;
+      }
+      chunk.dictionary.push_back(v);
+    }
+    chunk.codes.push_back(it->second);
+  }
+}
 
 // The next version of `old` with `updates` (sorted by user, one per user)
 // merged in: resolve(old value or nullptr, update) gives the user's new value
@@ -71,6 +96,7 @@ std::shared_ptr<const sdk::UserColumn<T>> apply_updates(const sdk::UserColumn<T>
         ++a, ++b;
       }
     }
+    if constexpr (std::is_same_v<T, sdk::AttributeValue>) encode_chunk(*next);
     chunks[c] = next->users.empty() ? nullptr : std::move(next);
     i = j;
   }

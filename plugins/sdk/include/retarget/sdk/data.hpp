@@ -37,6 +37,11 @@ class UserColumn {
   struct Chunk {
     std::vector<UserIndex> users;
     std::vector<T> values;
+    // Optional dictionary coding (the host builds it for attribute columns
+    // with few distinct values per chunk): values[i] == dictionary[codes[i]].
+    // Empty when not built; readers then use `values`.
+    std::vector<std::uint32_t> codes;
+    std::vector<T> dictionary;
   };
   using ChunkPtr = std::shared_ptr<const Chunk>;
 
@@ -75,6 +80,16 @@ class UserColumn {
     const Chunk* c = get(chunk);
     return c ? std::span<const T>(c->values) : std::span<const T>();
   }
+  // The chunk's dictionary coding (both empty when the chunk has none): a
+  // filter may evaluate each distinct value once instead of every entry.
+  std::span<const std::uint32_t> codes_in_chunk(std::uint32_t chunk) const {
+    const Chunk* c = get(chunk);
+    return c ? std::span<const std::uint32_t>(c->codes) : std::span<const std::uint32_t>();
+  }
+  std::span<const T> dictionary_in_chunk(std::uint32_t chunk) const {
+    const Chunk* c = get(chunk);
+    return c ? std::span<const T>(c->dictionary) : std::span<const T>();
+  }
   // The value of one user, or nullptr when the user is not in the column.
   const T* find(UserIndex user) const {
     const Chunk* c = get(chunk_of(user));
@@ -104,7 +119,9 @@ class UserColumn {
   std::size_t memory_bytes() const {
     std::size_t n = chunks_.capacity() * sizeof(ChunkPtr);
     for (const auto& c : chunks_)
-      if (c) n += sizeof(Chunk) + c->users.capacity() * sizeof(UserIndex) + c->values.capacity() * sizeof(T);
+      if (c)
+        n += sizeof(Chunk) + c->users.capacity() * sizeof(UserIndex) + c->values.capacity() * sizeof(T) +
+             c->codes.capacity() * sizeof(std::uint32_t) + c->dictionary.capacity() * sizeof(T);
     return n;
   }
 
