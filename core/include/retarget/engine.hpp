@@ -93,7 +93,7 @@ struct SegmentResult {
 // from below.
 struct EvaluationFootprint {
   std::uint64_t columns = 0;
-  std::uint64_t column_bytes = 0;
+  std::uint64_t column_bytes = 0;   // the bytes a scan of those columns reads
   std::uint64_t bitset_writes = 0;  // one per node and chunk of 65,536 users
   std::uint64_t bitset_bytes = 0;   // bitset_writes x 8 KiB (cache-resident)
 };

@@ -39,8 +39,8 @@ std::string leaf_name(const PlanNode& n) {
          n.definition->library_path + ")";
 }
 
-// Forwards to the index and remembers every column handed out (the Footprint
-// of an evaluation). Thread-safe: chunks are evaluated in parallel.
+// Forwards to the index and remembers every column handed out, with the
+// bytes a full scan of it reads (the Footprint of an evaluation). Thread-safe: chunks are evaluated in parallel.
 class RecordingView final : public sdk::InteractionView, public sdk::ProfileView {
  public:
   explicit RecordingView(const Index& index) : index_(index) {}
@@ -66,7 +66,7 @@ class RecordingView final : public sdk::InteractionView, public sdk::ProfileView
  private:
   template <typename Column>
   const Column* seen(const Column* c) const {
-    if (c) record(c, c->memory_bytes());
+    if (c) record(c, c->scan_bytes());
     return c;
   }
   void record(const void* column, std::size_t bytes) const {

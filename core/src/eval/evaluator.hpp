@@ -41,11 +41,12 @@ struct PointResult {
 };
 
 // What one bulk evaluation read: the index columns its leaves opened (each
-// read whole: users and values) and the 8 KiB chunk bitsets its nodes wrote.
+// scanned whole: users and values, or codes where dictionary-coded) and the
+// 8 KiB chunk bitsets its nodes wrote.
 // Columns stream from memory; bitsets stay in cache.
 struct Footprint {
   std::uint64_t columns = 0;        // distinct columns opened
-  std::uint64_t column_bytes = 0;   // their size in memory
+  std::uint64_t column_bytes = 0;   // the bytes a scan of them reads
   std::uint64_t bitset_writes = 0;  // node results computed (one per node and chunk)
 };
 

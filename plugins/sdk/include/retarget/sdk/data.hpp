@@ -116,6 +116,18 @@ class UserColumn {
   // Host side: the chunks, for building the next version of the column.
   const std::vector<ChunkPtr>& chunks() const { return chunks_; }
 
+  // The bytes a full scan reads: users, and codes (+ dictionary) where a
+  // chunk is coded, else values.
+  std::size_t scan_bytes() const {
+    std::size_t n = 0;
+    for (const auto& c : chunks_)
+      if (c)
+        n += c->users.size() * sizeof(UserIndex) +
+             (c->codes.empty() ? c->values.size() * sizeof(T)
+                               : c->codes.size() * sizeof(std::uint32_t) + c->dictionary.size() * sizeof(T));
+    return n;
+  }
+
   std::size_t memory_bytes() const {
     std::size_t n = chunks_.capacity() * sizeof(ChunkPtr);
     for (const auto& c : chunks_)
