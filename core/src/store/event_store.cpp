@@ -264,7 +264,7 @@ EventStore::Hash128 EventStore::from_key(const std::string& key) {
 }
 
 bool EventStore::add_hashed(const Event& e, const Catalog& catalog, const Hash128& hash) {
-  if (!seen_.insert(hash).second) return false;
+  if (!seen_.insert({hash.a, hash.b})) return false;
   UserIndex u = users_->intern(e.user);
   if (is_interaction_event(e.type)) {
     key_buf_.clear();

@@ -21,6 +21,7 @@
 #include "catalog/catalog.hpp"
 #include "index/index.hpp"
 #include "ingest/event.hpp"
+#include "store/hash_set.hpp"
 
 namespace retarget {
 
@@ -45,7 +46,7 @@ class EventStore {
   bool add(const Event& event, const Catalog& catalog) { return add_hashed(event, catalog, content_hash(event)); }
   // The same with the event's content hash already computed (ingest hashes once).
   bool add(const Event& event, const Catalog& catalog, const Hash128& hash) { return add_hashed(event, catalog, hash); }
-  bool contains(const Hash128& hash) const { return seen_.count(hash) > 0; }
+  bool contains(const Hash128& hash) const { return seen_.contains({hash.a, hash.b}); }
   // The content hash (16 bytes) that keys an event in the durable store.
   static std::string content_key(const Event& event);
 
@@ -116,7 +117,7 @@ class EventStore {
                std::string_view b = {});
 
   std::shared_ptr<UserDirectory> users_;
-  std::unordered_set<Hash128, Hash128Hasher> seen_;
+  HashSet128 seen_;  // content hashes of every stored event
   std::unordered_map<std::string, SourceData> sources_;  // by source_key()
   std::unordered_map<std::string, SourceAnalytics> analytics_;  // by source_key()
   std::unordered_map<std::string, TimeColumn> summaries_;  // by summary_key_string
