@@ -8,6 +8,8 @@
 #include <sstream>
 #include <tuple>
 
+#include <cstring>
+
 #include "common/text.hpp"
 #include "engine/engine_impl.hpp"
 #include "lifecycle/notifier.hpp"
@@ -218,13 +220,17 @@ Status Engine::Impl::replay() {
     if (st.tier == Tier::kExpired) store.set_archived(key, true);
   Event e;
   std::uint64_t corrupt = 0;
-  auto load = [&](std::string_view, std::string_view value) {
-    if (!decode_event(value, e)) {
+  auto load = [&](std::string_view key, std::string_view value) {
+    if (key.size() < 16 || !decode_event(value, e)) {
       ++corrupt;
       return;
     }
     next_seq = std::max(next_seq, e.seq + 1);
-    store.add(e, catalog);
+    // Every event key ends with the event's content hash (computed at ingest): no need to hash again.
+    EventStore::Hash128 hash;
+    std::memcpy(&hash.a, key.data() + key.size() - 16, 8);
+    std::memcpy(&hash.b, key.data() + key.size() - 8, 8);
+    store.add(e, catalog, hash);
   };
   for (auto family : {DurableStore::Family::kProfile, DurableStore::Family::kLive, DurableStore::Family::kArchive}) {
     Status s = durable->scan(family, load);

@@ -103,10 +103,11 @@ std::shared_ptr<const sdk::UserColumn<T>> apply_updates(const sdk::UserColumn<T>
   return std::make_shared<const sdk::UserColumn<T>>(std::move(chunks));
 }
 
-// Sorts pending (user, value) updates by user and combines each user's into one.
+// Sorts pending (user, value) updates by user and combines each user's into
+// one. `combine` is commutative (max, sum), so the sort need not be stable.
 template <typename T, typename Combine>
 void reduce_by_user(std::vector<std::pair<UserIndex, T>>& pending, Combine combine) {
-  std::stable_sort(pending.begin(), pending.end(), [](const auto& x, const auto& y) { return x.first < y.first; });
+  std::sort(pending.begin(), pending.end(), [](const auto& x, const auto& y) { return x.first < y.first; });
   std::size_t out = 0;
   for (std::size_t i = 0; i < pending.size(); ++i) {
     if (out > 0 && pending[out - 1].first == pending[i].first) pending[out - 1].second = combine(pending[out - 1].second, pending[i].second);
