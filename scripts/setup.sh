@@ -12,6 +12,7 @@ packages=(
   cmake make g++ pkg-config tzdata curl
   libboost-dev libyaml-cpp-dev libtbb-dev libgtest-dev libroaring-dev libsimdjson-dev
   nlohmann-json3-dev libcli11-dev libhowardhinnant-date-dev libssl-dev libcpp-httplib-dev librocksdb-dev
+  libbenchmark-dev
   python3 python3-jsonschema python3-yaml
 )
 missing=()
