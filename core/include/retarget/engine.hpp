@@ -182,6 +182,11 @@ struct IngestOptions {
   // Called after each batch is durable with the number of lines read so far:
   // every event on those lines is stored (or was rejected).
   std::function<void(std::uint64_t lines)> on_durable;
+  // ingest_file reads the file in blocks of whole lines of at most this many
+  // bytes (memory stays bounded whatever the file's size); each block is
+  // durable and visible to evaluations before the next is read. A line longer
+  // than a block is rejected.
+  std::size_t read_block_bytes = std::size_t{256} << 20;
 };
 
 class Engine {

@@ -229,7 +229,8 @@ Status Engine::apply_catalog_text(const std::string& yaml, const std::string& na
   return impl_->log({{"op", "catalog"}, {"name", name}, {"text", yaml}});
 }
 
-Result<IngestReport> Engine::Impl::ingest(const char* data, std::size_t size, const IngestOptions& options) {
+Result<IngestReport> Engine::Impl::ingest(const char* data, std::size_t size, const IngestOptions& options,
+                                          std::uint64_t line_base) {
   auto start = std::chrono::steady_clock::now();
   IngestReport report;
   std::ofstream dead_letter;
@@ -243,7 +244,7 @@ Result<IngestReport> Engine::Impl::ingest(const char* data, std::size_t size, co
   std::string error;
   const char* end = data + size;
   const char* p = data;
-  std::uint64_t line_no = 0;
+  std::uint64_t line_no = line_base;
   auto reject = [&](std::string_view line, std::string reason) {
     ++report.rejected;
     if (report.rejections.size() < 1000) report.rejections.push_back({line_no, reason});
@@ -347,11 +348,69 @@ Result<IngestReport> Engine::ingest_file(const std::string& path, const IngestOp
     std::string text(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>{});
     return ingest_text(text, options);
   }
-  // One read straight into simdjson's padded buffer (no copy).
-  simdjson::padded_string padded;
-  if (simdjson::padded_string::load(path).get(padded) != simdjson::SUCCESS)
-    return Status::IoError("cannot open events file '" + path + "'");
-  return impl_->ingest(padded.data(), padded.size(), options);
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Status::IoError("cannot open events file '" + path + "'");
+  // Block by block (whole lines, read_block_bytes at most), so a file of any size
+  // needs a bounded buffer; every block is durable and published before the
+  // next is read.
+  const std::size_t kBlock = std::max<std::size_t>(1, options.read_block_bytes);
+  std::vector<char> buf(kBlock + simdjson::SIMDJSON_PADDING);
+  std::size_t filled = 0;
+  std::uint64_t line_base = 0;
+  bool skipping = false;  // inside a line longer than a block (rejected once)
+  IngestReport total;
+  auto start = std::chrono::steady_clock::now();
+  auto add = [&](const IngestReport& r) {
+    total.lines += r.lines, total.accepted += r.accepted, total.duplicates += r.duplicates, total.rejected += r.rejected;
+    for (const auto& x : r.rejections)
+      if (total.rejections.size() < 1000) total.rejections.push_back(x);
+  };
+  while (true) {
+    in.read(buf.data() + filled, static_cast<std::streamsize>(kBlock - filled));
+    filled += static_cast<std::size_t>(in.gcount());
+    bool eof = !in;
+    if (in.bad()) return Status::IoError("reading events file '" + path + "' failed");
+    const char* nl = nullptr;
+    for (std::size_t i = filled; i > 0; --i)
+      if (buf[i - 1] == '\n') {
+        nl = buf.data() + i - 1;
+        break;
+      }
+    std::size_t cut = eof ? filled : nl ? static_cast<std::size_t>(nl - buf.data()) + 1 : 0;
+    if (skipping) {  // drop the rest of an over-long line
+      if (!nl && !eof) {
+        filled = 0;
+        continue;
+      }
+      std::size_t end_of_line = nl ? static_cast<std::size_t>(std::find(buf.data(), buf.data() + filled, '\n') - buf.data()) + 1 : filled;
+      std::memmove(buf.data(), buf.data() + end_of_line, filled - end_of_line);
+      filled -= end_of_line;
+      skipping = false;
+      continue;
+    }
+    if (cut == 0 && !eof) {  // one line fills the whole block: reject it, skip to its end
+      ++line_base;
+      ++total.lines, ++total.rejected;
+      if (total.rejections.size() < 1000)
+        total.rejections.push_back({line_base, "line is over " + std::to_string(kBlock) + " bytes, over the limit of " +
+                                                   std::to_string(impl_->config.limits.max_event_line_bytes)});
+      filled = 0;
+      skipping = true;
+      continue;
+    }
+    std::vector<char> rest(buf.begin() + static_cast<std::ptrdiff_t>(cut), buf.begin() + static_cast<std::ptrdiff_t>(filled));
+    std::memset(buf.data() + cut, 0, std::min(buf.size() - cut, std::size_t{simdjson::SIMDJSON_PADDING}));
+    auto r = impl_->ingest(buf.data(), cut, options, line_base);
+    if (!r.ok()) return r.status();
+    add(*r);
+    line_base += static_cast<std::uint64_t>(std::count(buf.data(), buf.data() + cut, '\n'));
+    if (cut > 0 && buf[cut - 1] != '\n') ++line_base;  // a last line without a newline
+    std::copy(rest.begin(), rest.end(), buf.begin());
+    filled = rest.size();
+    if (eof) break;
+  }
+  total.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return total;
 }
 
 Result<IngestReport> Engine::ingest_text(std::string_view jsonl, const IngestOptions& options) {

@@ -78,7 +78,10 @@ struct Engine::Impl {
   std::set<std::string> expired_sources() const;  // expired or restoring
   std::optional<CompiledSegment> compile(const std::string& id, Diagnostics& diags) const;
   Status validate(const RuleSet& candidate, Diagnostics& diags, std::map<std::string, References>* refs) const;
-  Result<IngestReport> ingest(const char* data, std::size_t size, const IngestOptions& options);
+  // REQUIRES: SIMDJSON_PADDING readable bytes after data + size. Line numbers
+  // in rejections start after `line_base` (a file ingested block by block).
+  Result<IngestReport> ingest(const char* data, std::size_t size, const IngestOptions& options,
+                              std::uint64_t line_base = 0);
   // Durability (no-ops for ":memory:").
   Status log(const nlohmann::json& op);
   Status save_state(const std::string& source_key, const char* moving = nullptr);
