@@ -370,12 +370,7 @@ Result<IngestReport> Engine::ingest_file(const std::string& path, const IngestOp
     filled += static_cast<std::size_t>(in.gcount());
     bool eof = !in;
     if (in.bad()) return Status::IoError("reading events file '" + path + "' failed");
-    const char* nl = nullptr;
-    for (std::size_t i = filled; i > 0; --i)
-      if (buf[i - 1] == '\n') {
-        nl = buf.data() + i - 1;
-        break;
-      }
+    const char* nl = static_cast<const char*>(::memrchr(buf.data(), '\n', filled));  // the last newline
     std::size_t cut = eof ? filled : nl ? static_cast<std::size_t>(nl - buf.data()) + 1 : 0;
     if (skipping) {  // drop the rest of an over-long line
       if (!nl && !eof) {
@@ -538,33 +533,32 @@ MemoryStats Engine::memory_stats() const {
 
 static Result<SegmentResult> evaluate_segment(const Engine::Impl& impl, const std::string& segment_id,
                                               bool with_members, Footprint* footprint) {
-  const Engine::Impl* impl_ = &impl;
   auto start = std::chrono::steady_clock::now();
   std::optional<CompiledSegment> compiled;
   std::shared_ptr<const Index> index;
   Diagnostics diags;
   {
-    std::lock_guard lock(impl_->mu);
-    if (!impl_->rules.find(segment_id)) {
-      auto ids = impl_->rules.ids();
+    std::lock_guard lock(impl.mu);
+    if (!impl.rules.find(segment_id)) {
+      auto ids = impl.rules.ids();
       return Status::NotFound("unknown segment '" + segment_id + "'" +
                               (ids.empty() ? std::string(" (no rules are loaded: pass --rules FILE)") : ""));
     }
-    compiled = impl_->compile(segment_id, diags);
-    index = impl_->index;
+    compiled = impl.compile(segment_id, diags);
+    index = impl.index;
   }
   if (!compiled) return Status::InvalidInput(diag_summary(diags));
   std::vector<std::string> expired_warnings;
   {
-    std::lock_guard lock(impl_->mu);
-    std::set<std::string> expired = impl_->expired_sources();
-    for (const auto& source : sources_read(*compiled, impl_->catalog))
+    std::lock_guard lock(impl.mu);
+    std::set<std::string> expired = impl.expired_sources();
+    for (const auto& source : sources_read(*compiled, impl.catalog))
       if (expired.count(source))
         expired_warnings.push_back("expired data excluded: " + source +
                                    " is in long-term storage, so its interaction data counts as absent (restore it to include it)");
   }
   double compile_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-  auto bulk = evaluate_bulk(*compiled, *index, *impl_->arena, with_members, footprint);
+  auto bulk = evaluate_bulk(*compiled, *index, *impl.arena, with_members, footprint);
   if (!bulk.ok()) return bulk.status();
   SegmentResult out;
   out.id = compiled->id;

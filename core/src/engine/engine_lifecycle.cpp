@@ -8,7 +8,6 @@
 #include <sstream>
 #include <tuple>
 
-#include <cstring>
 
 #include "common/text.hpp"
 #include "engine/engine_impl.hpp"
@@ -227,10 +226,7 @@ Status Engine::Impl::replay() {
     }
     next_seq = std::max(next_seq, e.seq + 1);
     // Every event key ends with the event's content hash (computed at ingest): no need to hash again.
-    EventStore::Hash128 hash;
-    std::memcpy(&hash.a, key.data() + key.size() - 16, 8);
-    std::memcpy(&hash.b, key.data() + key.size() - 8, 8);
-    store.add(e, catalog, hash);
+    store.add(e, catalog, EventStore::hash_in_key(key));
   };
   for (auto family : {DurableStore::Family::kProfile, DurableStore::Family::kLive, DurableStore::Family::kArchive}) {
     Status s = durable->scan(family, load);

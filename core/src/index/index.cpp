@@ -85,8 +85,15 @@ std::string summary_key_string(sdk::SummaryKind kind, std::string_view a, std::s
   return s;
 }
 
+void append_source_key(std::string& out, sdk::SourceKind kind, std::string_view id) {
+  out += kind == sdk::SourceKind::kCampaign ? "campaign:" : "canvas:";
+  out += id;
+}
+
 std::string source_key(sdk::SourceKind kind, std::string_view id) {
-  return (kind == sdk::SourceKind::kCampaign ? "campaign:" : "canvas:") + std::string(id);
+  std::string s;
+  append_source_key(s, kind, id);
+  return s;
 }
 
 const sdk::UserTimes* Index::fact(const sdk::FactKey& key) const {

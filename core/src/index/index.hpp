@@ -74,6 +74,7 @@ std::string summary_key_string(sdk::SummaryKind kind, std::string_view a, std::s
 void append_summary_key(std::string& out, sdk::SummaryKind kind, std::string_view a, std::string_view b);
 // "campaign:<id>" / "canvas:<id>": the key of a source in lifecycle state.
 std::string source_key(sdk::SourceKind kind, std::string_view id);
+void append_source_key(std::string& out, sdk::SourceKind kind, std::string_view id);
 
 template <typename T>
 using ColumnMap = std::unordered_map<std::string, std::shared_ptr<const sdk::UserColumn<T>>>;

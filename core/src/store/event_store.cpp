@@ -116,6 +116,22 @@ void reduce_by_user(std::vector<std::pair<UserIndex, T>>& pending, Combine combi
   pending.resize(out);
 }
 
+// The combines of the two kinds of pending updates.
+Timestamp later(Timestamp x, Timestamp y) { return std::max(x, y); }
+std::int64_t add_counts(std::int64_t x, std::int64_t y) { return x + y; }
+
+// The next version of `column` (null: none yet) in which each of `users`
+// (sorted, unique) takes value_of(user); nullopt drops the user.
+template <typename T, typename ValueOf>
+std::shared_ptr<const sdk::UserColumn<T>> replace_users(const std::shared_ptr<const sdk::UserColumn<T>>& column,
+                                                        const std::vector<UserIndex>& users, ValueOf value_of) {
+  std::vector<std::pair<UserIndex, std::optional<T>>> updates;
+  updates.reserve(users.size());
+  for (UserIndex u : users) updates.emplace_back(u, value_of(u));
+  const sdk::UserColumn<T> empty;
+  return apply_updates(column ? *column : empty, updates, [](const T*, const std::optional<T>& v) { return v; });
+}
+
 // Sorted, unique users.
 void sort_unique(std::vector<UserIndex>& users) {
   std::sort(users.begin(), users.end());
@@ -162,8 +178,6 @@ EventStore::Hash128 EventStore::content_hash(const Event& e) {
   return {a.done(), b.done()};
 }
 
-std::string EventStore::content_key(const Event& e) { return key_of(content_hash(e)); }
-
 std::string EventStore::key_of(const Hash128& h) {
   std::string key(16, '\0');
   std::memcpy(key.data(), &h.a, 8);
@@ -171,35 +185,26 @@ std::string EventStore::key_of(const Hash128& h) {
   return key;
 }
 
-void EventStore::touch_max(TimeColumn& c, UserIndex u, Timestamp t) {
-  c.pending.emplace_back(u, t);
+template <typename T, typename Combine>
+void EventStore::push(Column<T>& c, UserIndex u, T value, Combine combine) {
+  c.pending.emplace_back(u, value);
   // Fold when the pending updates are worth a pass over the column: the
   // merge costs O(touched chunks), so this keeps ingest O(1) amortised per
   // event and bounds the pending memory by the column's size.
-  if (c.pending.size() >= std::max<std::size_t>(std::size_t{1} << 16, c.state->size() / 2)) fold_max(c);
+  if (c.pending.size() >= std::max<std::size_t>(std::size_t{1} << 16, c.state->size() / 2)) fold(c, combine);
 }
 
-void EventStore::fold_max(TimeColumn& c) {
+template <typename T, typename Combine>
+void EventStore::fold(Column<T>& c, Combine combine) {
   if (c.pending.empty()) return;
-  auto later = [](Timestamp x, Timestamp y) { return std::max(x, y); };
-  reduce_by_user(c.pending, later);
-  c.state = apply_updates(*c.state, c.pending, [&](const Timestamp* old, Timestamp t) -> std::optional<Timestamp> {
-    return old ? later(*old, t) : t;
-  });
+  reduce_by_user(c.pending, combine);
+  c.state = apply_updates(*c.state, c.pending,
+                          [&](const T* old, T v) -> std::optional<T> { return old ? combine(*old, v) : v; });
   c.pending.clear();
   c.changed = true;
 }
 
-void EventStore::fold_sum(Column<std::int64_t>& c) {
-  if (c.pending.empty()) return;
-  auto add = [](std::int64_t x, std::int64_t y) { return x + y; };
-  reduce_by_user(c.pending, add);
-  c.state = apply_updates(*c.state, c.pending, [&](const std::int64_t* old, std::int64_t n) -> std::optional<std::int64_t> {
-    return old ? add(*old, n) : n;
-  });
-  c.pending.clear();
-  c.changed = true;
-}
+void EventStore::touch_max(TimeColumn& c, UserIndex u, Timestamp t) { push(c, u, t, later); }
 
 // Finds (or adds) a column by key without allocating when it exists.
 template <typename Map>
@@ -255,22 +260,19 @@ void EventStore::summary(UserIndex u, Timestamp t, SummaryKind kind, std::string
   touch_max(column_at(summaries_, key_buf_), u, t);
 }
 
-EventStore::Hash128 EventStore::from_key(const std::string& key) {
-  Hash128 h{0, 0};
-  if (key.size() == 16) {
-    std::memcpy(&h.a, key.data(), 8);
-    std::memcpy(&h.b, key.data() + 8, 8);
-  }
+EventStore::Hash128 EventStore::hash_in_key(std::string_view key) {
+  Hash128 h;
+  std::memcpy(&h.a, key.data() + key.size() - 16, 8);
+  std::memcpy(&h.b, key.data() + key.size() - 8, 8);
   return h;
 }
 
 bool EventStore::add_hashed(const Event& e, const Catalog& catalog, const Hash128& hash) {
-  if (!seen_.insert({hash.a, hash.b})) return false;
+  if (!seen_.insert(hash)) return false;
   UserIndex u = users_->intern(e.user);
   if (is_interaction_event(e.type)) {
     key_buf_.clear();
-    key_buf_ += e.source_kind == sdk::SourceKind::kCampaign ? "campaign:" : "canvas:";
-    key_buf_ += e.source;  // == source_key(e.source_kind, e.source)
+    append_source_key(key_buf_, e.source_kind, e.source);
     current_source_ = &column_at(sources_, key_buf_);
     SourceStats& stats = current_source_->stats;
     ++stats.records;
@@ -362,9 +364,7 @@ bool EventStore::add_hashed(const Event& e, const Catalog& catalog, const Hash12
     }
     case EventType::kNewsFeedView:
       summary(u, e.time, SummaryKind::kLastNewsFeedView);
-      news_feed_views_.pending.emplace_back(u, 1);
-      if (news_feed_views_.pending.size() >= std::max<std::size_t>(std::size_t{1} << 16, news_feed_views_.state->size() / 2))
-        fold_sum(news_feed_views_);
+      push(news_feed_views_, u, std::int64_t{1}, add_counts);
       break;
     case EventType::kSmsInbound:
       summary(u, e.time, SummaryKind::kLastSmsInbound, e.subscription_group, e.keyword_category);
@@ -395,7 +395,7 @@ std::shared_ptr<const Index> EventStore::snapshot() {
     if (live) next->expired_sources_.erase(skey);
     else next->expired_sources_.insert(skey);
     for (auto& [key, c] : source.facts) {
-      fold_max(c);  // archived sources keep absorbing new events, never published
+      fold(c, later);  // archived sources keep absorbing new events, never published
       if (!live) {
         if (source.republish) next->facts_.erase(key);
         continue;
@@ -409,41 +409,31 @@ std::shared_ptr<const Index> EventStore::snapshot() {
     source.republish = false;
   }
   for (auto& [key, c] : summaries_) {
-    fold_max(c);
+    fold(c, later);
     if (c.changed) next->summaries_[key] = c.state, c.changed = false;
   }
-  fold_sum(news_feed_views_);
+  fold(news_feed_views_, add_counts);
   if (news_feed_views_.changed) next->news_feed_views_ = news_feed_views_.state, news_feed_views_.changed = false;
   // Feature flags: the published column holds the users whose latest state is
   // enabled (time = that state's time); only the changed users are looked up.
   for (auto& [flag, users] : dirty_flag_users_) {
     sort_unique(users);
     const auto& states = feature_flags_[flag];
-    std::vector<std::pair<UserIndex, std::optional<Timestamp>>> updates;
-    updates.reserve(users.size());
-    for (UserIndex u : users) {
-      const FlagState& st = states.at(u);
-      updates.emplace_back(u, st.enabled ? std::optional<Timestamp>(st.time) : std::nullopt);
-    }
     auto& column = next->summaries_[summary_key_string(SummaryKind::kFeatureFlagEnabled, flag, "")];
-    const sdk::UserTimes empty;
-    column = apply_updates(column ? *column : empty, updates,
-                           [](const Timestamp*, const std::optional<Timestamp>& t) { return t; });
+    column = replace_users(column, users, [&](UserIndex u) {
+      const FlagState& st = states.at(u);
+      return st.enabled ? std::optional<Timestamp>(st.time) : std::nullopt;
+    });
   }
   dirty_flag_users_.clear();
   for (auto& [name, users] : dirty_attribute_users_) {
     sort_unique(users);
     const auto& latest = attributes_[name];
-    std::vector<std::pair<UserIndex, std::optional<sdk::AttributeValue>>> updates;
-    updates.reserve(users.size());
-    for (UserIndex u : users) {
-      const Latest& l = latest.at(u);
-      updates.emplace_back(u, l.present ? std::optional<sdk::AttributeValue>(l.value) : std::nullopt);
-    }
     auto& column = next->attributes_[name];
-    const sdk::UserAttributes empty;
-    column = apply_updates(column ? *column : empty, updates,
-                           [](const sdk::AttributeValue*, const std::optional<sdk::AttributeValue>& v) { return v; });
+    column = replace_users(column, users, [&](UserIndex u) {
+      const Latest& l = latest.at(u);
+      return l.present ? std::optional<sdk::AttributeValue>(l.value) : std::nullopt;
+    });
   }
   dirty_attribute_users_.clear();
   last_ = next;

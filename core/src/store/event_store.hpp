@@ -30,25 +30,22 @@ class EventStore {
   EventStore();
 
   // An event's content hash (128 bits): equal events have equal hashes.
-  struct Hash128 {
-    std::uint64_t a, b;
-    bool operator==(const Hash128& o) const { return a == o.a && b == o.b; }
-  };
+  using Hash128 = HashSet128::Key;
   struct Hash128Hasher {
     std::size_t operator()(const Hash128& h) const { return h.a; }
   };
   static Hash128 content_hash(const Event& e);
-  // The 16 bytes that key an event in the durable store.
+  // The 16 bytes that key an event in the durable store, and the hash back
+  // from a stored key (which ends with those 16 bytes). REQUIRES: key.size() >= 16.
   static std::string key_of(const Hash128& h);
+  static Hash128 hash_in_key(std::string_view key);
 
   // Applies one validated event. Returns false when it is a duplicate.
   // Events may arrive in any order; `event.seq` orders ties of equal times.
   bool add(const Event& event, const Catalog& catalog) { return add_hashed(event, catalog, content_hash(event)); }
   // The same with the event's content hash already computed (ingest hashes once).
   bool add(const Event& event, const Catalog& catalog, const Hash128& hash) { return add_hashed(event, catalog, hash); }
-  bool contains(const Hash128& hash) const { return seen_.contains({hash.a, hash.b}); }
-  // The content hash (16 bytes) that keys an event in the durable store.
-  static std::string content_key(const Event& event);
+  bool contains(const Hash128& hash) const { return seen_.contains(hash); }
 
   // An immutable snapshot of everything added so far. Columns untouched since
   // the last snapshot are shared with it.
@@ -99,7 +96,6 @@ class EventStore {
     sdk::AttributeValue value;
   };
 
-  static Hash128 from_key(const std::string& key);
   bool add_hashed(const Event& event, const Catalog& catalog, const Hash128& hash);
   struct SourceData {
     std::unordered_map<std::string, TimeColumn> facts;  // by fact_key_string
@@ -109,9 +105,13 @@ class EventStore {
 
   // Records "something at t" for u in a latest-time column.
   static void touch_max(TimeColumn& c, UserIndex u, sdk::Timestamp t);
-  // Folds the pending updates into the state (latest time wins; counts add).
-  static void fold_max(TimeColumn& c);
-  static void fold_sum(Column<std::int64_t>& c);
+  // Queues an update; folds when the pending updates are worth a pass.
+  template <typename T, typename Combine>
+  static void push(Column<T>& c, UserIndex u, T value, Combine combine);
+  // Folds the pending updates into the state; `combine` merges two values of
+  // one user (commutative: latest time wins, counts add).
+  template <typename T, typename Combine>
+  static void fold(Column<T>& c, Combine combine);
   void fact(const Event& e, UserIndex u, sdk::FactKind kind, std::string_view step, std::string_view detail);
   void summary(UserIndex u, sdk::Timestamp t, sdk::SummaryKind kind, std::string_view a = {},
                std::string_view b = {});
