@@ -1,8 +1,11 @@
 // `retarget`: the command line, a thin layer over the public API (engine.hpp).
-// Exit codes: 0 ok, 1 the request failed, 2 bad usage or invalid input.
+// Exit codes (formats.md): 0 done, 1 the request failed (unknown id, refused,
+// I/O), 2 bad usage or invalid input (nothing applied), 3 done but some input
+// lines were rejected.
 #include <CLI/CLI.hpp>
 #include <unistd.h>
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 #include <functional>
@@ -20,8 +23,19 @@ using nlohmann::json;
 using retarget::Diagnostics;
 using retarget::Engine;
 using retarget::Status;
+using retarget::csv_cell;
 
-constexpr int kOk = 0, kFailed = 1, kBadInput = 2;
+constexpr int kOk = 0, kFailed = 1, kBadInput = 2, kSomeRejected = 3;
+
+// Set when an ingest (the command or --events) rejected lines: a command that
+// otherwise succeeds then exits 3.
+bool g_rejected_lines = false;
+
+// JSON as text; bytes that are not UTF-8 (none should reach here: input is
+// checked at the edge) become U+FFFD instead of aborting the process.
+std::string dump(const json& j, int indent = 2) {
+  return j.dump(indent, ' ', false, json::error_handler_t::replace);
+}
 
 struct Globals {
   std::string config;
@@ -34,9 +48,9 @@ struct Globals {
   std::vector<std::string> rules;     // applied (rules apply) before the command (one-process form)
 };
 
-std::string retarget_join(const std::vector<std::string>& v) {
+std::string join(const std::vector<std::string>& v, const char* sep) {
   std::string s;
-  for (std::size_t i = 0; i < v.size(); ++i) s += (i ? " -> " : "") + v[i];
+  for (std::size_t i = 0; i < v.size(); ++i) s += (i ? sep : "") + v[i];
   return s;
 }
 
@@ -80,6 +94,7 @@ int run_with_engine(const Globals& g, const std::function<int(Engine&)>& body) {
     std::cerr << e << ": " << r->accepted << " accepted, " << r->duplicates << " duplicates, " << r->rejected
               << " rejected\n";
     for (const auto& rej : r->rejections) std::cerr << e << ":" << rej.line << ": rejected: " << rej.reason << "\n";
+    if (r->rejected) g_rejected_lines = true;
   }
   if (!g.rules.empty()) {
     Diagnostics d;
@@ -88,13 +103,6 @@ int run_with_engine(const Globals& g, const std::function<int(Engine&)>& body) {
     if (!s.ok()) return report(s);
   }
   return body(**engine);
-}
-
-// Interaction-data surfaces exclude expired data; say which sources are out.
-void warn_expired(const Engine& e) {
-  for (const auto& s : e.lifecycle_status())
-    if (s.tier == "expired" || s.tier == "restoring")
-      std::cerr << "warning: expired data excluded: " << s.key << " is in long-term storage (restore it to include it)\n";
 }
 
 // `--rules` of one command: used for that command only, never stored.
@@ -169,7 +177,7 @@ int main(int argc, char** argv) {
                                   {"params", params}, {"example", f.example}});
         }
         for (const auto& r : e.refused_plugins()) j["refused"].push_back({{"library", r.library}, {"reason", r.reason}});
-        std::cout << j.dump(2) << "\n";
+        std::cout << dump(j) << "\n";
         return kOk;
       }
       for (const auto& p : e.plugins()) std::cout << p.name << " " << p.version << "  (" << p.library << ")\n";
@@ -235,13 +243,16 @@ int main(int argc, char** argv) {
       if (ingest_format == "json") {
         json rej = json::array();
         for (const auto& x : r->rejections) rej.push_back({{"line", x.line}, {"reason", x.reason}});
-        std::cout << json{{"lines", r->lines}, {"accepted", r->accepted}, {"duplicates", r->duplicates},
-                          {"rejected", r->rejected}, {"rejections", rej}, {"seconds", r->seconds}}.dump(2) << "\n";
+        std::cout << dump(json{{"lines", r->lines}, {"accepted", r->accepted}, {"duplicates", r->duplicates},
+                               {"rejected", r->rejected}, {"rejections", rej}, {"seconds", r->seconds}})
+                  << "\n";
       } else {
         for (const auto& x : r->rejections) std::cerr << ingest_file << ":" << x.line << ": rejected: " << x.reason << "\n";
+        if (r->rejected > r->rejections.size())
+          std::cerr << ingest_file << ": " << (r->rejected - r->rejections.size()) << " more rejected line(s) not listed\n";
         std::cout << r->accepted << " accepted, " << r->duplicates << " duplicates, " << r->rejected << " rejected\n";
       }
-      return kOk;
+      return r->rejected ? kSomeRejected : kOk;
     });
   });
 
@@ -262,26 +273,43 @@ int main(int argc, char** argv) {
         std::cerr << "retarget: no segments: pass --rules FILE\n";
         return kBadInput;
       }
+      // One segment asked for: the plain forms of formats.md. Several (or
+      // none named, meaning all): lines labelled with the segment id.
+      bool labelled = eval_segments.size() != 1;
+      bool json_out = eval_format == "json";
       json all = json::array();
+      if (eval_format == "csv") std::cout << (labelled ? "segment,external_id\n" : "external_id\n");
       for (const auto& id : ids) {
         auto r = e.evaluate(id, eval_format != "count" && eval_format != "text");
-        if (!r.ok()) return report(r.status());
-        for (const auto& w : r->warnings) std::cerr << "warning: " << w << "\n";
+        if (!r.ok()) {
+          if (r.status().code() == Status::Code::kNotFound)
+            return report(Status::NotFound(r.status().message() + retarget::did_you_mean(id, e.segment_ids())));
+          return report(r.status());
+        }
+        if (!json_out)
+          for (const auto& w : r->warnings) std::cerr << "warning: " << w << "\n";
         if (eval_format == "count") {
+          if (labelled) std::cout << r->id << "\t";
           std::cout << r->count << "\n";
         } else if (eval_format == "ids") {
-          for (const auto& m : r->members) std::cout << m << "\n";
+          for (const auto& m : r->members) {
+            if (labelled) std::cout << r->id << "\t";
+            std::cout << m << "\n";
+          }
         } else if (eval_format == "csv") {
-          std::cout << "external_id\n";
-          for (const auto& m : r->members) std::cout << m << "\n";
-        } else if (eval_format == "json") {
+          for (const auto& m : r->members) {
+            if (labelled) std::cout << csv_cell(r->id) << ",";
+            std::cout << csv_cell(m) << "\n";
+          }
+        } else if (json_out) {
           all.push_back({{"segment", r->id}, {"count", r->count}, {"members", r->members}, {"warnings", r->warnings},
                          {"timing", {{"evaluate_ms", r->evaluate_ms}, {"compile_ms", r->compile_ms}}}});
         } else {
           std::cout << r->id << " (" << r->name << "): " << r->count << " user(s)  [" << r->evaluate_ms << " ms]\n";
         }
       }
-      if (eval_format == "json") std::cout << (all.size() == 1 ? all[0] : all).dump(2) << "\n";
+      // JSON has one shape whatever the number of segments: an array.
+      if (json_out) std::cout << dump(all) << "\n";
       return kOk;
     });
   });
@@ -298,12 +326,16 @@ int main(int argc, char** argv) {
     code = run_with_engine(g, [&](Engine& e) {
       if (int rc = load_command_rules(e, explain_rules); rc != kOk) return rc;
       auto r = e.explain(explain_segment, explain_user);
-      if (!r.ok()) return report(r.status());
+      if (!r.ok()) {
+        if (r.status().code() == Status::Code::kNotFound)
+          return report(Status::NotFound(r.status().message() + retarget::did_you_mean(explain_segment, e.segment_ids())));
+        return report(r.status());
+      }
       if (explain_format == "json") {
         json j{{"segment", r->segment}, {"user", r->user}, {"known_user", r->known_user}, {"member", r->member},
                {"match", explain_json(r->match)}, {"exclude", json::array()}, {"warnings", r->warnings}};
         for (const auto& x : r->exclude) j["exclude"].push_back(explain_json(x));
-        std::cout << j.dump(2) << "\n";
+        std::cout << dump(j) << "\n";
         return kOk;
       }
       std::cout << "segment " << r->segment << ", user " << r->user << ": "
@@ -332,9 +364,17 @@ int main(int argc, char** argv) {
   rules_apply->callback([&] {
     code = run_with_engine(g, [&](Engine& e) {
       Diagnostics d;
-      Status s = e.load_rules(apply_files, d);
+      retarget::RulesChange change;
+      Status s = e.load_rules(apply_files, d, /*store=*/true, &change);
       print_diagnostics(d);
-      if (s.ok()) std::cout << "stored " << e.segment_ids().size() << " segment(s)\n";
+      if (s.ok()) {
+        std::cout << "stored " << change.added.size() + change.updated.size() << " segment(s) from "
+                  << join(apply_files, ", ") << ": " << change.added.size() << " new";
+        if (!change.added.empty()) std::cout << " (" << join(change.added, ", ") << ")";
+        std::cout << ", " << change.updated.size() << " updated";
+        if (!change.updated.empty()) std::cout << " (" << join(change.updated, ", ") << ")";
+        std::cout << "; " << e.segment_ids().size() << " stored in total\n";
+      }
       return report(s);
     });
   });
@@ -397,7 +437,7 @@ int main(int argc, char** argv) {
       auto r = e.sweep();
       if (!r.ok()) return report(r.status());
       if (lifecycle_format == "json") {
-        std::cout << json{{"expired", r->expired}, {"deleted", r->deleted}, {"records_moved", r->records_moved}}.dump(2) << "\n";
+        std::cout << dump(json{{"expired", r->expired}, {"deleted", r->deleted}, {"records_moved", r->records_moved}}) << "\n";
         return kOk;
       }
       for (const auto& s : r->expired) std::cout << "expired " << s << " (moved to long-term storage)\n";
@@ -413,26 +453,46 @@ int main(int argc, char** argv) {
   status->callback([&] {
     code = run_with_engine(g, [&](Engine& e) {
       auto list = e.lifecycle_status(status_ids);
+      // Every id asked for must exist: an unknown one is exit 1, with a suggestion.
+      std::vector<std::string> known;
+      for (const auto& s : e.lifecycle_status()) known.push_back(s.id), known.push_back(s.key);
+      for (const auto& id : status_ids)
+        if (std::find(known.begin(), known.end(), id) == known.end())
+          return report(Status::NotFound("unknown campaign or Canvas '" + id + "'" + retarget::did_you_mean(id, known)));
       if (lifecycle_format == "json") {
         json arr = json::array();
         for (const auto& s : list) {
           json pins = json::array();
           for (const auto& p : s.pinned_by) pins.push_back({{"pinner", p.pinner}, {"path", p.path}});
           json j{{"source", s.key}, {"name", s.name}, {"status", s.status}, {"tier", s.tier}, {"pinned", s.pinned},
-                 {"pinned_by", pins}, {"records", s.records}, {"last_activity_reason", s.last_activity_reason}};
+                 {"pinned_by", pins}, {"records", s.records}, {"last_activity_reason", s.last_activity_reason},
+                 {"action", s.action}};
           j["last_activity"] = s.last_activity_ms ? json(time_text(s.last_activity_ms)) : json(nullptr);
           j["due"] = s.due_ms ? json(time_text(s.due_ms)) : json(nullptr);
-          j["expires_at"] = s.expires_at_ms ? json(time_text(s.expires_at_ms)) : json(nullptr);
+          j[s.action == "delete" ? "deleted_at" : "expires_at"] =
+              s.expires_at_ms ? json(time_text(s.expires_at_ms)) : json(nullptr);
+          if (s.tier == "deleted" || s.tier == "expired")
+            j[s.tier == "deleted" ? "was_deleted_at" : "expired_at"] =
+                s.tier_changed_at_ms ? json(time_text(s.tier_changed_at_ms)) : json(nullptr);
+          if (s.deletion_basis_ms) j["last_sent_or_stopped"] = time_text(s.deletion_basis_ms);
           arr.push_back(j);
         }
-        std::cout << arr.dump(2) << "\n";
+        std::cout << dump(arr) << "\n";
         return kOk;
       }
       for (const auto& s : list) {
         std::cout << s.key << " (" << s.status << "): " << s.tier << ", " << s.records << " records";
-        if (s.pinned) {
+        if (s.tier == "deleted") {
+          std::cout << ", interaction data deleted at " << time_text(s.tier_changed_at_ms) << " (legacy policy)";
+        } else if (s.tier == "expired") {
+          std::cout << ", expired at " << time_text(s.tier_changed_at_ms) << " (in long-term storage; "
+                    << "retarget restore --" << s.kind << " " << s.id << ")";
+        } else if (s.pinned) {
           std::cout << ", pinned by";
-          for (const auto& p : s.pinned_by) std::cout << " [" << retarget_join(p.path) << "]";
+          for (const auto& p : s.pinned_by) std::cout << " [" << join(p.path, " -> ") << "]";
+        } else if (s.expires_at_ms && s.action == "delete") {
+          std::cout << ", deleted at the sweep of " << time_text(s.expires_at_ms)
+                    << " (legacy policy: 25 calendar months after " << time_text(s.deletion_basis_ms) << ")";
         } else if (s.expires_at_ms) {
           std::cout << ", expires at the sweep of " << time_text(s.expires_at_ms) << " (last activity: "
                     << s.last_activity_reason << " " << time_text(s.last_activity_ms) << ")";
@@ -457,7 +517,7 @@ int main(int argc, char** argv) {
       if (lifecycle_format == "json") {
         json arr = json::array();
         for (const auto& p : entries) arr.push_back({{"source", p.source}, {"action", p.action}, {"at", time_text(p.at_ms)}});
-        std::cout << arr.dump(2) << "\n";
+        std::cout << dump(arr) << "\n";
         return kOk;
       }
       for (const auto& p : entries) std::cout << time_text(p.at_ms) << "  " << p.action << "  " << p.source << "\n";
@@ -487,12 +547,13 @@ int main(int argc, char** argv) {
       retarget::RestoreJobInfo info = *job;
       if (restore_wait && info.id) info = e.wait_restore(info.id);
       if (restore_format == "json") {
-        std::cout << json{{"job", info.id}, {"sources", info.sources}, {"state", info.state}, {"moved", info.moved},
-                          {"total", info.total}}.dump(2) << "\n";
+        std::cout << dump(json{{"job", info.id}, {"sources", info.sources}, {"state", info.state},
+                               {"moved", info.moved}, {"total", info.total}})
+                  << "\n";
       } else if (info.sources.empty()) {
         std::cout << "nothing to restore: the data is live\n";
       } else {
-        std::cout << "restore job " << info.id << " " << info.state << ": " << retarget_join(info.sources) << " ("
+        std::cout << "restore job " << info.id << " " << info.state << ": " << join(info.sources, ", ") << " ("
                   << info.moved << "/" << info.total << " records)\n";
       }
       return info.state == "failed" ? kFailed : kOk;
@@ -507,8 +568,7 @@ int main(int argc, char** argv) {
     code = run_with_engine(g, [&](Engine& e) {
       auto r = e.profile(profile_user);
       if (!r.ok()) return report(r.status());
-      warn_expired(e);
-      std::cout << *r << "\n";
+      std::cout << *r << "\n";  // expired data it leaves out: the JSON's "warnings"
       return kOk;
     });
   });
@@ -523,8 +583,7 @@ int main(int argc, char** argv) {
       std::stringstream ss(export_ids);
       for (std::string id; std::getline(ss, id, ',');)
         if (!id.empty()) ids.push_back(id);
-      std::cout << e.export_users(ids) << "\n";
-      warn_expired(e);
+      std::cout << e.export_users(ids) << "\n";  // with "warnings" naming expired sources it leaves out
       return kOk;
     });
   });
@@ -607,6 +666,14 @@ int main(int argc, char** argv) {
     });
   });
 
+  // Every argument must be UTF-8 (ids, paths, times): checked here, at the edge.
+  for (int i = 1; i < argc; ++i) {
+    std::string_view arg(argv[i]);
+    if (!retarget::is_utf8_text(arg)) {
+      std::cerr << "retarget: argument " << i << " is not valid UTF-8\n";
+      return kBadInput;
+    }
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -617,5 +684,6 @@ int main(int argc, char** argv) {
     app.exit(e);
     return kBadInput;
   }
+  if (code == kOk && g_rejected_lines) return kSomeRejected;
   return code;
 }

@@ -42,6 +42,9 @@ struct Config {
   std::string sweep_schedule = "daily 03:00";       // embedded scheduler
   bool pin_by_tag = true;
   bool segments_pin = false;
+  // A change that makes an active consumer depend on an expired source (a tag
+  // added, a segment edited) warns; with this, the source is also restored.
+  bool restore_when_pinned = false;
   std::string policy = "tiered";                    // tiered | legacy
   unsigned threads = 0;                             // 0 = one per core
   std::string dead_letter;                          // file for rejected events, "" = none

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace retarget {
@@ -26,11 +27,21 @@ struct Diagnostic {
   std::string to_string() const;  // "file:3:7: error: message"
 };
 
+// " (did you mean 'x'?)" when one of `candidates` is a plausible typo of
+// `word` (edit distance), else "".
+std::string did_you_mean(std::string_view word, const std::vector<std::string>& candidates);
+
+// Whether `text` is valid UTF-8 (what every input must be).
+bool is_utf8_text(std::string_view text);
+
 class Diagnostics {
  public:
   void error(SourceLocation where, std::string message);
   void warning(SourceLocation where, std::string message);
   void append(const Diagnostics& other);
+  // Orders the items by file, line and column (stable otherwise), so that a
+  // report reads in the order of the input.
+  void sort();
 
   bool has_errors() const { return errors_ > 0; }
   std::size_t error_count() const { return errors_; }

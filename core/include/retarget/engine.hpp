@@ -78,6 +78,11 @@ struct IngestReport {
   double seconds = 0;
 };
 
+// What a rules apply changed: segment ids new to the engine and ids replaced.
+struct RulesChange {
+  std::vector<std::string> added, updated;
+};
+
 struct SegmentResult {
   std::string id, name;
   std::uint64_t count = 0;
@@ -128,6 +133,9 @@ struct Explanation {
 std::optional<std::int64_t> parse_time_ms(std::string_view text);
 // Formats ms since the epoch as RFC 3339 UTC with milliseconds.
 std::string format_time_ms(std::int64_t ms);
+// One CSV field as the exports write it: RFC 4180 quoting, and a leading
+// = + - @ tab or CR neutralised with an apostrophe (no spreadsheet formulas).
+std::string csv_cell(const std::string& value);
 
 // --- Lifecycle (lifecycle.md) -------------------------------------------------
 
@@ -146,7 +154,14 @@ struct SourceStatus {
   std::optional<std::int64_t> last_activity_ms;
   std::string last_activity_reason;
   std::optional<std::int64_t> due_ms;         // when it becomes due (none: never)
-  std::optional<std::int64_t> expires_at_ms;  // the sweep that will move it
+  std::optional<std::int64_t> expires_at_ms;  // the sweep that will move (tiered) or delete (legacy) it
+  // "expire" under the tiered policy, "delete" under the legacy one: what the
+  // sweep of expires_at_ms does.
+  std::string action = "expire";
+  // Legacy policy: the instant the 25 months count from (the last send, or
+  // the stop when it never sent).
+  std::optional<std::int64_t> deletion_basis_ms;
+  std::optional<std::int64_t> tier_changed_at_ms;  // when it expired / was deleted
   std::uint64_t records = 0;    // interaction events stored (both tiers)
 };
 
@@ -224,8 +239,11 @@ class Engine {
   // Validates and adds segments (upsert by id). With `store` (rules apply)
   // they are kept in the data directory; without, only for this engine's life
   // (evaluate --rules).
-  Status load_rules(const std::vector<std::string>& paths, Diagnostics& diags, bool store = true);
-  Status load_rules_text(const std::string& yaml, const std::string& name, Diagnostics& diags, bool store = true);
+  // `change` (optional) receives the ids added and updated.
+  Status load_rules(const std::vector<std::string>& paths, Diagnostics& diags, bool store = true,
+                    RulesChange* change = nullptr);
+  Status load_rules_text(const std::string& yaml, const std::string& name, Diagnostics& diags, bool store = true,
+                         RulesChange* change = nullptr);
   std::vector<std::string> segment_ids() const;
   // Removes a stored segment; refused (naming them) while an active consumer
   // or another segment uses it.

@@ -20,8 +20,8 @@ class Status {
  public:
   enum class Code {
     kOk = 0,
-    kInvalidInput,   // the user's input is wrong (exit code 2)
-    kNotFound,       // an id that does not exist (exit code 2)
+    kInvalidInput,   // the user's input is wrong, or a file is missing or unreadable (exit code 2)
+    kNotFound,       // an id that does not exist (exit code 1)
     kFailed,         // the request could not be carried out (exit code 1)
     kIoError,        // a file or store could not be read or written (exit code 1)
   };
@@ -36,10 +36,11 @@ class Status {
   bool ok() const { return code_ == Code::kOk; }
   Code code() const { return code_; }
   const std::string& message() const { return message_; }
-  // The command line's exit code for this status: 0 ok, 2 bad input, 1 other failures.
+  // The command line's exit code for this status (formats.md): 0 ok, 2 bad
+  // input (nothing applied), 1 every other failure (unknown id, refused, I/O).
   int exit_code() const {
     if (ok()) return 0;
-    return (code_ == Code::kInvalidInput || code_ == Code::kNotFound) ? 2 : 1;
+    return code_ == Code::kInvalidInput ? 2 : 1;
   }
 
  private:

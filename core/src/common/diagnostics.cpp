@@ -1,5 +1,8 @@
 #include "retarget/diagnostics.hpp"
 
+#include <algorithm>
+#include <tuple>
+
 namespace retarget {
 
 std::string SourceLocation::to_string() const {
@@ -29,6 +32,12 @@ void Diagnostics::append(const Diagnostics& other) {
     items_.push_back(d);
     if (d.severity == Diagnostic::Severity::kError) ++errors_;
   }
+}
+
+void Diagnostics::sort() {
+  std::stable_sort(items_.begin(), items_.end(), [](const Diagnostic& a, const Diagnostic& b) {
+    return std::tie(a.where.file, a.where.line, a.where.column) < std::tie(b.where.file, b.where.line, b.where.column);
+  });
 }
 
 std::string Diagnostics::to_string() const {

@@ -79,7 +79,11 @@ std::optional<Timestamp> parse_time(std::string_view s) {
   if (pos != s.size()) return std::nullopt;
   std::int64_t days = days_from_civil(y, static_cast<unsigned>(mo), static_cast<unsigned>(d));
   std::int64_t secs = days * 86400 + h * 3600 + mi * 60 + sec - offset_minutes * 60LL;
-  return secs * 1000 + millis;
+  Timestamp t = secs * 1000 + millis;
+  // An offset may push the instant out of the years 0000-9999, where it could
+  // not be written back in RFC 3339.
+  if (!sdk::in_time_range(t)) return std::nullopt;
+  return t;
 }
 
 std::optional<std::int64_t> parse_date(std::string_view s) {

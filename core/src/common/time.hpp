@@ -18,7 +18,8 @@ namespace retarget {
 using sdk::Timestamp;
 
 // Returns nullopt when `text` is not a valid RFC 3339 time (bad field ranges,
-// 30 February, missing zone, trailing characters...).
+// 30 February, missing zone, trailing characters...) or names an instant
+// outside 0000-01-01T00:00:00Z .. 9999-12-31T23:59:59.999Z (sdk::kMinTime..kMaxTime).
 std::optional<Timestamp> parse_time(std::string_view text);
 
 // A civil date as days since 1970-01-01, or nullopt when invalid.

@@ -1,5 +1,8 @@
 #include "common/yaml_tree.hpp"
 
+#include "common/files.hpp"
+#include "common/text.hpp"
+
 #include <yaml-cpp/depthguard.h>
 #include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/exceptions.h>
@@ -175,6 +178,12 @@ YamlNode parse_yaml(std::string_view text, const std::string& file, const YamlLi
                                   std::to_string(limits.max_bytes));
     return {};
   }
+  if (auto bad = invalid_utf8_offset(text)) {
+    int line, column;
+    line_column(text, *bad, line, column);
+    diags.error({file, line, column}, "the text is not valid UTF-8 (byte offset " + std::to_string(*bad) + ")");
+    return {};
+  }
   std::istringstream in{std::string(text)};
   TreeBuilder builder(limits, file, diags);
   try {
@@ -195,22 +204,12 @@ YamlNode parse_yaml(std::string_view text, const std::string& file, const YamlLi
 }
 
 YamlNode load_yaml_file(const std::string& path, const YamlLimits& limits, Diagnostics& diags) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    diags.error({path, 0, 0}, "cannot open the file");
+  auto text = read_text_file(path, limits.max_bytes);
+  if (!text.ok()) {
+    diags.error({path, 0, 0}, text.status().message());
     return {};
   }
-  in.seekg(0, std::ios::end);
-  auto size = static_cast<std::size_t>(in.tellg());
-  if (size > limits.max_bytes) {
-    diags.error({path, 0, 0}, "the file is " + std::to_string(size) + " bytes, over the limit of " +
-                                  std::to_string(limits.max_bytes));
-    return {};
-  }
-  in.seekg(0);
-  std::string text(size, '\0');
-  in.read(text.data(), static_cast<std::streamsize>(size));
-  return parse_yaml(text, path, limits, diags);
+  return parse_yaml(*text, path, limits, diags);
 }
 
 bool yaml_as_bool(const YamlNode& n, bool& out) {

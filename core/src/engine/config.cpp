@@ -112,6 +112,7 @@ Config load_config(const std::string& path, Diagnostics& diags) {
        }},
       {"pin_by_tag", r.boolean(c.pin_by_tag)},
       {"segments_pin", r.boolean(c.segments_pin)},
+      {"restore_when_pinned", r.boolean(c.restore_when_pinned)},
       {"policy", [&](const YamlNode& n) {
          if (!n.is_scalar() || (n.value != "tiered" && n.value != "legacy"))
            return r.error(n, "policy must be 'tiered' or 'legacy'");

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cerrno>
 #include <cstring>
 #include <filesystem>
 #include <functional>
@@ -19,6 +20,7 @@
 #include <nlohmann/json.hpp>
 
 #include "catalog/catalog.hpp"
+#include "common/files.hpp"
 #include "common/text.hpp"
 #include "common/time.hpp"
 #include "eval/evaluator.hpp"
@@ -159,20 +161,27 @@ std::vector<RefusedPluginDescription> Engine::refused_plugins() const {
 
 namespace {
 
-// Applies a catalog change: all or nothing; a consumer that becomes active
-// while its audience needs expired data is refused (the resume guard).
-Status apply_catalog(Engine::Impl& impl, const std::function<void(Catalog&)>& apply, Diagnostics& diags) {
+// Applies a catalog change, all or nothing: the file must be valid, every
+// stored segment and every consumer's audience must still compile against the
+// new catalog, and nothing may become active while it needs expired data (a
+// consumer whose audience reads it, or an expired source itself: the resume
+// guard also guards the declarative route).
+Status apply_catalog(Engine::Impl& impl, const std::function<void(Catalog&)>& apply, const std::string& file,
+                     Diagnostics& diags) {
   std::size_t before = diags.error_count();
   Catalog next = impl.catalog;
   apply(next);
   if (diags.error_count() > before) return Status::InvalidInput("the catalog has errors; nothing was applied");
+  if (!impl.validate(next, impl.rules, diags, nullptr, {file}).ok())
+    return Status::InvalidInput("the catalog has errors; nothing was applied");
+  std::set<std::string> pinned_before = impl.pinned_expired();
   Catalog previous = std::move(impl.catalog);
   impl.catalog = std::move(next);
   impl.sync_graph(&diags);
   std::vector<std::string> refused;
   auto check = [&](const std::string& key, LifecycleStatus now_status, LifecycleStatus was) {
     if (now_status != LifecycleStatus::kActive || was == LifecycleStatus::kActive) return;
-    auto needs = impl.expired_needs(key);
+    auto needs = impl.activation_needs(key);
     if (!needs.empty()) refused.push_back(key + " needs expired data of " + join(needs, ", "));
   };
   for (const auto& [id, c] : impl.catalog.campaigns()) {
@@ -191,30 +200,17 @@ Status apply_catalog(Engine::Impl& impl, const std::function<void(Catalog&)>& ap
     impl.catalog = std::move(previous);
     impl.sync_graph(nullptr);
     return Status::Failed("refused to activate: " + join(refused, "; ") +
-                          "; restore it first (retarget restore ...) or use --restore; nothing was applied");
+                          "; restore it first (retarget restore ...) or resume with --restore; nothing was applied");
   }
+  impl.report_newly_pinned(pinned_before, diags);
   impl.publish();
   return Status::Ok();
 }
 
 }  // namespace
 
-namespace {
-Result<std::string> read_limited(const std::string& path, std::size_t max_bytes) {
-  std::error_code ec;
-  auto size = fs::file_size(path, ec);
-  if (ec) return Status::IoError("cannot read '" + path + "': " + ec.message());
-  if (size > max_bytes)
-    return Status::InvalidInput(path + ": the file is " + std::to_string(size) + " bytes, over the limit of " +
-                                std::to_string(max_bytes));
-  std::ifstream in(path, std::ios::binary);
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  return text;
-}
-}  // namespace
-
 Status Engine::apply_catalog_file(const std::string& path, Diagnostics& diags) {
-  auto text = read_limited(path, impl_->config.limits.max_rules_file_bytes);
+  auto text = read_text_file(path, impl_->config.limits.max_rules_file_bytes);
   if (!text.ok()) {
     diags.error({path, 0, 0}, text.status().message());
     return text.status();
@@ -224,7 +220,13 @@ Status Engine::apply_catalog_file(const std::string& path, Diagnostics& diags) {
 
 Status Engine::apply_catalog_text(const std::string& yaml, const std::string& name, Diagnostics& diags) {
   std::lock_guard lock(impl_->mu);
-  Status s = apply_catalog(*impl_, [&](Catalog& c) { c.apply_text(yaml, name, diags); }, diags);
+  Status s = check_utf8(yaml, name);
+  if (!s.ok()) {
+    diags.error({name, 0, 0}, s.message());
+    return s;
+  }
+  s = apply_catalog(*impl_, [&](Catalog& c) { c.apply_text(yaml, name, diags); }, name, diags);
+  diags.sort();
   if (!s.ok()) return s;
   return impl_->log({{"op", "catalog"}, {"name", name}, {"text", yaml}});
 }
@@ -248,12 +250,10 @@ Result<IngestReport> Engine::Impl::ingest(const char* data, std::size_t size, co
   auto reject = [&](std::string_view line, std::string reason) {
     ++report.rejected;
     if (report.rejections.size() < 1000) report.rejections.push_back({line_no, reason});
+    // One JSON object per rejected line; `text` is the line itself (bytes
+    // that are not UTF-8 become U+FFFD: JSON cannot hold them).
     if (dead_letter)
-      dead_letter << nlohmann::json{{"line", line_no},
-                                    {"reason", reason},
-                                    {"text", nlohmann::json(std::string(line)).dump(-1, ' ', false,
-                                                                                     nlohmann::json::error_handler_t::replace)}}
-                         .dump()
+      dead_letter << nlohmann::json{{"line", line_no}, {"reason", reason}, {"text", utf8_replaced(line)}}.dump()
                   << "\n";
   };
   // Group commit: events are made durable a batch at a time (one synced
@@ -348,8 +348,10 @@ Result<IngestReport> Engine::ingest_file(const std::string& path, const IngestOp
     std::string text(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>{});
     return ingest_text(text, options);
   }
+  std::error_code ec;
+  if (fs::is_directory(path, ec)) return cannot_read(path, "it is a directory");
   std::ifstream in(path, std::ios::binary);
-  if (!in) return Status::IoError("cannot open events file '" + path + "'");
+  if (!in) return cannot_read(path, std::strerror(errno));
   // Block by block (whole lines, read_block_bytes at most), so a file of any size
   // needs a bounded buffer; every block is durable and published before the
   // next is read.
@@ -414,63 +416,57 @@ Result<IngestReport> Engine::ingest_text(std::string_view jsonl, const IngestOpt
   return impl_->ingest(padded.data(), padded.size(), options);
 }
 
-Status Engine::Impl::validate(const RuleSet& candidate, Diagnostics& diags,
-                              std::map<std::string, References>* out_refs) const {
-  std::size_t before = diags.error_count();
+Status Engine::Impl::validate(const Catalog& cat, const RuleSet& candidate, Diagnostics& diags,
+                              std::map<std::string, References>* out_refs,
+                              const std::set<std::string>& warn_files, bool warn_expired_reads) const {
+  Diagnostics local;
   std::set<std::string> deleted = deleted_sources();
   std::set<std::string> expired = expired_sources();
-  Compiler compiler(registry, catalog, candidate, compile_options(deleted));
+  Compiler compiler(registry, cat, candidate, compile_options(deleted));
   std::map<std::string, References> refs;
   for (const auto& [id, def] : candidate.segments()) {
-    auto compiled = compiler.compile(def, diags);
+    auto compiled = compiler.compile(def, local);
     if (!compiled) continue;
     refs[id] = compiled->references;
-    for (const auto& source : sources_read(*compiled, catalog))
+    if (!warn_expired_reads) continue;
+    for (const auto& source : sources_read(*compiled, cat))
       if (expired.count(source))
-        diags.warning(def.where, "segment '" + id + "' reads " + source +
-                                     ", whose interaction data is expired: it counts as absent until restored");
+        local.warning(def.where, "segment '" + id + "' reads " + source +
+                                     ", whose interaction data is expired: it counts as absent until restored (" +
+                                     restore_command(source) + ")");
   }
-  compiler.check_cycles(refs, diags);
+  for (const auto& def : candidate.duplicates()) compiler.compile(def, local);  // for their own problems
+  compiler.check_cycles(refs, local);
+  // Consumers' audiences: segments named must exist (a warning: it pins nothing
+  // until it does), inline trees must compile against this catalog and rules.
+  std::set<std::string> ids = candidate.ids();
+  auto audience = [&](const std::string& key, const Audience& a, const SourceLocation& where) {
+    for (const auto& s : a.segments)
+      if (!ids.count(s))
+        local.warning(where, key + "'s audience names segment '" + s +
+                                 "', which is not defined yet: it pins nothing until it exists");
+    if (a.match) {
+      References r;
+      compiler.compile_tree(*a.match, where.file, r, local);
+    }
+  };
+  for (const auto& [id, c] : cat.campaigns()) audience("campaign:" + id, c.audience, c.where);
+  for (const auto& [id, c] : cat.canvases()) audience("canvas:" + id, c.audience, c.where);
+  for (const auto& [id, c] : cat.content_cards()) audience("card:" + id, c.audience, c.where);
+  for (const auto& d : local.items()) {
+    if (d.severity == Diagnostic::Severity::kError) diags.error(d.where, d.message);
+    else if (warn_files.empty() || warn_files.count(d.where.file)) diags.warning(d.where, d.message);
+  }
   if (out_refs) *out_refs = std::move(refs);
-  if (diags.error_count() > before)
-    return Status::InvalidInput(std::to_string(diags.error_count() - before) + " problem(s) in the rules");
+  if (local.has_errors())
+    return Status::InvalidInput(std::to_string(local.error_count()) + " problem(s) in the rules");
   return Status::Ok();
 }
 
 Status Engine::validate_rules(const std::vector<std::string>& paths, Diagnostics& diags) const {
-  std::lock_guard lock(impl_->mu);
-  std::size_t before = diags.error_count();
-  RuleSet candidate = impl_->rules;
-  RuleSet added;
-  for (const auto& p : paths) added.add_file(p, impl_->config.limits, diags);
-  if (diags.error_count() > before) return Status::InvalidInput("the rules have errors");
-  candidate.upsert(added);
-  return impl_->validate(candidate, diags, nullptr);
-}
-
-Status Engine::Impl::apply_rules_text(const std::string& text, const std::string& name, Diagnostics& diags,
-                                      bool store_them) {
-  std::size_t before = diags.error_count();
-  RuleSet added;
-  added.add_text(text, name, config.limits, diags);
-  if (diags.error_count() > before) return Status::InvalidInput("the rules have errors; nothing was loaded");
-  RuleSet candidate = rules;
-  candidate.upsert(added);
-  std::map<std::string, References> refs;
-  Status s = validate(candidate, diags, &refs);
-  if (!s.ok()) return s;
-  rules = std::move(candidate);
-  segment_refs = std::move(refs);
-  sync_graph(&diags);
-  if (store_them) return log({{"op", "rules"}, {"name", name}, {"text", text}});
-  return Status::Ok();
-}
-
-Status Engine::load_rules(const std::vector<std::string>& paths, Diagnostics& diags, bool store) {
-  // All files or none: validate them together first.
   std::vector<std::pair<std::string, std::string>> texts;
   for (const auto& p : paths) {
-    auto text = read_limited(p, impl_->config.limits.max_rules_file_bytes);
+    auto text = read_text_file(p, impl_->config.limits.max_rules_file_bytes);
     if (!text.ok()) {
       diags.error({p, 0, 0}, text.status().message());
       return text.status();
@@ -478,29 +474,75 @@ Status Engine::load_rules(const std::vector<std::string>& paths, Diagnostics& di
     texts.emplace_back(p, std::move(text).value());
   }
   std::lock_guard lock(impl_->mu);
+  return impl_->apply_rules(texts, diags, /*commit=*/false, /*store=*/false, nullptr);
+}
+
+Status Engine::Impl::apply_rules(const std::vector<std::pair<std::string, std::string>>& texts, Diagnostics& diags,
+                                 bool commit, bool store_them, RulesChange* change) {
   std::size_t before = diags.error_count();
   RuleSet added;
-  for (const auto& [name, text] : texts) added.add_text(text, name, impl_->config.limits, diags);
-  if (diags.error_count() > before) return Status::InvalidInput("the rules have errors; nothing was loaded");
-  RuleSet candidate = impl_->rules;
+  std::set<std::string> files;
+  for (const auto& [name, text] : texts) {
+    files.insert(name);
+    added.add_text(text, name, config.limits, diags);
+  }
+  bool read_errors = diags.error_count() > before;
+  RuleSet candidate = rules;
+  candidate.clear_duplicates();
   candidate.upsert(added);
   std::map<std::string, References> refs;
-  Status s = impl_->validate(candidate, diags, &refs);
-  if (!s.ok()) return s;
-  impl_->rules = std::move(candidate);
-  impl_->segment_refs = std::move(refs);
-  impl_->sync_graph(&diags);
-  if (store)
+  // Compiled even after errors in reading, so that every problem is reported at once.
+  // Rules loaded for one command (not stored): the evaluation that follows
+  // warns about the expired data it reads, once.
+  Status s = validate(catalog, candidate, diags, &refs, files, /*warn_expired_reads=*/store_them || !commit);
+  diags.sort();
+  if (read_errors || !s.ok())
+    return Status::InvalidInput(std::to_string(diags.error_count() - before) + " problem(s) in the rules" +
+                                (commit ? "; nothing was applied" : ""));
+  if (!commit) return Status::Ok();
+  if (change) {
+    for (const auto& [id, def] : added.segments()) (rules.find(id) ? change->updated : change->added).push_back(id);
+  }
+  std::set<std::string> pinned_before = pinned_expired();
+  candidate.clear_duplicates();
+  rules = std::move(candidate);
+  segment_refs = std::move(refs);
+  sync_graph(&diags);
+  report_newly_pinned(pinned_before, diags);
+  diags.sort();
+  if (store_them)
     for (const auto& [name, text] : texts) {
-      s = impl_->log({{"op", "rules"}, {"name", name}, {"text", text}});
-      if (!s.ok()) return s;
+      Status logged = log({{"op", "rules"}, {"name", name}, {"text", text}});
+      if (!logged.ok()) return logged;
     }
   return Status::Ok();
 }
 
-Status Engine::load_rules_text(const std::string& yaml, const std::string& name, Diagnostics& diags, bool store) {
+Status Engine::load_rules(const std::vector<std::string>& paths, Diagnostics& diags, bool store,
+                          RulesChange* change) {
+  // All files or none: validate them together first.
+  std::vector<std::pair<std::string, std::string>> texts;
+  for (const auto& p : paths) {
+    auto text = read_text_file(p, impl_->config.limits.max_rules_file_bytes);
+    if (!text.ok()) {
+      diags.error({p, 0, 0}, text.status().message());
+      return text.status();
+    }
+    texts.emplace_back(p, std::move(text).value());
+  }
   std::lock_guard lock(impl_->mu);
-  return impl_->apply_rules_text(yaml, name, diags, store);
+  return impl_->apply_rules(texts, diags, /*commit=*/true, store, change);
+}
+
+Status Engine::load_rules_text(const std::string& yaml, const std::string& name, Diagnostics& diags, bool store,
+                               RulesChange* change) {
+  Status s = check_utf8(yaml, name);
+  if (!s.ok()) {
+    diags.error({name, 0, 0}, s.message());
+    return s;
+  }
+  std::lock_guard lock(impl_->mu);
+  return impl_->apply_rules({{name, yaml}}, diags, /*commit=*/true, store, change);
 }
 
 std::vector<std::string> Engine::segment_ids() const {
@@ -548,14 +590,15 @@ static Result<SegmentResult> evaluate_segment(const Engine::Impl& impl, const st
     index = impl.index;
   }
   if (!compiled) return Status::InvalidInput(diag_summary(diags));
-  std::vector<std::string> expired_warnings;
+  std::vector<std::string> expired_reads;
   {
     std::lock_guard lock(impl.mu);
     std::set<std::string> expired = impl.expired_sources();
     for (const auto& source : sources_read(*compiled, impl.catalog))
       if (expired.count(source))
-        expired_warnings.push_back("expired data excluded: " + source +
-                                   " is in long-term storage, so its interaction data counts as absent (restore it to include it)");
+        expired_reads.push_back("expired data excluded: " + source +
+                                " is in long-term storage, so its interaction data counts as absent (" +
+                                restore_command(source) + " to include it)");
   }
   double compile_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
   auto bulk = evaluate_bulk(*compiled, *index, *impl.arena, with_members, footprint);
@@ -566,9 +609,13 @@ static Result<SegmentResult> evaluate_segment(const Engine::Impl& impl, const st
   out.count = bulk->count;
   out.evaluate_ms = bulk->evaluate_ms;
   out.compile_ms = compile_ms;
+  // Each warning once: the compile's own, then one per expired source read.
+  std::set<std::string> seen;
   for (const auto& d : diags.items())
-    if (d.severity == Diagnostic::Severity::kWarning) out.warnings.push_back(d.to_string());
-  for (auto& w : expired_warnings) out.warnings.push_back(std::move(w));
+    if (d.severity == Diagnostic::Severity::kWarning && seen.insert(d.to_string()).second)
+      out.warnings.push_back(d.to_string());
+  for (auto& w : expired_reads)
+    if (seen.insert(w).second) out.warnings.push_back(std::move(w));
   if (with_members) {
     out.members.reserve(bulk->count);
     for (sdk::UserIndex u : bulk->members) out.members.push_back(index->user_id(u));
@@ -614,22 +661,50 @@ Result<Explanation> Engine::explain(const std::string& segment_id, const std::st
   return out;
 }
 
+namespace {
+
+// The top-level "warnings" of an interaction-data surface: one per expired
+// source that holds data of the users it shows (and only those).
+nlohmann::json expired_warnings(const std::map<std::string, std::vector<std::string>>& users_by_source) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& [source, users] : users_by_source) {
+    std::vector<std::string> shown(users.begin(), users.begin() + static_cast<std::ptrdiff_t>(std::min<std::size_t>(users.size(), 10)));
+    std::string who = join(shown, ", ") + (users.size() > shown.size() ? " and " + std::to_string(users.size() - shown.size()) + " more" : "");
+    out.push_back("expired data excluded: " + source + " is in long-term storage and holds interaction data of " +
+                  who + " (" + restore_command(source) + " to include it)");
+  }
+  return out;
+}
+
+}  // namespace
+
 Result<std::string> Engine::profile(const std::string& user) const {
   std::lock_guard lock(impl_->mu);
   auto u = impl_->index->find_user(user);
   if (!u || *u >= impl_->index->user_count()) return Status::NotFound("unknown user '" + user + "'");
-  return user_export(*impl_->index, impl_->catalog, *u).dump(2);
+  nlohmann::json j = user_export(*impl_->index, impl_->catalog, *u);
+  std::map<std::string, std::vector<std::string>> hidden;
+  for (auto& source : impl_->index->expired_sources_of(*u)) hidden[source].push_back(user);
+  j["warnings"] = expired_warnings(hidden);
+  return j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 std::string Engine::export_users(const std::vector<std::string>& ids) const {
   std::lock_guard lock(impl_->mu);
   nlohmann::json users = nlohmann::json::array(), invalid = nlohmann::json::array();
+  std::map<std::string, std::vector<std::string>> hidden;
   for (const auto& id : ids) {
     auto u = impl_->index->find_user(id);
-    if (!u || *u >= impl_->index->user_count()) invalid.push_back(id);
-    else users.push_back(user_export(*impl_->index, impl_->catalog, *u));
+    if (!u || *u >= impl_->index->user_count()) {
+      invalid.push_back(id);
+      continue;
+    }
+    users.push_back(user_export(*impl_->index, impl_->catalog, *u));
+    for (auto& source : impl_->index->expired_sources_of(*u)) hidden[source].push_back(id);
   }
-  return nlohmann::json{{"users", users}, {"invalid_user_ids", invalid}, {"message", "success"}}.dump(2);
+  return nlohmann::json{{"users", users}, {"invalid_user_ids", invalid}, {"message", "success"},
+                        {"warnings", expired_warnings(hidden)}}
+      .dump(2, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 Result<std::string> Engine::export_recipients(const std::string& kind, const std::string& id, const std::string& step,

@@ -27,6 +27,12 @@
 
 namespace retarget {
 
+// "retarget restore --campaign X" / "--canvas X" for a source key.
+inline std::string restore_command(const std::string& source_key) {
+  auto colon = source_key.find(':');
+  return "retarget restore --" + source_key.substr(0, colon) + " " + source_key.substr(colon + 1);
+}
+
 struct RestoreJob {
   RestoreJobInfo info;
   std::vector<RestoreCallback> callbacks;
@@ -77,7 +83,17 @@ struct Engine::Impl {
   std::set<std::string> deleted_sources() const;
   std::set<std::string> expired_sources() const;  // expired or restoring
   std::optional<CompiledSegment> compile(const std::string& id, Diagnostics& diags) const;
-  Status validate(const RuleSet& candidate, Diagnostics& diags, std::map<std::string, References>* refs) const;
+  // Checks a candidate state: every segment of `candidate` (its duplicates
+  // too, for their diagnostics), every consumer's audience, cycles, all
+  // against `cat`. Errors always land in `diags`; warnings only those located
+  // in `warn_files` (empty: all), so that a change warns about what it touched.
+  Status validate(const Catalog& cat, const RuleSet& candidate, Diagnostics& diags,
+                  std::map<std::string, References>* refs, const std::set<std::string>& warn_files = {},
+                  bool warn_expired_reads = true) const;
+  // Reads, validates and (with `commit`) applies rule texts (name, text): all
+  // or nothing; every problem of every file reported, in line order.
+  Status apply_rules(const std::vector<std::pair<std::string, std::string>>& texts, Diagnostics& diags, bool commit,
+                     bool store, RulesChange* change);
   // REQUIRES: SIMDJSON_PADDING readable bytes after data + size. Line numbers
   // in rejections start after `line_base` (a file ingested block by block).
   Result<IngestReport> ingest(const char* data, std::size_t size, const IngestOptions& options,
@@ -86,7 +102,6 @@ struct Engine::Impl {
   Status log(const nlohmann::json& op);
   Status save_state(const std::string& source_key, const char* moving = nullptr);
   Status replay();  // rebuilds everything from the data directory
-  Status apply_rules_text(const std::string& text, const std::string& name, Diagnostics& diags, bool store);
   // Moves a source between tiers (store + lifecycle state), resumable.
   Result<std::uint64_t> expire_source(const std::string& key);
   Result<std::uint64_t> restore_source(const std::string& key, const std::function<void(std::uint64_t)>& progress);
@@ -97,8 +112,18 @@ struct Engine::Impl {
   References consumer_references(const Audience& audience, const std::string& file, Diagnostics* diags) const;
   SourceFacts source_facts(const std::string& key) const;
   void publish() { index = store.snapshot(); }
-  // Expired sources `sources` would need (the resume guard).
+  // Expired sources a consumer's audience reads (the resume guard).
   std::vector<std::string> expired_needs(const std::string& consumer_key) const;
+  // What activating `key` needs restored first: the expired sources its
+  // audience reads and, for a campaign or Canvas, its own data when expired
+  // (an active source's data is always available).
+  std::vector<std::string> activation_needs(const std::string& key) const;
+  // Expired sources an active consumer (or, with segments_pin, a segment) pins.
+  std::set<std::string> pinned_expired() const;
+  // Warns about every source pinned now while expired that was not in
+  // `before`, naming the pinner, the path and the restore command; restores
+  // them when restore_when_pinned is set.
+  void report_newly_pinned(const std::set<std::string>& before, Diagnostics& diags);
 
   // Restore machinery (engine_lifecycle.cpp).
   RestoreJobInfo enqueue_restore(const std::vector<std::string>& sources, RestoreCallback cb);

@@ -88,19 +88,14 @@ void Engine::Impl::sync_graph(Diagnostics* diags) {
     e.tags = r.tags;
     return e;
   };
-  std::set<std::string> segment_ids = rules.ids();
   auto consumer = [&](const std::string& key, LifecycleStatus status, const Audience& audience,
                       const SourceLocation& where) {
     if (audience.empty()) {
       graph.remove_consumer(key);
       return;
     }
-    References refs = consumer_references(audience, where.file, diags);
-    if (diags)
-      for (const auto& s : audience.segments)
-        if (!segment_ids.count(s))
-          diags->warning(where, key + "'s audience names segment '" + s +
-                                    "', which is not defined yet: it pins nothing until it exists");
+    // Validated before the change was applied (Impl::validate): no diagnostics here.
+    References refs = consumer_references(audience, where.file, nullptr);
     graph.set_consumer(key, status == LifecycleStatus::kActive, edges_of(refs));
   };
   for (const auto& [id, c] : catalog.campaigns()) {
@@ -246,7 +241,7 @@ Status Engine::Impl::replay() {
   // 5. Segments' references, the graph, the index.
   std::map<std::string, References> refs;
   Diagnostics d;
-  validate(rules, d, &refs);
+  validate(catalog, rules, d, &refs);
   segment_refs = std::move(refs);
   sync_graph(nullptr);
   publish();
@@ -305,6 +300,39 @@ std::vector<std::string> Engine::Impl::expired_needs(const std::string& consumer
   for (const auto& s : graph.reach_of_consumer(consumer_key))
     if (expired.count(s)) out.push_back(s);
   return out;
+}
+
+std::vector<std::string> Engine::Impl::activation_needs(const std::string& key) const {
+  std::vector<std::string> out = expired_needs(key);
+  if (kind_of(key) == "campaign" || kind_of(key) == "canvas") {
+    auto it = lifecycle.find(key);
+    if (it != lifecycle.end() && it->second.tier == Tier::kExpired &&
+        std::find(out.begin(), out.end(), key) == out.end())
+      out.insert(out.begin(), key);
+  }
+  return out;
+}
+
+std::set<std::string> Engine::Impl::pinned_expired() const {
+  std::set<std::string> out;
+  for (const auto& key : expired_sources())
+    if (graph.pinned(key)) out.insert(key);
+  return out;
+}
+
+void Engine::Impl::report_newly_pinned(const std::set<std::string>& before, Diagnostics& diags) {
+  std::vector<std::string> to_restore;
+  for (const auto& key : pinned_expired()) {
+    if (before.count(key)) continue;
+    std::string by;
+    for (const auto& pin : graph.pins_of(key)) by += (by.empty() ? "" : "; ") + join(pin.path, " -> ");
+    diags.warning({}, key + " is expired but is now needed by an active consumer (" + by +
+                          "): its interaction data counts as absent there until it is restored" +
+                          (config.restore_when_pinned ? "; restoring it now (restore_when_pinned: true)"
+                                                      : "; run `" + restore_command(key) + "`"));
+    to_restore.push_back(key);
+  }
+  if (config.restore_when_pinned && !to_restore.empty()) enqueue_restore(to_restore, {});
 }
 
 // --- restore jobs -------------------------------------------------------------
@@ -401,11 +429,15 @@ Status Engine::set_status(const std::string& kind, const std::string& id, const 
     else if (kind == "card" && cat.content_card(id)) current = cat.content_card(id)->status;
     else return Status::NotFound("unknown " + kind + " '" + id + "'");
     if (next == LifecycleStatus::kActive && current != LifecycleStatus::kActive) {
-      auto needs = impl_->expired_needs(key);
+      auto needs = impl_->activation_needs(key);
       if (!needs.empty()) {
+        std::vector<std::string> commands;
+        for (const auto& n : needs) commands.push_back(restore_command(n));
+        bool own = needs.front() == key;
         if (!restore_first)
-          return Status::Failed("refused: " + key + "'s audience needs expired data of " + join(needs, ", ") +
-                                "; restore it first (retarget restore ...) or resume with --restore");
+          return Status::Failed("refused: " + key + (own ? " needs its own expired data" : "'s audience needs expired data") +
+                                " (" + join(needs, ", ") + "); restore it first (" + join(commands, "; ") +
+                                ") or resume with --restore");
         wait_for = impl_->enqueue_restore(needs, {}).id;
       }
     }
@@ -549,6 +581,11 @@ std::vector<SourceStatus> Engine::lifecycle_status(const std::vector<std::string
       s.due_ms = opt(e.due);
       s.expires_at_ms = opt(e.next_sweep);
     }
+    if (im.policy->legacy()) {
+      s.action = "delete";
+      s.deletion_basis_ms = opt(facts.last_sent != sdk::kNoTime ? facts.last_sent : facts.stopped_at);
+    }
+    s.tier_changed_at_ms = opt(state.tier_changed_at);
     s.records = im.store.source_stats(key).records;
     out.push_back(std::move(s));
   };

@@ -138,6 +138,7 @@ class Evaluation final : public sdk::SegmentResolver {
     Membership(const Evaluation& ev, const CompiledSegment& segment) : ev_(ev), segment_(segment) {}
     void evaluate_chunk(std::uint32_t chunk, ChunkBits& out) const override { ev_.chunk(segment_, chunk, out); }
     bool contains(sdk::UserIndex user) const override { return ev_.point(segment_, user).member; }
+    const CompiledSegment& segment() const { return segment_; }
 
    private:
     const Evaluation& ev_;
@@ -198,6 +199,19 @@ class Evaluation final : public sdk::SegmentResolver {
         }
         out.value = v.match;
         out.because = std::move(v.because);
+        // A nested segment: show its own tree, with each node's value.
+        if (!n.nested_segment.empty()) {
+          auto it = memberships_.find(n.nested_segment);
+          if (it != memberships_.end()) {
+            PointResult nested = point(it->second->segment(), user);
+            nested.match.label = "segment " + n.nested_segment + " match: " + nested.match.label;
+            out.children.push_back(std::move(nested.match));
+            for (auto& ex : nested.exclude) {
+              ex.label = "segment " + n.nested_segment + " exclude: " + ex.label;
+              out.children.push_back(std::move(ex));
+            }
+          }
+        }
         return out;
       }
       case PlanNode::Op::kAll:

@@ -120,6 +120,13 @@ std::vector<std::string> Index::attribute_names() const {
   return names;
 }
 
+std::vector<std::string> Index::expired_sources_of(UserIndex user) const {
+  std::vector<std::string> out;
+  for (const auto& [key, users] : expired_users_)
+    if (users && users->contains(user)) out.push_back(key);
+  return out;
+}
+
 bool Index::is_expired(sdk::SourceKind kind, std::string_view id) const {
   return expired_sources_.count(source_key(kind, id)) > 0;
 }

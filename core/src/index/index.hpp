@@ -5,7 +5,10 @@
 // Thread safety: immutable after construction; read from any thread.
 #pragma once
 
+#include <roaring/roaring.hh>
+
 #include <atomic>
+#include <map>
 #include <memory>
 #include <shared_mutex>
 #include <optional>
@@ -101,6 +104,9 @@ class Index final : public sdk::InteractionView, public sdk::ProfileView {
   }
 
   bool is_expired(sdk::SourceKind kind, std::string_view id) const;
+  // The expired sources (keys) holding interaction data of `user`: what an
+  // interaction-data surface of that user leaves out (its warning names them).
+  std::vector<std::string> expired_sources_of(UserIndex user) const;
   // Names of the custom attributes any user has, sorted.
   std::vector<std::string> attribute_names() const;
   std::size_t memory_bytes() const;
@@ -116,6 +122,8 @@ class Index final : public sdk::InteractionView, public sdk::ProfileView {
   std::shared_ptr<const sdk::UserCounts> news_feed_views_;
   ColumnMap<sdk::AttributeValue> attributes_;
   std::set<std::string, std::less<>> expired_sources_;
+  // Per expired source, every user with interaction data there (hidden).
+  std::map<std::string, std::shared_ptr<const Roaring>, std::less<>> expired_users_;
 };
 
 }  // namespace retarget

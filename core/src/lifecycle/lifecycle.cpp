@@ -36,7 +36,7 @@ sdk::Timestamp LifecyclePolicy::next_sweep(sdk::Timestamp t) const {
   std::int64_t day = (t >= 0 ? t / sdk::kMillisPerDay : -((-t + sdk::kMillisPerDay - 1) / sdk::kMillisPerDay)) - 1;
   for (int i = 0; i < 4; ++i, ++day) {
     sdk::Timestamp at = zone_.start_of_day(day) + std::int64_t{sweep_minute_} * 60000;
-    if (at >= t) return at;
+    if (at >= t) return sdk::in_time_range(at) ? at : sdk::kNoTime;
   }
   return t;
 }
@@ -56,7 +56,7 @@ ExpiryInfo LifecyclePolicy::expiry(const SourceFacts& f, const SourceLifecycle& 
   if (legacy_) {
     e.due = legacy_deletion_due(f);
   } else {
-    e.due = e.last_activity + window_ms_;
+    e.due = sdk::add_time(e.last_activity, window_ms_);  // kNoTime past year 9999
   }
   e.next_sweep = next_sweep(e.due);
   return e;
@@ -78,6 +78,7 @@ sdk::Timestamp LifecyclePolicy::legacy_deletion_due(const SourceFacts& f) const 
   bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
   unsigned last = (m == 2 && leap) ? 29 : kDays[m - 1];
   if (d > last) d = last;
+  if (y > 9999) return sdk::kNoTime;  // beyond what can be written: never
   return days_from_civil(y, m, d) * sdk::kMillisPerDay + time_of_day;
 }
 

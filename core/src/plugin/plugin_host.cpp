@@ -168,7 +168,11 @@ void probe(const sdk::FilterFactory& factory) {
   }
 }
 
-void load_one(const fs::path& path, const PluginHostOptions& options, FilterRegistry& registry) {
+// `provided` collects the names of the filters the library declares, once its
+// ABI is known to match (so that a refusal can say which filters it would have
+// provided).
+void load_one(const fs::path& path, const PluginHostOptions& options, FilterRegistry& registry,
+              std::vector<std::string>& provided) {
   check_trust(path, options);
   auto lib = std::make_shared<boost::dll::shared_library>();
   boost::dll::fs::error_code ec;
@@ -194,6 +198,8 @@ void load_one(const fs::path& path, const PluginHostOptions& options, FilterRegi
   if (!table->plugin_name || !*table->plugin_name) throw Refusal{"bad metadata: the plugin has no name"};
   if (table->factory_count > 0 && !table->factories) throw Refusal{"bad metadata: no factory table"};
 
+  for (std::uint32_t i = 0; i < table->factory_count; ++i)
+    if (table->factories[i]) provided.push_back(table->factories[i]->info().name);
   std::set<std::string> taken;
   for (const auto& n : registry.names()) taken.insert(n);
   std::vector<const sdk::FilterFactory*> factories;
@@ -252,10 +258,11 @@ void load_plugins(const PluginHostOptions& options, FilterRegistry& registry) {
     }
     std::sort(files.begin(), files.end());
     for (const auto& f : files) {
+      std::vector<std::string> provided;
       try {
-        load_one(f, options, registry);
+        load_one(f, options, registry, provided);
       } catch (const Refusal& r) {
-        registry.add_refused({f.string(), r.reason});
+        registry.add_refused({f.string(), r.reason, std::move(provided)});
       }
     }
   }

@@ -33,6 +33,9 @@ struct PluginRecord {
 struct RefusedPlugin {
   std::string path;
   std::string reason;
+  // Filters the library declares, when it was refused after its plugin table
+  // could be read safely (matching ABI); empty otherwise.
+  std::vector<std::string> filters = {};
 };
 
 class FilterRegistry {
@@ -47,6 +50,11 @@ class FilterRegistry {
   bool frozen() const { return frozen_; }
 
   const RegisteredFilter* find(std::string_view name) const;
+  // Why `name` is not available, when a refused library may have provided it:
+  // "filter 'x' is provided by plugin library L, which was refused: REASON",
+  // or a note naming the refused libraries whose filters are unknown; "" when
+  // no refusal can explain it.
+  std::string unavailable_because(std::string_view name) const;
   std::vector<std::string> names() const;
   const std::map<std::string, RegisteredFilter, std::less<>>& filters() const { return filters_; }
   const std::vector<PluginRecord>& plugins() const { return plugins_; }

@@ -32,7 +32,6 @@ void RuleSet::add_text(const std::string& text, const std::string& file, const L
 
 void RuleSet::add(const YamlNode& root, const std::string& file, const Limits&, Diagnostics& diags) {
   auto error = [&](const YamlNode& n, const std::string& m) { diags.error(n.where(file), m); };
-  std::size_t before = diags.error_count();
   if (!root.is_map()) return error(root, "a rules file must be a map with 'version: 1' and 'segments'");
   for (const auto& [k, v] : root.entries)
     if (k.value != "version" && k.value != "segments")
@@ -63,10 +62,10 @@ void RuleSet::add(const YamlNode& root, const std::string& file, const Limits&, 
         continue;
       }
       def.id = id->value;
-      if (added.count(def.id) || segments_.count(def.id)) {
+      bool duplicate = added.count(def.id) || segments_.count(def.id);
+      if (duplicate) {
         const auto& first = added.count(def.id) ? added.at(def.id).where : segments_.at(def.id).where;
         error(*id, "duplicate segment id '" + def.id + "' (first defined at " + first.to_string() + ")");
-        continue;
       }
       const YamlNode* name = s.find("name");
       def.name = name && name->is_scalar() ? name->value : def.id;
@@ -79,19 +78,22 @@ void RuleSet::add(const YamlNode& root, const std::string& file, const Limits&, 
       if (const YamlNode* ex = s.find("exclude")) {
         if (!ex->is_sequence()) {
           error(*ex, "'exclude' must be a list of trees");
-        } else {
-          def.exclude = ex->items;
+          continue;
         }
+        def.exclude = ex->items;
       }
-      added.emplace(def.id, std::move(def));
+      // A duplicate is not added, but its trees are still checked, so that
+      // one mistake does not hide the others.
+      if (duplicate) duplicates_.push_back(std::move(def));
+      else added.emplace(def.id, std::move(def));
     }
   }
-  if (diags.error_count() > before) return;
   for (auto& [id, def] : added) segments_.emplace(id, std::move(def));
 }
 
 void RuleSet::upsert(const RuleSet& other) {
   for (const auto& [id, def] : other.segments_) segments_[id] = def;
+  duplicates_.insert(duplicates_.end(), other.duplicates_.begin(), other.duplicates_.end());
 }
 
 const SegmentDefinition* RuleSet::find(std::string_view id) const {
@@ -317,7 +319,10 @@ std::optional<PlanNode> Compiler::leaf(const YamlNode& key, const YamlNode& para
   if (!def) {
     std::vector<std::string> names = registry_.names();
     names.insert(names.end(), {"all", "any", "not"});
-    diags.error(key.where(file), "unknown filter '" + key.value + "'" + did_you_mean(key.value, names));
+    std::string refused = registry_.unavailable_because(key.value);
+    if (refused.rfind("filter '", 0) == 0) diags.error(key.where(file), refused);
+    else diags.error(key.where(file), "unknown filter '" + key.value + "'" + did_you_mean(key.value, names) +
+                                          (refused.empty() ? "" : "; " + refused));
     return std::nullopt;
   }
   std::set<std::string> segment_ids = segment_ids_;
@@ -357,6 +362,8 @@ std::optional<PlanNode> Compiler::leaf(const YamlNode& key, const YamlNode& para
   out.definition = def;
   out.label = key.value + " " + to_flow(params);
   out.where = key.where(file);
+  for (const auto& p : def->info->params)
+    if (p.type == sdk::ParamType::kSegment && bound.params.has(p.name)) out.nested_segment = bound.params.text(p.name);
   return out;
 }
 

@@ -33,7 +33,9 @@ struct SegmentDefinition {
 class RuleSet {
  public:
   // Reads the segments of a rules file; a segment id defined twice (in this
-  // file or an earlier one) is an error. Nothing is added when the file has errors.
+  // file or an earlier one) is an error. Segments whose shape is wrong are not
+  // added; the others are, so that compiling them can report every problem at
+  // once. REQUIRES of the caller: a RuleSet read with errors is never applied.
   void add_file(const std::string& path, const Limits& limits, Diagnostics& diags);
   void add_text(const std::string& text, const std::string& file, const Limits& limits, Diagnostics& diags);
   // Upserts (rules apply): replaces segments with the same id.
@@ -43,10 +45,15 @@ class RuleSet {
   const SegmentDefinition* find(std::string_view id) const;
   const std::map<std::string, SegmentDefinition, std::less<>>& segments() const { return segments_; }
   std::set<std::string> ids() const;
+  // Second definitions of an id (an error already reported): compiled for
+  // their diagnostics only, never evaluated.
+  const std::vector<SegmentDefinition>& duplicates() const { return duplicates_; }
+  void clear_duplicates() { duplicates_.clear(); }
 
  private:
   void add(const YamlNode& root, const std::string& file, const Limits& limits, Diagnostics& diags);
   std::map<std::string, SegmentDefinition, std::less<>> segments_;
+  std::vector<SegmentDefinition> duplicates_;
 };
 
 struct PlanNode {
@@ -57,6 +64,9 @@ struct PlanNode {
   const RegisteredFilter* definition = nullptr;  // kLeaf
   std::string label;  // "all", "any", "not", or the leaf as written
   SourceLocation where;
+  // kLeaf with a kSegment parameter: the nested segment's id (explain expands
+  // its tree under the leaf).
+  std::string nested_segment;
 };
 
 // Every source a compiled segment reads (by id, or through its tags now),

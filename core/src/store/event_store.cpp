@@ -392,9 +392,15 @@ std::shared_ptr<const Index> EventStore::snapshot() {
   next->user_count_ = users_->size();
   for (auto& [skey, source] : sources_) {
     bool live = !source.stats.archived;
-    if (live) next->expired_sources_.erase(skey);
-    else next->expired_sources_.insert(skey);
+    if (live) {
+      next->expired_sources_.erase(skey);
+      next->expired_users_.erase(skey);
+    } else {
+      next->expired_sources_.insert(skey);
+    }
+    bool hidden_changed = !live && source.republish;
     for (auto& [key, c] : source.facts) {
+      if (!live && (c.changed || !c.pending.empty())) hidden_changed = true;
       fold(c, later);  // archived sources keep absorbing new events, never published
       if (!live) {
         if (source.republish) next->facts_.erase(key);
@@ -405,6 +411,16 @@ std::shared_ptr<const Index> EventStore::snapshot() {
         else next->facts_[key] = c.state;
       }
       c.changed = false;
+    }
+    if (hidden_changed) {
+      // Who has data in the hidden source: the users of all its columns.
+      auto users = std::make_shared<Roaring>();
+      for (auto& [key, c] : source.facts) {
+        c.changed = false;
+        c.state->for_each([&](UserIndex u, sdk::Timestamp) { users->add(u); });
+      }
+      users->runOptimize();
+      next->expired_users_[skey] = std::move(users);
     }
     source.republish = false;
   }

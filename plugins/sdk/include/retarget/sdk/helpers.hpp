@@ -24,8 +24,11 @@ inline void civil_from_days(std::int64_t z, int& y, unsigned& m, unsigned& d) {
 }
 
 // RFC 3339 UTC with milliseconds: 2026-03-01T09:00:00.000Z ("never" for kNoTime).
+// The host never hands out instants outside kMinTime..kMaxTime; should one
+// appear it is clamped, so that what is printed can always be read back.
 inline std::string format_time(Timestamp t) {
   if (t == kNoTime) return "never";
+  t = t < kMinTime ? kMinTime : t > kMaxTime ? kMaxTime : t;
   std::int64_t days = t >= 0 ? t / kMillisPerDay : -((-t + kMillisPerDay - 1) / kMillisPerDay);
   std::int64_t ms = t - days * kMillisPerDay;
   int y;

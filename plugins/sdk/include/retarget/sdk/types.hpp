@@ -15,6 +15,19 @@ using Timestamp = std::int64_t;
 // "Never": the time of something that did not happen.
 inline constexpr Timestamp kNoTime = std::numeric_limits<Timestamp>::min();
 inline constexpr Timestamp kMillisPerDay = 24LL * 60 * 60 * 1000;
+// The instants RFC 3339 can write: 0000-01-01T00:00:00.000Z to
+// 9999-12-31T23:59:59.999Z. Nothing outside is accepted or produced.
+inline constexpr Timestamp kMinTime = -62167219200000LL;
+inline constexpr Timestamp kMaxTime = 253402300799999LL;
+inline constexpr bool in_time_range(Timestamp t) { return t >= kMinTime && t <= kMaxTime; }
+// a + b, or kNoTime when it leaves the writable range (an instant after year
+// 9999 is "never" for every time rule).
+inline constexpr Timestamp add_time(Timestamp a, std::int64_t b) {
+  if (a == kNoTime) return kNoTime;
+  Timestamp r = 0;
+  if (__builtin_add_overflow(a, b, &r) || !in_time_range(r)) return kNoTime;
+  return r;
+}
 
 // Dense user number 0..U-1, assigned when an event first names the user.
 using UserIndex = std::uint32_t;
