@@ -1,5 +1,6 @@
 // An example third-party filter: users who have at least `min` of the listed
-// custom attributes set. Profile-level: it reads only ProfileView.
+// custom attributes set. Profile-level: it reads only ProfileView, through the
+// compact column blocks of retarget/sdk/column.hpp (SDK ABI 3).
 #include <retarget/sdk/plugin.hpp>
 #include <retarget/sdk/simple_factory.hpp>
 
@@ -15,7 +16,8 @@ class AttributeCount final : public Filter {
     std::vector<std::uint8_t> counts(kChunkUsers, 0);
     for (const auto& name : names_)
       if (const UserAttributes* column = ctx.profiles().attribute(name))
-        for (UserIndex u : column->users_in_chunk(chunk)) ++counts[offset_in_chunk(u)];
+        if (const AttributeChunk* c = column->chunk(chunk))
+          c->for_each([&](std::uint32_t offset, const AttributeRef&) { ++counts[offset]; });
     for (std::uint32_t i = 0; i < kChunkUsers; ++i)
       if (counts[i] >= min_) out.set(i);
   }
@@ -23,7 +25,7 @@ class AttributeCount final : public Filter {
   Verdict evaluate_user(const EvalContext& ctx, UserIndex user) const override {
     std::int64_t n = 0;
     for (const auto& name : names_)
-      if (const UserAttributes* column = ctx.profiles().attribute(name); column && column->contains(user)) ++n;
+      if (const UserAttributes* column = ctx.profiles().attribute(name); column && column->find(user)) ++n;
     return {n >= min_, std::to_string(n) + " of the listed attributes set; wanted at least " + std::to_string(min_)};
   }
 

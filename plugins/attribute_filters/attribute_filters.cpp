@@ -16,7 +16,7 @@
 namespace {
 
 using namespace retarget::sdk;
-using Type = AttributeValue::Type;
+using Type = AttributeRef::Type;
 
 enum class Op { kEquals, kNotEquals, kIn, kNotIn, kMatches, kExists, kNotExists, kMoreThan, kLessThan, kTime };
 
@@ -45,7 +45,7 @@ struct Operand {
   bool boolean = false;
 };
 
-bool same(const AttributeValue& v, const Operand& o) {
+bool same(const AttributeRef& v, const Operand& o) {
   if (v.type != o.type) return false;
   switch (v.type) {
     case Type::kString: return v.text == o.text;
@@ -55,9 +55,9 @@ bool same(const AttributeValue& v, const Operand& o) {
   return false;
 }
 
-std::string describe(const AttributeValue& v) {
+std::string describe(const AttributeRef& v) {
   switch (v.type) {
-    case Type::kString: return "\"" + v.text + "\"";
+    case Type::kString: return "\"" + std::string(v.text) + "\"";
     case Type::kNumber: {
       std::string s = std::to_string(v.number);
       s.erase(s.find_last_not_of('0') + 1);
@@ -76,8 +76,9 @@ class CustomAttribute final : public Filter {
       : name_(std::move(name)), op_(op), operands_(std::move(operands)), regex_(std::move(regex)),
         when_(std::move(when)), text_(std::move(text)) {}
 
-  // Whether a user with value `v` (nullptr = lacks the attribute) matches.
-  bool matches(const AttributeValue* v) const {
+  // Whether a user with value `v` (nullptr = lacks the attribute) matches;
+  // `when` is the time predicate bound to the evaluation's clock (time ops).
+  bool matches(const AttributeRef* v, const TimeRange& when) const {
     switch (op_) {
       case Op::kExists: return v != nullptr;
       case Op::kNotExists: return v == nullptr;
@@ -94,46 +95,36 @@ class CustomAttribute final : public Filter {
         for (const auto& o : operands_)
           if (same(*v, o)) return false;
         return true;
-      case Op::kMatches: return v && v->type == Type::kString && std::regex_search(v->text, *regex_);
+      case Op::kMatches:
+        return v && v->type == Type::kString && std::regex_search(v->text.begin(), v->text.end(), *regex_);
       case Op::kMoreThan: return v && v->type == Type::kNumber && v->number > operands_[0].number;
       case Op::kLessThan: return v && v->type == Type::kNumber && v->number < operands_[0].number;
       case Op::kTime:
-        if (!v) return when_->matches(kNoTime);
+        if (!v) return when.matches(kNoTime);
         if (v->type != Type::kString || v->time == kNoTime) return false;  // not a time: no match
-        return when_->matches(v->time);
+        return when.matches(v->time);
     }
     return false;
   }
 
+  TimeRange bound(const EvalContext& ctx) const { return when_ ? when_->at(ctx.now()) : TimeRange{}; }
+
   void evaluate_chunk(const EvalContext& ctx, std::uint32_t chunk, ChunkBits& out) const override {
     const UserAttributes* column = ctx.profiles().attribute(name_);
-    bool absent_matches = matches(nullptr);
+    TimeRange when = bound(ctx);
+    bool absent_matches = matches(nullptr, when);
     if (absent_matches) ctx.universe(chunk, out);
-    if (!column) return;
-    auto users = column->users_in_chunk(chunk);
-    auto codes = column->codes_in_chunk(chunk);
-    auto put = [&](std::uint32_t bit, bool yes) {
-      std::uint64_t mask = 1ULL << (bit & 63);
-      out.words[bit >> 6] = yes ? out.words[bit >> 6] | mask : out.words[bit >> 6] & ~mask;
-    };
-    if (!codes.empty()) {
-      // Dictionary-coded chunk: decide each distinct value once, then read
-      // 4-byte codes instead of whole values.
-      auto dictionary = column->dictionary_in_chunk(chunk);
-      thread_local std::vector<std::uint8_t> verdict;
-      verdict.resize(dictionary.size());
-      for (std::size_t k = 0; k < dictionary.size(); ++k) verdict[k] = matches(&dictionary[k]);
-      for (std::size_t i = 0; i < users.size(); ++i) put(offset_in_chunk(users[i]), verdict[codes[i]]);
-      return;
-    }
-    auto values = column->values_in_chunk(chunk);
-    for (std::size_t i = 0; i < users.size(); ++i) put(offset_in_chunk(users[i]), matches(&values[i]));
+    const AttributeChunk* block = column ? column->chunk(chunk) : nullptr;
+    if (!block) return;
+    // Each distinct value of the chunk is decided once (AttributeChunk::evaluate).
+    block->evaluate([&](const AttributeRef& v) { return matches(&v, when); }, absent_matches, out);
   }
 
   Verdict evaluate_user(const EvalContext& ctx, UserIndex user) const override {
     const UserAttributes* column = ctx.profiles().attribute(name_);
-    const AttributeValue* v = column ? column->find(user) : nullptr;
-    return {matches(v), (v ? name_ + " = " + describe(*v) : name_ + " is not set") + "; wanted " + text_};
+    auto v = column ? column->find(user) : std::nullopt;
+    return {matches(v ? &*v : nullptr, bound(ctx)),
+            (v ? name_ + " = " + describe(*v) : name_ + " is not set") + "; wanted " + text_};
   }
 
  private:
@@ -267,8 +258,8 @@ class SegmentFilter final : public Filter {
   bool in_;
 };
 
-// random_bucket: bucket = the user's hash (ProfileView::user_hashes) % 10000, where the
-// hash is FNV-1a 64 of the external id (data.hpp): stable across runs,
+// random_bucket: bucket = FNV-1a 64 of the external id % 10000
+// (ProfileView::user_buckets, precomputed by the host): stable across runs,
 // machines and versions.
 class RandomBucket final : public Filter {
  public:
@@ -278,15 +269,23 @@ class RandomBucket final : public Filter {
     else if (op_ == "more_than") lo_ = value + 1, hi_ = 9999;
     else lo_ = hi_ = value;
   }
-  static std::int64_t bucket(std::uint64_t hash) { return static_cast<std::int64_t>(hash % 10000); }
   bool matches(std::int64_t b) const { return lo_ <= b && b <= hi_; }
   void evaluate_chunk(const EvalContext& ctx, std::uint32_t chunk, ChunkBits& out) const override {
-    auto hashes = ctx.profiles().user_hashes(chunk);
-    for (std::uint32_t i = 0; i < hashes.size(); ++i)
-      if (matches(bucket(hashes[i]))) out.set(i);
+    auto buckets = ctx.profiles().user_buckets(chunk);
+    // Branch-free: the unsigned difference is in range exactly when lo <= b <= hi.
+    const auto lo = static_cast<std::uint32_t>(lo_), span = static_cast<std::uint32_t>(hi_ - lo_);
+    if (hi_ < lo_) return;
+    const std::size_t n = buckets.size();
+    for (std::size_t w = 0; w * 64 < n; ++w) {
+      std::uint64_t word = 0;
+      std::size_t end = std::min<std::size_t>(64, n - w * 64);
+      for (std::size_t i = 0; i < end; ++i)
+        word |= static_cast<std::uint64_t>(static_cast<std::uint32_t>(buckets[w * 64 + i]) - lo <= span) << i;
+      out.words[w] |= word;
+    }
   }
   Verdict evaluate_user(const EvalContext& ctx, UserIndex user) const override {
-    std::int64_t b = bucket(ctx.profiles().user_hashes(chunk_of(user))[offset_in_chunk(user)]);
+    std::int64_t b = ctx.profiles().user_buckets(chunk_of(user))[offset_in_chunk(user)];
     return {matches(b), "random bucket " + std::to_string(b) + "; wanted " + op_ + " " + std::to_string(value_)};
   }
 

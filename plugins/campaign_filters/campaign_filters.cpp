@@ -46,13 +46,26 @@ class ConvertedCampaign final : public Filter {
     const UserTimes* conversions = iv.fact(fact(campaign_, FactKind::kConverted, "0"));
     const UserTimes* receipts = iv.fact(fact(campaign_, FactKind::kReceived));
     const UserTimes* control = iv.fact(fact(campaign_, FactKind::kControl));
-    if (conversions) {
-      auto users = conversions->users_in_chunk(chunk);
-      auto times = conversions->values_in_chunk(chunk);
-      for (std::size_t i = 0; i < users.size(); ++i) {
-        Timestamp receipt = recurring_ ? time_of(receipts, users[i]) : kNoTime;
-        bool in_control = control && control->contains(users[i]);
-        if (converted(times[i], receipt, in_control)) out.set(offset_in_chunk(users[i]));
+    if (const ValueChunk* conv = conversions ? conversions->chunk(chunk) : nullptr) {
+      const ValueChunk* rec = recurring_ && receipts ? receipts->chunk(chunk) : nullptr;
+      if (!rec) {
+        conv->set_bits(out);
+      } else {
+        // Recurring: a conversion counts at or after the user's last receipt
+        // (receipt times gathered in a dense per-thread array, reset after use).
+        thread_local std::vector<Timestamp> receipt(kChunkUsers, kNoTime);
+        rec->for_each([&](std::uint32_t o, std::int64_t t) { receipt[o] = t; });
+        conv->for_each([&](std::uint32_t o, std::int64_t t) {
+          if (receipt[o] == kNoTime || t >= receipt[o]) out.set(o);
+        });
+        rec->for_each_offset([&](std::uint32_t o) { receipt[o] = kNoTime; });
+      }
+      // Control-group users never count as converted.
+      if (const ValueChunk* ctl = control ? control->chunk(chunk) : nullptr) {
+        ChunkBits in_control;
+        in_control.clear();
+        ctl->set_bits(in_control);
+        out.and_not(in_control);
       }
     }
     if (!have_) {

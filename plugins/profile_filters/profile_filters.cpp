@@ -17,11 +17,11 @@ class SummaryTimeFilter final : public Filter {
   SummaryTimeFilter(SummaryKind kind, std::string a, std::string b, std::string what, TimePredicate when)
       : kind_(kind), a_(std::move(a)), b_(std::move(b)), what_(std::move(what)), when_(std::move(when)) {}
   void evaluate_chunk(const EvalContext& ctx, std::uint32_t chunk, ChunkBits& out) const override {
-    match_time_chunk(ctx, ctx.profiles().times(kind_, a_, b_), when_, chunk, out);
+    match_time_chunk(ctx, ctx.profiles().times(kind_, a_, b_), when_.at(ctx.now()), chunk, out);
   }
   Verdict evaluate_user(const EvalContext& ctx, UserIndex user) const override {
     Timestamp t = time_of(ctx.profiles().times(kind_, a_, b_), user);
-    return {when_.matches(t), what_ + ": " + format_time(t) + "; wanted " + when_.text};
+    return {when_.at(ctx.now()).matches(t), what_ + ": " + format_time(t) + "; wanted " + when_.text};
   }
 
  private:
@@ -97,19 +97,19 @@ class NewsFeedViewCount final : public Filter {
   bool matches(std::int64_t n) const { return !empty_ && lo_ <= n && n <= hi_; }
   void evaluate_chunk(const EvalContext& ctx, std::uint32_t chunk, ChunkBits& out) const override {
     const UserCounts* counts = ctx.profiles().news_feed_views();
-    if (matches(0)) ctx.universe(chunk, out);
-    if (!counts) return;
-    auto users = counts->users_in_chunk(chunk);
-    auto values = counts->values_in_chunk(chunk);
-    for (std::size_t i = 0; i < users.size(); ++i) {
-      std::uint32_t bit = offset_in_chunk(users[i]);
-      if (matches(values[i])) out.set(bit);
-      else out.words[bit >> 6] &= ~(1ULL << (bit & 63));
+    const ValueChunk* block = counts ? counts->chunk(chunk) : nullptr;
+    if (empty_) return;
+    if (matches(0)) {
+      // Users without views count 0: everyone, less those whose count is outside.
+      ctx.universe(chunk, out);
+      if (block) block->clear_bits_outside(lo_, hi_, out);
+      return;
     }
+    if (block) block->set_bits_in_range(lo_, hi_, out);
   }
   Verdict evaluate_user(const EvalContext& ctx, UserIndex user) const override {
     const UserCounts* counts = ctx.profiles().news_feed_views();
-    const std::int64_t* n = counts ? counts->find(user) : nullptr;
+    auto n = counts ? counts->find(user) : std::nullopt;
     std::int64_t views = n ? *n : 0;
     return {matches(views), std::to_string(views) + " news feed view(s); wanted " + op_ + " " + std::to_string(value_)};
   }

@@ -4,15 +4,20 @@
 
 #include <limits>
 #include <memory>
+#include <random>
+#include <tuple>
 #include <vector>
 
+#include "index/column_codec.hpp"
 #include "retarget/sdk/helpers.hpp"
 
 namespace retarget::sdk {
+using retarget::AttributeValue;
+using retarget::encode_values;
+using retarget::make_attribute_column;
+using retarget::make_int_column;
 namespace {
 
-constexpr Timestamp kMin = std::numeric_limits<Timestamp>::min() + 1;
-constexpr Timestamp kMax = std::numeric_limits<Timestamp>::max();
 
 std::unique_ptr<ChunkBits> bits() {
   auto b = std::make_unique<ChunkBits>();
@@ -25,7 +30,7 @@ class NoProfiles : public ProfileView {
   const UserTimes* times(SummaryKind, std::string_view, std::string_view) const override { return nullptr; }
   const UserCounts* news_feed_views() const override { return nullptr; }
   const UserAttributes* attribute(std::string_view) const override { return nullptr; }
-  std::span<const std::uint64_t> user_hashes(std::uint32_t) const override { return {}; }
+  std::span<const std::uint16_t> user_buckets(std::uint32_t) const override { return {}; }
 };
 
 // ------------------------------------------------------------------ basics
@@ -99,7 +104,7 @@ class Universe : public ::testing::TestWithParam<std::uint32_t> {};
 TEST_P(Universe, ExactlyTheUsersThatExist) {
   const std::uint32_t n = GetParam();
   NoProfiles profiles;
-  EvalContext ctx(n, nullptr, profiles);
+  EvalContext ctx(n, nullptr, profiles, nullptr, 0);
   EXPECT_EQ(ctx.user_count(), n);
   auto out = bits();
   for (std::uint32_t chunk = 0; chunk < 3; ++chunk) {
@@ -128,122 +133,262 @@ INSTANTIATE_TEST_SUITE_P(ChunkBits, Universe,
 
 TEST(EvalContext, ProfileLevelFiltersMayNotReadInteractions) {
   NoProfiles profiles;
-  EvalContext ctx(10, nullptr, profiles);
+  EvalContext ctx(10, nullptr, profiles, nullptr, 0);
   EXPECT_THROW(ctx.interactions(), InteractionAccessDenied);
   EXPECT_EQ(&ctx.profiles(), &profiles);
 }
 
-// -------------------------------------------------------------- UserColumn
+// ------------------------------------------------------- columns (blocks)
+
+using Times = std::shared_ptr<const UserTimes>;
+Times column(std::vector<UserIndex> users, std::vector<Timestamp> times) {
+  return make_int_column<TimeTag>(users, times);
+}
+
+// Every user of `chunk` in the column, with its value, via for_each.
+std::vector<std::pair<UserIndex, Timestamp>> entries(const UserTimes& c, std::uint32_t chunk) {
+  std::vector<std::pair<UserIndex, Timestamp>> out;
+  if (const ValueChunk* b = c.chunk(chunk))
+    b->for_each([&](std::uint32_t o, std::int64_t v) { out.emplace_back((chunk << kChunkShift) + o, v); });
+  return out;
+}
 
 TEST(UserColumn, SlicesUsersSpanningThreeChunks) {
-  std::vector<UserIndex> users = {0, 5, 65535, 65536, 70000, 131072, 196607};
-  std::vector<Timestamp> times = {10, 11, 12, 13, 14, 15, 16};
-  UserTimes col(users, times);
-  EXPECT_EQ(col.size(), 7u);
-  EXPECT_FALSE(col.empty());
-
-  auto u0 = col.users_in_chunk(0);
-  auto v0 = col.values_in_chunk(0);
-  ASSERT_EQ(u0.size(), 3u);
-  ASSERT_EQ(v0.size(), 3u);
-  EXPECT_EQ(u0[0], 0u);
-  EXPECT_EQ(u0[2], 65535u);
-  EXPECT_EQ(v0[2], 12);
-
-  auto u1 = col.users_in_chunk(1);
-  auto v1 = col.values_in_chunk(1);
-  ASSERT_EQ(u1.size(), 2u);
-  EXPECT_EQ(u1[0], 65536u);
-  EXPECT_EQ(u1[1], 70000u);
-  EXPECT_EQ(v1[0], 13);
-  EXPECT_EQ(v1[1], 14);
-
-  auto u2 = col.users_in_chunk(2);
-  ASSERT_EQ(u2.size(), 2u);
-  EXPECT_EQ(u2[0], 131072u);
-  EXPECT_EQ(u2[1], 196607u);
-  EXPECT_EQ(col.values_in_chunk(2)[1], 16);
-
-  // Beyond the last chunk: empty.
-  EXPECT_TRUE(col.users_in_chunk(3).empty());
-  EXPECT_TRUE(col.values_in_chunk(3).empty());
-  EXPECT_TRUE(col.users_in_chunk(1000).empty());
-  EXPECT_TRUE(col.users_in_chunk(std::numeric_limits<std::uint32_t>::max()).empty());
+  auto col = column({0, 5, 65535, 65536, 70000, 131072, 196607}, {10, 11, 12, 13, 14, 15, 16});
+  EXPECT_EQ(col->size(), 7u);
+  EXPECT_FALSE(col->empty());
+  using E = std::vector<std::pair<UserIndex, Timestamp>>;
+  EXPECT_EQ(entries(*col, 0), (E{{0, 10}, {5, 11}, {65535, 12}}));
+  EXPECT_EQ(entries(*col, 1), (E{{65536, 13}, {70000, 14}}));
+  EXPECT_EQ(entries(*col, 2), (E{{131072, 15}, {196607, 16}}));
+  // Beyond the last chunk: nothing.
+  EXPECT_EQ(col->chunk(3), nullptr);
+  EXPECT_EQ(col->chunk(1000), nullptr);
+  EXPECT_EQ(col->chunk(std::numeric_limits<std::uint32_t>::max()), nullptr);
 }
 
 TEST(UserColumn, EmptyChunksInTheMiddleAndAtTheStart) {
-  UserTimes col({70000, 200000}, {1, 2});  // chunks 1 and 3; 0 and 2 empty
-  EXPECT_TRUE(col.users_in_chunk(0).empty());
-  ASSERT_EQ(col.users_in_chunk(1).size(), 1u);
-  EXPECT_EQ(col.users_in_chunk(1)[0], 70000u);
-  EXPECT_TRUE(col.users_in_chunk(2).empty());
-  EXPECT_TRUE(col.values_in_chunk(2).empty());
-  ASSERT_EQ(col.users_in_chunk(3).size(), 1u);
-  EXPECT_EQ(col.values_in_chunk(3)[0], 2);
-  EXPECT_TRUE(col.users_in_chunk(4).empty());
+  auto col = column({70000, 200000}, {1, 2});  // chunks 1 and 3; 0 and 2 empty
+  EXPECT_EQ(col->chunk(0), nullptr);
+  ASSERT_NE(col->chunk(1), nullptr);
+  EXPECT_EQ(col->chunk(1)->size(), 1u);
+  EXPECT_EQ(col->chunk(2), nullptr);
+  EXPECT_EQ(entries(*col, 3), (std::vector<std::pair<UserIndex, Timestamp>>{{200000, 2}}));
+  EXPECT_EQ(col->chunk(4), nullptr);
 }
 
 TEST(UserColumn, EmptyColumn) {
   UserTimes col;
   EXPECT_TRUE(col.empty());
   EXPECT_EQ(col.size(), 0u);
-  EXPECT_TRUE(col.users_in_chunk(0).empty());
-  EXPECT_TRUE(col.values_in_chunk(0).empty());
-  EXPECT_EQ(col.find(0), nullptr);
-  UserTimes col2(std::vector<UserIndex>{}, std::vector<Timestamp>{});
-  EXPECT_TRUE(col2.empty());
-  EXPECT_TRUE(col2.users_in_chunk(0).empty());
-  EXPECT_EQ(col2.find(7), nullptr);
+  EXPECT_EQ(col.chunk(0), nullptr);
+  EXPECT_FALSE(col.find(0));
+  auto col2 = column({}, {});
+  EXPECT_TRUE(col2->empty());
+  EXPECT_FALSE(col2->find(7));
   auto out = bits();
-  col2.set_chunk_bits(0, *out);
+  col2->set_chunk_bits(0, *out);
   EXPECT_EQ(out->count(), 0u);
 }
 
 TEST(UserColumn, Find) {
-  UserTimes col({3, 65536, 131073}, {30, 40, 50});
-  ASSERT_NE(col.find(3), nullptr);
-  EXPECT_EQ(*col.find(3), 30);
-  ASSERT_NE(col.find(65536), nullptr);
-  EXPECT_EQ(*col.find(65536), 40);
-  ASSERT_NE(col.find(131073), nullptr);
-  EXPECT_EQ(*col.find(131073), 50);
-  EXPECT_EQ(col.find(0), nullptr);
-  EXPECT_EQ(col.find(4), nullptr);
-  EXPECT_EQ(col.find(65535), nullptr);
-  EXPECT_EQ(col.find(131074), nullptr);
-  EXPECT_EQ(col.find(std::numeric_limits<UserIndex>::max()), nullptr);
-  EXPECT_TRUE(col.contains(65536));
-  EXPECT_FALSE(col.contains(65537));
+  auto col = column({3, 65536, 131073}, {30, 40, 50});
+  EXPECT_EQ(col->find(3), 30);
+  EXPECT_EQ(col->find(65536), 40);
+  EXPECT_EQ(col->find(131073), 50);
+  EXPECT_FALSE(col->find(0));
+  EXPECT_FALSE(col->find(4));
+  EXPECT_FALSE(col->find(65535));
+  EXPECT_FALSE(col->find(131074));
+  EXPECT_FALSE(col->find(std::numeric_limits<UserIndex>::max()));
+  EXPECT_TRUE(col->contains(65536));
+  EXPECT_FALSE(col->contains(65537));
 }
 
 TEST(UserColumn, SetChunkBitsUsesOffsets) {
-  UserTimes col({1, 65535, 65536, 65600, 131072}, {1, 2, 3, 4, 5});
+  auto col = column({1, 65535, 65536, 65600, 131072}, {1, 2, 3, 4, 5});
   auto out = bits();
-  col.set_chunk_bits(0, *out);
+  col->set_chunk_bits(0, *out);
   EXPECT_EQ(out->count(), 2u);
   EXPECT_TRUE(out->test(1));
   EXPECT_TRUE(out->test(65535));
   out->clear();
-  col.set_chunk_bits(1, *out);
+  col->set_chunk_bits(1, *out);
   EXPECT_EQ(out->count(), 2u);
   EXPECT_TRUE(out->test(0));
   EXPECT_TRUE(out->test(64));
   out->clear();
-  col.set_chunk_bits(2, *out);
+  col->set_chunk_bits(2, *out);
   EXPECT_EQ(out->count(), 1u);
   EXPECT_TRUE(out->test(0));
 }
 
-TEST(UserColumn, OtherValueTypes) {
-  UserCounts counts({2, 9}, {5, 7});
-  ASSERT_NE(counts.find(9), nullptr);
-  EXPECT_EQ(*counts.find(9), 7);
-  AttributeValue v;
-  v.type = AttributeValue::Type::kString;
-  v.text = "DE";
-  UserAttributes attrs({4}, {v});
-  ASSERT_NE(attrs.find(4), nullptr);
-  EXPECT_EQ(attrs.find(4)->text, "DE");
+TEST(UserColumn, CountsAndAttributes) {
+  std::vector<UserIndex> users = {2, 9};
+  std::vector<std::int64_t> counts = {5, 7};
+  auto c = make_int_column<CountTag>(users, counts);
+  EXPECT_EQ(c->find(9), 7);
+  AttributeValue de{AttributeValue::Type::kString, "DE", 0, false, kNoTime};
+  AttributeValue fr{AttributeValue::Type::kString, "FR", 0, false, kNoTime};
+  AttributeValue n{AttributeValue::Type::kNumber, "", 12.5, false, kNoTime};
+  std::vector<UserIndex> au = {4, 5, 6, 70000};
+  std::vector<AttributeValue> av = {de, fr, de, n};
+  auto attrs = make_attribute_column(au, av);
+  ASSERT_TRUE(attrs->find(4));
+  EXPECT_EQ(attrs->find(4)->text, "DE");
+  EXPECT_EQ(attrs->find(5)->text, "FR");
+  EXPECT_EQ(attrs->find(6)->text, "DE");
+  EXPECT_EQ(attrs->find(70000)->number, 12.5);
+  EXPECT_EQ(attrs->find(70000)->type, AttributeRef::Type::kNumber);
+  EXPECT_FALSE(attrs->find(7));
+  // Each distinct value of a chunk is in its dictionary once.
+  EXPECT_EQ(attrs->chunk(0)->main().dictionary_size(), 2u);
+}
+
+// The encoder against a plain model, over every density (both user codings),
+// value spans from 0 to 48 bits, and the block's kernels.
+class BlockRoundTrip : public ::testing::TestWithParam<std::tuple<int, int>> {};
+
+TEST_P(BlockRoundTrip, EveryKernelAgreesWithTheModel) {
+  auto [per_mille, span_bits] = GetParam();
+  std::mt19937_64 rng(static_cast<std::uint64_t>(per_mille * 131 + span_bits));
+  std::vector<std::uint32_t> offsets;
+  std::vector<std::int64_t> values;
+  const std::int64_t base = 1780272000000 - (std::int64_t{1} << 47);
+  for (std::uint32_t o = 0; o < kChunkUsers; ++o)
+    if (static_cast<int>(rng() % 1000) < per_mille) {
+      offsets.push_back(o);
+      values.push_back(span_bits == 0 ? base : base + static_cast<std::int64_t>(rng() & ((std::uint64_t{1} << span_bits) - 1)));
+    }
+  if (offsets.empty()) offsets.push_back(12345), values.push_back(base);
+  auto chunk = encode_values(offsets, values);
+  const ValueBlock& b = chunk->main();
+  ASSERT_EQ(b.size(), offsets.size());
+  // for_each gives back exactly the input.
+  std::vector<std::uint32_t> o2;
+  std::vector<std::int64_t> v2;
+  b.for_each([&](std::uint32_t o, std::int64_t v) { o2.push_back(o), v2.push_back(v); });
+  ASSERT_EQ(o2, offsets);
+  ASSERT_EQ(v2, values);
+  // Zone map.
+  EXPECT_EQ(b.min_value(), *std::min_element(values.begin(), values.end()));
+  EXPECT_EQ(b.max_value(), *std::max_element(values.begin(), values.end()));
+  // find / index_of for members and for non-members.
+  std::vector<std::int64_t> model(kChunkUsers, kNoTime);
+  for (std::size_t i = 0; i < offsets.size(); ++i) model[offsets[i]] = values[i];
+  for (std::uint32_t o = 0; o < kChunkUsers; o += (o % 7 == 0 ? 1 : 13)) {
+    auto f = b.find(o);
+    if (model[o] == kNoTime) ASSERT_FALSE(f) << o;
+    else ASSERT_EQ(f, model[o]) << o;
+  }
+  for (std::size_t i = 0; i < offsets.size(); i += 97) ASSERT_EQ(b.index_of(offsets[i]), i);
+  // Presence, ranges (inside the zone, across it, outside), clearing.
+  auto all = bits();
+  b.set_bits(*all);
+  ASSERT_EQ(all->count(), offsets.size());
+  std::int64_t lo = b.min_value() + (b.max_value() - b.min_value()) / 3;
+  std::int64_t hi = b.min_value() + 2 * ((b.max_value() - b.min_value()) / 3);
+  for (auto [l, h] : std::vector<std::pair<std::int64_t, std::int64_t>>{
+           {lo, hi}, {kMinTime, kMaxTime}, {b.max_value() + 1, kMaxTime}, {kMinTime, b.min_value() - 1},
+           {b.min_value(), b.min_value()}, {hi, lo}}) {
+    auto in = bits();
+    b.set_bits_in_range(l, h, *in);
+    auto kept = bits();
+    kept->fill();
+    b.clear_bits_outside(l, h, *kept);
+    for (std::uint32_t o = 0; o < kChunkUsers; ++o) {
+      bool present = model[o] != kNoTime;
+      bool inside = present && l <= model[o] && model[o] <= h;
+      ASSERT_EQ(in->test(o), inside) << "offset " << o << " range " << l << ".." << h;
+      ASSERT_EQ(kept->test(o), !present || inside) << "offset " << o;
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Densities, BlockRoundTrip,
+                         ::testing::Combine(::testing::Values(0, 1, 30, 120, 333, 500, 900, 1000),
+                                            ::testing::Values(0, 1, 13, 35, 48)));
+
+// A chunk edited many times (values changed, users added and removed): its
+// block-plus-delta form must answer every kernel as the plain model does,
+// before and after the delta is merged into a new block.
+TEST(ValueChunk, EditsThroughTheDeltaAgreeWithTheModel) {
+  std::mt19937_64 rng(99);
+  std::vector<std::int64_t> model(kChunkUsers, kNoTime);
+  std::shared_ptr<const ValueChunk> chunk;
+  for (int round = 0; round < 60; ++round) {
+    // Changes: a few hundred offsets, sorted, unique.
+    std::vector<std::uint32_t> offs;
+    for (int k = 0; k < 300; ++k) offs.push_back(static_cast<std::uint32_t>(rng() % 4096) * 16);
+    std::sort(offs.begin(), offs.end());
+    offs.erase(std::unique(offs.begin(), offs.end()), offs.end());
+    std::vector<retarget::IntChange> changes;
+    for (std::uint32_t o : offs) {
+      std::int64_t v = rng() % 5 == 0 ? kNoTime : static_cast<std::int64_t>(rng() % 1000000);
+      bool had = model[o] != kNoTime;
+      if (!had && v == kNoTime) continue;
+      changes.push_back({o, v, had});
+      model[o] = v;
+    }
+    if (changes.empty()) continue;
+    chunk = retarget::edit_chunk(chunk.get(), changes, /*min_delta=*/700);
+    std::uint32_t expected = 0;
+    for (auto v : model) expected += v != kNoTime;
+    if (expected == 0) {
+      ASSERT_EQ(chunk, nullptr);
+      continue;
+    }
+    ASSERT_NE(chunk, nullptr);
+    ASSERT_EQ(chunk->size(), expected) << "round " << round;
+    std::uint32_t seen = 0;
+    std::int64_t last = -1;
+    chunk->for_each([&](std::uint32_t o, std::int64_t v) {
+      ASSERT_GT(static_cast<std::int64_t>(o), last);
+      last = o;
+      ASSERT_EQ(v, model[o]) << o;
+      ++seen;
+    });
+    ASSERT_EQ(seen, expected);
+    auto present = bits(), in = bits(), kept = bits();
+    chunk->set_bits(*present);
+    chunk->set_bits_in_range(250000, 750000, *in);
+    kept->fill();
+    chunk->clear_bits_outside(250000, 750000, *kept);
+    for (std::uint32_t o = 0; o < kChunkUsers; o += 16) {
+      bool has = model[o] != kNoTime;
+      bool inside = has && model[o] >= 250000 && model[o] <= 750000;
+      ASSERT_EQ(present->test(o), has) << o;
+      ASSERT_EQ(in->test(o), inside) << o;
+      ASSERT_EQ(kept->test(o), !has || inside) << o;
+      auto f = chunk->find(o);
+      ASSERT_EQ(f.has_value(), has) << o;
+      if (has) ASSERT_EQ(*f, model[o]);
+    }
+    // Bits set by another column stay set: kernels only add.
+    auto other = bits();
+    other->fill();
+    chunk->set_bits(*other);
+    ASSERT_EQ(other->count(), kChunkUsers);
+  }
+}
+
+TEST(ValueBlock, ASparseChunkOfTimesCostsUnderSixBytesAnEntry) {
+  // 280 users of 65,536 with millisecond times over 400 days (35 bits): the
+  // Elias-Fano users need about 10 bits, the times 35.
+  std::mt19937_64 rng(7);
+  std::vector<std::uint32_t> offsets;
+  std::vector<std::int64_t> values;
+  for (std::uint32_t o = 0; o < kChunkUsers; ++o)
+    if (rng() % 65536 < 280) offsets.push_back(o), values.push_back(1780272000000 - static_cast<std::int64_t>(rng() % 34560000000));
+  auto chunk = encode_values(offsets, values);
+  EXPECT_FALSE(chunk->main().dense());
+  double per_entry = static_cast<double>(chunk->main().bytes()) / offsets.size();
+  EXPECT_LT(per_entry, 6.0) << offsets.size() << " entries, " << chunk->main().bytes() << " bytes";
+  // A dense chunk uses the bitmap (8 KiB for the users).
+  std::vector<std::uint32_t> dense;
+  for (std::uint32_t o = 0; o < kChunkUsers; o += 2) dense.push_back(o);
+  std::vector<std::int64_t> zeros(dense.size(), 0);
+  EXPECT_TRUE(encode_values(dense, zeros)->main().dense());
 }
 
 TEST(UserIdHash, IsFnv1a64) {
@@ -256,7 +401,7 @@ TEST(UserIdHash, IsFnv1a64) {
 // ----------------------------------------------------------- TimePredicate
 
 TEST(TimePredicate, Matches) {
-  TimePredicate range;
+  TimeRange range;
   range.lo = 100;
   range.hi = 200;
   range.match_present = true;
@@ -267,21 +412,40 @@ TEST(TimePredicate, Matches) {
   EXPECT_FALSE(range.matches(kNoTime));
 
   TimePredicate blank_true;  // t absent
-  blank_true.lo = kMin;
-  blank_true.hi = kMax;
-  blank_true.match_absent = true;
-  EXPECT_TRUE(blank_true.matches(kNoTime));
-  EXPECT_FALSE(blank_true.matches(0));
-  EXPECT_FALSE(blank_true.matches(kMax));
+  blank_true.kind = TimePredicate::Kind::kBlank;
+  blank_true.blank = true;
+  TimeRange bt = blank_true.at(0);
+  EXPECT_TRUE(bt.matches(kNoTime));
+  EXPECT_FALSE(bt.matches(0));
+  EXPECT_FALSE(bt.matches(kMaxTime));
 
   TimePredicate blank_false;  // t present
-  blank_false.lo = kMin;
-  blank_false.hi = kMax;
-  blank_false.match_present = true;
-  EXPECT_FALSE(blank_false.matches(kNoTime));
-  EXPECT_TRUE(blank_false.matches(kMin));
-  EXPECT_TRUE(blank_false.matches(-1));
-  EXPECT_TRUE(blank_false.matches(kMax));
+  blank_false.kind = TimePredicate::Kind::kBlank;
+  blank_false.blank = false;
+  TimeRange bf = blank_false.at(0);
+  EXPECT_FALSE(bf.matches(kNoTime));
+  EXPECT_TRUE(bf.matches(kMinTime));
+  EXPECT_TRUE(bf.matches(-1));
+  EXPECT_TRUE(bf.matches(kMaxTime));
+}
+
+TEST(TimePredicate, RelativeFormsBindToTheEvaluationClock) {
+  TimePredicate more;
+  more.kind = TimePredicate::Kind::kMoreThanDaysAgo;
+  more.days = 7;
+  const Timestamp now = 1780272000000;
+  TimeRange r = more.at(now);
+  EXPECT_TRUE(r.matches(now - 7 * kMillisPerDay - 1));  // strictly before now - 7 days
+  EXPECT_FALSE(r.matches(now - 7 * kMillisPerDay));
+  // The same compiled predicate evaluated a day later moves with the clock.
+  EXPECT_TRUE(more.at(now + kMillisPerDay).matches(now - 7 * kMillisPerDay));
+  TimePredicate less;
+  less.kind = TimePredicate::Kind::kLessThanDaysAgo;
+  less.days = 1;
+  EXPECT_TRUE(less.at(now).matches(now));
+  EXPECT_FALSE(less.at(now).matches(now + 1));  // the future does not match
+  EXPECT_FALSE(less.at(now).matches(now - kMillisPerDay));
+  EXPECT_TRUE(less.at(now).matches(now - kMillisPerDay + 1));
 }
 
 // -------------------------------------------------------- helpers: bulk/point
@@ -291,22 +455,25 @@ struct Fixture {
   std::uint32_t n;
   NoProfiles profiles;
   EvalContext ctx;
-  UserTimes column;
-  explicit Fixture(std::uint32_t users) : n(users), ctx(users, nullptr, profiles), column(make(users)) {}
-  static UserTimes make(std::uint32_t users) {
+  Times column_ptr;
+  const UserTimes& column;
+  explicit Fixture(std::uint32_t users)
+      : n(users), ctx(users, nullptr, profiles, nullptr, 0), column_ptr(make(users)), column(*column_ptr) {}
+  static Times make(std::uint32_t users) {
     std::vector<UserIndex> us;
     std::vector<Timestamp> ts;
     for (std::uint32_t u = 0; u < users; u += 3) {
       us.push_back(u);
       ts.push_back(static_cast<Timestamp>(u) * 1000);
     }
-    return UserTimes(std::move(us), std::move(ts));
+    return sdk::column(std::move(us), std::move(ts));
   }
 };
 
 // The bulk result must equal pred.matches(time_of(column, user)) for every
 // user that exists, and have no bit for a user that does not.
-void check_time_chunks(Fixture& f, const UserTimes* column, const TimePredicate& pred, std::uint64_t expected_total) {
+void check_time_chunks(Fixture& f, const UserTimes* column, const TimeRange& pred, const char* text,
+                       std::uint64_t expected_total) {
   std::uint64_t total = 0;
   auto out = bits();
   std::uint32_t chunks = (f.n + kChunkUsers - 1) / kChunkUsers + 1;
@@ -316,67 +483,59 @@ void check_time_chunks(Fixture& f, const UserTimes* column, const TimePredicate&
     for (std::uint32_t off = 0; off < kChunkUsers; ++off) {
       std::uint64_t user = std::uint64_t{chunk} * kChunkUsers + off;
       bool want = user < f.n && pred.matches(time_of(column, static_cast<UserIndex>(user)));
-      ASSERT_EQ(out->test(off), want) << pred.text << ": user " << user;
+      ASSERT_EQ(out->test(off), want) << text << ": user " << user;
     }
     total += out->count();
   }
-  EXPECT_EQ(total, expected_total) << pred.text;
+  EXPECT_EQ(total, expected_total) << text;
 }
 
 TEST(Helpers, TimeOf) {
-  UserTimes col({1, 70000}, {5, 6});
-  EXPECT_EQ(time_of(&col, 1), 5);
-  EXPECT_EQ(time_of(&col, 70000), 6);
-  EXPECT_EQ(time_of(&col, 2), kNoTime);
+  auto col = column({1, 70000}, {5, 6});
+  EXPECT_EQ(time_of(col.get(), 1), 5);
+  EXPECT_EQ(time_of(col.get(), 70000), 6);
+  EXPECT_EQ(time_of(col.get(), 2), kNoTime);
   EXPECT_EQ(time_of(nullptr, 1), kNoTime);
 }
 
 TEST(Helpers, MatchTimeChunkRange) {
   Fixture f(70001);  // users 0..70000, chunks 0 and 1
-  TimePredicate p;
+  TimeRange p;
   p.match_present = true;
   p.lo = 3000;       // user 3
   p.hi = 66000'000;  // user 66000
-  p.text = "range";
   // Users u = 0 mod 3 with 3 <= u <= 66000: 3, 6, ..., 66000 -> 22000 users.
-  check_time_chunks(f, &f.column, p, 22000);
+  check_time_chunks(f, &f.column, p, "range", 22000);
 }
 
 TEST(Helpers, MatchTimeChunkBlankTrueIsTheAbsentUsers) {
   Fixture f(70001);
-  TimePredicate p;
+  TimeRange p;
   p.match_absent = true;
-  p.lo = kMin;
-  p.hi = kMax;
-  p.text = "blank: true";
   std::uint64_t present = f.column.size();  // 23334 users have a time
-  check_time_chunks(f, &f.column, p, 70001 - present);
+  check_time_chunks(f, &f.column, p, "blank: true", 70001 - present);
   // Without a column, every existing user is absent.
-  check_time_chunks(f, nullptr, p, 70001);
+  check_time_chunks(f, nullptr, p, "blank: true", 70001);
 }
 
 TEST(Helpers, MatchTimeChunkBlankFalseIsThePresentUsers) {
   Fixture f(70001);
-  TimePredicate p;
+  TimeRange p;
   p.match_present = true;
-  p.lo = kMin;
-  p.hi = kMax;
-  p.text = "blank: false";
-  check_time_chunks(f, &f.column, p, f.column.size());
-  check_time_chunks(f, nullptr, p, 0);
+  check_time_chunks(f, &f.column, p, "blank: false", f.column.size());
+  check_time_chunks(f, nullptr, p, "blank: false", 0);
 }
 
 TEST(Helpers, MatchTimeChunkAbsentOrInRange) {
   // A predicate may match both absent users and a range of times.
   Fixture f(1000);
-  TimePredicate p;
+  TimeRange p;
   p.match_absent = true;
   p.match_present = true;
   p.lo = 0;
   p.hi = 9000;  // users 0, 3, 6, 9
-  p.text = "absent or early";
   std::uint64_t absent = 1000 - f.column.size();
-  check_time_chunks(f, &f.column, p, absent + 4);
+  check_time_chunks(f, &f.column, p, "absent or early", absent + 4);
 }
 
 TEST(Helpers, MatchPresenceChunk) {
@@ -419,9 +578,8 @@ TEST(Helpers, MatchPresenceChunk) {
 TEST(Helpers, EmptyUniverse) {
   Fixture f(0);
   auto out = bits();
-  TimePredicate p;
+  TimeRange p;
   p.match_absent = true;
-  p.text = "blank: true";
   match_time_chunk(f.ctx, nullptr, p, 0, *out);
   EXPECT_EQ(out->count(), 0u);
   out->clear();

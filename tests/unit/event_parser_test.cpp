@@ -188,7 +188,7 @@ TEST_F(EventParserTest, AttributesOfEveryKind) {
       R"("type":"attributes","attributes":{"gone":null,"vip":true,"churned":false,"ltv":12.5,"visits":42,"debt":-3,"country":"DE","signup":"2026-01-15T10:00:00+01:00","almost":"2026-02-30T00:00:00Z"})"));
   EXPECT_EQ(e.type, EventType::kAttributes);
   ASSERT_EQ(e.attributes.size(), 9u);
-  auto get = [&](const std::string& name) -> const std::optional<sdk::AttributeValue>* {
+  auto get = [&](const std::string& name) -> const std::optional<AttributeValue>* {
     for (const auto& [n, v] : e.attributes)
       if (n == name) return &v;
     ADD_FAILURE() << "attribute " << name << " missing";
@@ -200,20 +200,20 @@ TEST_F(EventParserTest, AttributesOfEveryKind) {
 
   auto* vip = get("vip");
   ASSERT_TRUE(vip && vip->has_value());
-  EXPECT_EQ((*vip)->type, sdk::AttributeValue::Type::kBool);
+  EXPECT_EQ((*vip)->type, AttributeValue::Type::kBool);
   EXPECT_TRUE((*vip)->boolean);
   auto* churned = get("churned");
   ASSERT_TRUE(churned && churned->has_value());
-  EXPECT_EQ((*churned)->type, sdk::AttributeValue::Type::kBool);
+  EXPECT_EQ((*churned)->type, AttributeValue::Type::kBool);
   EXPECT_FALSE((*churned)->boolean);
 
   auto* ltv = get("ltv");
   ASSERT_TRUE(ltv && ltv->has_value());
-  EXPECT_EQ((*ltv)->type, sdk::AttributeValue::Type::kNumber);
+  EXPECT_EQ((*ltv)->type, AttributeValue::Type::kNumber);
   EXPECT_DOUBLE_EQ((*ltv)->number, 12.5);
   auto* visits = get("visits");
   ASSERT_TRUE(visits && visits->has_value());
-  EXPECT_EQ((*visits)->type, sdk::AttributeValue::Type::kNumber);
+  EXPECT_EQ((*visits)->type, AttributeValue::Type::kNumber);
   EXPECT_DOUBLE_EQ((*visits)->number, 42);
   auto* debt = get("debt");
   ASSERT_TRUE(debt && debt->has_value());
@@ -221,20 +221,20 @@ TEST_F(EventParserTest, AttributesOfEveryKind) {
 
   auto* country = get("country");
   ASSERT_TRUE(country && country->has_value());
-  EXPECT_EQ((*country)->type, sdk::AttributeValue::Type::kString);
+  EXPECT_EQ((*country)->type, AttributeValue::Type::kString);
   EXPECT_EQ((*country)->text, "DE");
   EXPECT_EQ((*country)->time, sdk::kNoTime);
 
   // A string that is an RFC 3339 time also carries the time.
   auto* signup = get("signup");
   ASSERT_TRUE(signup && signup->has_value());
-  EXPECT_EQ((*signup)->type, sdk::AttributeValue::Type::kString);
+  EXPECT_EQ((*signup)->type, AttributeValue::Type::kString);
   EXPECT_EQ((*signup)->text, "2026-01-15T10:00:00+01:00");
   EXPECT_EQ((*signup)->time, at("2026-01-15T09:00:00Z"));
   // A time-like string that is not a valid time is only a string.
   auto* almost = get("almost");
   ASSERT_TRUE(almost && almost->has_value());
-  EXPECT_EQ((*almost)->type, sdk::AttributeValue::Type::kString);
+  EXPECT_EQ((*almost)->type, AttributeValue::Type::kString);
   EXPECT_EQ((*almost)->time, sdk::kNoTime);
 }
 

@@ -39,17 +39,18 @@ class TimePredicateTest : public ::testing::Test {
     ny_ = *ny;
   }
 
-  TimePredicate compile(std::string_view key, std::string_view value, Timestamp now, const TimeZone& zone) {
+  // Compiles a predicate and binds it to `now`, as an evaluation does.
+  sdk::TimeRange compile(std::string_view key, std::string_view value, Timestamp now, const TimeZone& zone) {
     std::string error;
-    auto tp = compile_time_predicate(key, value, now, zone, error);
+    auto tp = compile_time_predicate(key, value, zone, error);
     EXPECT_TRUE(tp.has_value()) << key << ": " << value << " -> " << error;
     EXPECT_TRUE(error.empty()) << error;
-    return tp.value_or(TimePredicate{});
+    return tp.value_or(TimePredicate{}).at(now);
   }
 
   void invalid(std::string_view key, std::string_view value) {
     std::string error;
-    auto tp = compile_time_predicate(key, value, now_, utc_zone_, error);
+    auto tp = compile_time_predicate(key, value, utc_zone_, error);
     EXPECT_FALSE(tp.has_value()) << key << ": '" << value << "' was accepted";
     EXPECT_FALSE(error.empty()) << key << ": '" << value << "'";
   }
@@ -62,7 +63,7 @@ class TimePredicateTest : public ::testing::Test {
 // ---------------------------------------------------- more_than_days_ago N
 
 TEST_F(TimePredicateTest, MoreThanDaysAgoIsStrictlyBeforeNowMinusNDays) {
-  TimePredicate p = compile("more_than_days_ago", "7", now_, utc_zone_);
+  sdk::TimeRange p = compile("more_than_days_ago", "7", now_, utc_zone_);
   Timestamp edge = now_ - 7 * kMillisPerDay;  // 2026-03-03T12:00:00Z
   EXPECT_EQ(edge, utc(2026, 3, 3, 12));
   EXPECT_TRUE(p.matches(edge - 1));
@@ -77,7 +78,7 @@ TEST_F(TimePredicateTest, MoreThanDaysAgoIsStrictlyBeforeNowMinusNDays) {
 }
 
 TEST_F(TimePredicateTest, MoreThanZeroDaysAgoIsBeforeNow) {
-  TimePredicate p = compile("more_than_days_ago", "0", now_, utc_zone_);
+  sdk::TimeRange p = compile("more_than_days_ago", "0", now_, utc_zone_);
   EXPECT_TRUE(p.matches(now_ - 1));
   EXPECT_FALSE(p.matches(now_));
   EXPECT_FALSE(p.matches(kNoTime));
@@ -87,10 +88,10 @@ TEST_F(TimePredicateTest, MoreThanDaysAgoIsExactly24HourDaysEvenAcrossDst) {
   // now = 2026-03-09T12:00Z, one day after New York's spring-forward: the
   // edge is still exactly 24h earlier, whatever the company time zone.
   Timestamp now = utc(2026, 3, 9, 12);
-  TimePredicate p = compile("more_than_days_ago", "1", now, ny_);
+  sdk::TimeRange p = compile("more_than_days_ago", "1", now, ny_);
   EXPECT_TRUE(p.matches(utc(2026, 3, 8, 12) - 1));
   EXPECT_FALSE(p.matches(utc(2026, 3, 8, 12)));
-  TimePredicate q = compile("less_than_days_ago", "1", now, ny_);
+  sdk::TimeRange q = compile("less_than_days_ago", "1", now, ny_);
   EXPECT_FALSE(q.matches(utc(2026, 3, 8, 12)));
   EXPECT_TRUE(q.matches(utc(2026, 3, 8, 12) + 1));
 }
@@ -98,7 +99,7 @@ TEST_F(TimePredicateTest, MoreThanDaysAgoIsExactly24HourDaysEvenAcrossDst) {
 // ---------------------------------------------------- less_than_days_ago N
 
 TEST_F(TimePredicateTest, LessThanDaysAgoIsAfterNowMinusNDaysUpToNow) {
-  TimePredicate p = compile("less_than_days_ago", "7", now_, utc_zone_);
+  sdk::TimeRange p = compile("less_than_days_ago", "7", now_, utc_zone_);
   Timestamp edge = now_ - 7 * kMillisPerDay;
   EXPECT_FALSE(p.matches(edge - 1));
   EXPECT_FALSE(p.matches(edge));  // now - N*24h < t, strictly
@@ -111,7 +112,7 @@ TEST_F(TimePredicateTest, LessThanDaysAgoIsAfterNowMinusNDaysUpToNow) {
 }
 
 TEST_F(TimePredicateTest, LessThanZeroDaysAgoMatchesNothing) {
-  TimePredicate p = compile("less_than_days_ago", "0", now_, utc_zone_);
+  sdk::TimeRange p = compile("less_than_days_ago", "0", now_, utc_zone_);
   EXPECT_FALSE(p.matches(now_));
   EXPECT_FALSE(p.matches(now_ - 1));
   EXPECT_FALSE(p.matches(now_ + 1));
@@ -119,10 +120,10 @@ TEST_F(TimePredicateTest, LessThanZeroDaysAgoMatchesNothing) {
 }
 
 TEST_F(TimePredicateTest, LargeDayCounts) {
-  TimePredicate p = compile("more_than_days_ago", "36500", now_, utc_zone_);
+  sdk::TimeRange p = compile("more_than_days_ago", "36500", now_, utc_zone_);
   EXPECT_TRUE(p.matches(now_ - 36500 * kMillisPerDay - 1));
   EXPECT_FALSE(p.matches(now_ - 36500 * kMillisPerDay));
-  TimePredicate q = compile("less_than_days_ago", "36500", now_, utc_zone_);
+  sdk::TimeRange q = compile("less_than_days_ago", "36500", now_, utc_zone_);
   EXPECT_TRUE(q.matches(0));
   EXPECT_TRUE(q.matches(now_));
 }
@@ -130,7 +131,7 @@ TEST_F(TimePredicateTest, LargeDayCounts) {
 // ------------------------------------------------------------ after DATE
 
 TEST_F(TimePredicateTest, AfterIsFromTheStartOfTheNextDayUtc) {
-  TimePredicate p = compile("after", "2026-03-07", now_, utc_zone_);
+  sdk::TimeRange p = compile("after", "2026-03-07", now_, utc_zone_);
   Timestamp start = utc(2026, 3, 8);
   EXPECT_FALSE(p.matches(utc(2026, 3, 7)));
   EXPECT_FALSE(p.matches(utc(2026, 3, 7, 23, 59, 59, 999)));  // DATE itself is not after DATE
@@ -143,29 +144,29 @@ TEST_F(TimePredicateTest, AfterIsFromTheStartOfTheNextDayUtc) {
 
 TEST_F(TimePredicateTest, AfterInNewYork) {
   // Start of 2026-03-08 in New York is 05:00Z (EST); of 2026-03-09 04:00Z (EDT).
-  TimePredicate p = compile("after", "2026-03-07", now_, ny_);
+  sdk::TimeRange p = compile("after", "2026-03-07", now_, ny_);
   EXPECT_FALSE(p.matches(utc(2026, 3, 8, 5) - 1));
   EXPECT_TRUE(p.matches(utc(2026, 3, 8, 5)));
   EXPECT_FALSE(p.matches(utc(2026, 3, 8, 0)));  // midnight UTC is still 03-07 in New York
 
-  TimePredicate q = compile("after", "2026-03-08", now_, ny_);
+  sdk::TimeRange q = compile("after", "2026-03-08", now_, ny_);
   EXPECT_FALSE(q.matches(utc(2026, 3, 9, 4) - 1));
   EXPECT_TRUE(q.matches(utc(2026, 3, 9, 4)));
 
   // Fall back: start of 2026-11-01 is 04:00Z (EDT), of 2026-11-02 05:00Z (EST).
-  TimePredicate r = compile("after", "2026-10-31", now_, ny_);
+  sdk::TimeRange r = compile("after", "2026-10-31", now_, ny_);
   EXPECT_FALSE(r.matches(utc(2026, 11, 1, 4) - 1));
   EXPECT_TRUE(r.matches(utc(2026, 11, 1, 4)));
-  TimePredicate s = compile("after", "2026-11-01", now_, ny_);
+  sdk::TimeRange s = compile("after", "2026-11-01", now_, ny_);
   EXPECT_FALSE(s.matches(utc(2026, 11, 2, 5) - 1));
   EXPECT_TRUE(s.matches(utc(2026, 11, 2, 5)));
 }
 
 TEST_F(TimePredicateTest, AfterTheLastDayOfAMonthAndYear) {
-  TimePredicate p = compile("after", "2026-12-31", now_, utc_zone_);
+  sdk::TimeRange p = compile("after", "2026-12-31", now_, utc_zone_);
   EXPECT_FALSE(p.matches(utc(2027, 1, 1) - 1));
   EXPECT_TRUE(p.matches(utc(2027, 1, 1)));
-  TimePredicate q = compile("after", "2028-02-28", now_, utc_zone_);
+  sdk::TimeRange q = compile("after", "2028-02-28", now_, utc_zone_);
   EXPECT_FALSE(q.matches(utc(2028, 2, 29) - 1));
   EXPECT_TRUE(q.matches(utc(2028, 2, 29)));
 }
@@ -173,7 +174,7 @@ TEST_F(TimePredicateTest, AfterTheLastDayOfAMonthAndYear) {
 // ----------------------------------------------------------- before DATE
 
 TEST_F(TimePredicateTest, BeforeIsUntilTheStartOfTheDayUtc) {
-  TimePredicate p = compile("before", "2026-03-07", now_, utc_zone_);
+  sdk::TimeRange p = compile("before", "2026-03-07", now_, utc_zone_);
   Timestamp start = utc(2026, 3, 7);
   EXPECT_TRUE(p.matches(start - 1));
   EXPECT_FALSE(p.matches(start));  // t < start of DATE
@@ -184,24 +185,24 @@ TEST_F(TimePredicateTest, BeforeIsUntilTheStartOfTheDayUtc) {
 }
 
 TEST_F(TimePredicateTest, BeforeInNewYork) {
-  TimePredicate p = compile("before", "2026-03-08", now_, ny_);  // 05:00Z
+  sdk::TimeRange p = compile("before", "2026-03-08", now_, ny_);  // 05:00Z
   EXPECT_TRUE(p.matches(utc(2026, 3, 8, 5) - 1));
   EXPECT_FALSE(p.matches(utc(2026, 3, 8, 5)));
-  TimePredicate q = compile("before", "2026-03-09", now_, ny_);  // 04:00Z
+  sdk::TimeRange q = compile("before", "2026-03-09", now_, ny_);  // 04:00Z
   EXPECT_TRUE(q.matches(utc(2026, 3, 9, 4) - 1));
   EXPECT_FALSE(q.matches(utc(2026, 3, 9, 4)));
-  TimePredicate r = compile("before", "2026-11-01", now_, ny_);  // 04:00Z
+  sdk::TimeRange r = compile("before", "2026-11-01", now_, ny_);  // 04:00Z
   EXPECT_TRUE(r.matches(utc(2026, 11, 1, 4) - 1));
   EXPECT_FALSE(r.matches(utc(2026, 11, 1, 4)));
-  TimePredicate s = compile("before", "2026-11-02", now_, ny_);  // 05:00Z
+  sdk::TimeRange s = compile("before", "2026-11-02", now_, ny_);  // 05:00Z
   EXPECT_TRUE(s.matches(utc(2026, 11, 2, 5) - 1));
   EXPECT_FALSE(s.matches(utc(2026, 11, 2, 5)));
 }
 
 TEST_F(TimePredicateTest, BeforeAndAfterTheSameDateLeaveTheDayOut) {
   // Neither matches a time within DATE; together they cover everything else.
-  TimePredicate before = compile("before", "2026-11-01", now_, ny_);
-  TimePredicate after = compile("after", "2026-11-01", now_, ny_);
+  sdk::TimeRange before = compile("before", "2026-11-01", now_, ny_);
+  sdk::TimeRange after = compile("after", "2026-11-01", now_, ny_);
   Timestamp day_start = utc(2026, 11, 1, 4), next = utc(2026, 11, 2, 5);
   EXPECT_EQ(next - day_start, 25 * kHour);
   for (Timestamp t = day_start; t < next; t += kHour / 2) {
@@ -213,10 +214,10 @@ TEST_F(TimePredicateTest, BeforeAndAfterTheSameDateLeaveTheDayOut) {
 }
 
 TEST_F(TimePredicateTest, DatesBeforeTheEpoch) {
-  TimePredicate p = compile("before", "1969-12-31", now_, utc_zone_);
+  sdk::TimeRange p = compile("before", "1969-12-31", now_, utc_zone_);
   EXPECT_TRUE(p.matches(-kMillisPerDay - 1));
   EXPECT_FALSE(p.matches(-kMillisPerDay));
-  TimePredicate q = compile("after", "1969-12-31", now_, utc_zone_);
+  sdk::TimeRange q = compile("after", "1969-12-31", now_, utc_zone_);
   EXPECT_FALSE(q.matches(-1));
   EXPECT_TRUE(q.matches(0));
 }
@@ -224,13 +225,13 @@ TEST_F(TimePredicateTest, DatesBeforeTheEpoch) {
 // ------------------------------------------------------------------ blank
 
 TEST_F(TimePredicateTest, Blank) {
-  TimePredicate t = compile("blank", "true", now_, utc_zone_);
+  sdk::TimeRange t = compile("blank", "true", now_, utc_zone_);
   EXPECT_TRUE(t.match_absent);
   EXPECT_FALSE(t.match_present);
   EXPECT_TRUE(t.matches(kNoTime));
   for (Timestamp x : {kFarPast, Timestamp{-1}, Timestamp{0}, now_, kFarFuture}) EXPECT_FALSE(t.matches(x)) << x;
 
-  TimePredicate f = compile("blank", "false", now_, utc_zone_);
+  sdk::TimeRange f = compile("blank", "false", now_, utc_zone_);
   EXPECT_FALSE(f.match_absent);
   EXPECT_TRUE(f.match_present);
   EXPECT_FALSE(f.matches(kNoTime));
@@ -241,16 +242,17 @@ TEST_F(TimePredicateTest, OnlyBlankTrueMatchesAbsentUsers) {
   for (auto [k, v] : std::initializer_list<std::pair<const char*, const char*>>{
            {"more_than_days_ago", "7"}, {"less_than_days_ago", "7"}, {"after", "2026-01-01"},
            {"before", "2026-01-01"}, {"blank", "false"}}) {
-    TimePredicate p = compile(k, v, now_, utc_zone_);
+    sdk::TimeRange p = compile(k, v, now_, utc_zone_);
     EXPECT_FALSE(p.match_absent) << k;
     EXPECT_FALSE(p.matches(kNoTime)) << k;
   }
 }
 
 TEST_F(TimePredicateTest, TextIsAsWritten) {
-  EXPECT_EQ(compile("more_than_days_ago", "7", now_, utc_zone_).text, "more_than_days_ago: 7");
-  EXPECT_EQ(compile("after", "2026-03-07", now_, utc_zone_).text, "after: 2026-03-07");
-  EXPECT_EQ(compile("blank", "true", now_, utc_zone_).text, "blank: true");
+  std::string error;
+  EXPECT_EQ(compile_time_predicate("more_than_days_ago", "7", utc_zone_, error)->text, "more_than_days_ago: 7");
+  EXPECT_EQ(compile_time_predicate("after", "2026-03-07", utc_zone_, error)->text, "after: 2026-03-07");
+  EXPECT_EQ(compile_time_predicate("blank", "true", utc_zone_, error)->text, "blank: true");
 }
 
 TEST_F(TimePredicateTest, KeysInDocumentedOrder) {
@@ -277,7 +279,7 @@ TEST_F(TimePredicateTest, InvalidValues) {
 }
 
 TEST_F(TimePredicateTest, LeapDayIsAValidDateInALeapYear) {
-  TimePredicate p = compile("after", "2028-02-29", now_, utc_zone_);
+  sdk::TimeRange p = compile("after", "2028-02-29", now_, utc_zone_);
   EXPECT_FALSE(p.matches(utc(2028, 3, 1) - 1));
   EXPECT_TRUE(p.matches(utc(2028, 3, 1)));
 }
@@ -328,7 +330,6 @@ canvases:
     ctx.catalog = &catalog_;
     ctx.segment_ids = &segments_;
     ctx.zone = &zone_;
-    ctx.now = now_;
     ctx.limits = &limits_;
     ctx.file = "rules.yaml";
     ctx.diags = &d;
@@ -363,8 +364,8 @@ TEST_F(BindParamsTest, ValidLeaf) {
   EXPECT_TRUE(out.params.boolean("have"));
   ASSERT_TRUE(out.params.time_predicate().has_value());
   const TimePredicate& tp = *out.params.time_predicate();
-  EXPECT_TRUE(tp.matches(now_ - 7 * kMillisPerDay - 1));
-  EXPECT_FALSE(tp.matches(now_ - 7 * kMillisPerDay));
+  EXPECT_TRUE(tp.at(now_).matches(now_ - 7 * kMillisPerDay - 1));
+  EXPECT_FALSE(tp.at(now_).matches(now_ - 7 * kMillisPerDay));
   EXPECT_EQ(out.references.campaigns, (std::set<std::string>{"spring_sale"}));
   ASSERT_TRUE(out.where.count("campaign"));
   EXPECT_EQ(out.where["campaign"].line, 1);
@@ -379,7 +380,7 @@ TEST_F(BindParamsTest, DefaultsAndExplicitBool) {
   EXPECT_FALSE(out.params.boolean("have"));
   EXPECT_EQ(out.params.text("action"), "any");
   ASSERT_TRUE(out.params.time_predicate().has_value());
-  EXPECT_TRUE(out.params.time_predicate()->matches(kNoTime));
+  EXPECT_TRUE(out.params.time_predicate()->at(now_).matches(kNoTime));
 }
 
 TEST_F(BindParamsTest, TheTimePredicateUsesTheCompanyTimeZone) {
@@ -390,8 +391,8 @@ TEST_F(BindParamsTest, TheTimePredicateUsesTheCompanyTimeZone) {
   Diagnostics d;
   ASSERT_TRUE(bind(info_, "test_filter: {campaign: spring_sale, after: 2026-03-07}\n", out, d)) << d.to_string();
   ASSERT_TRUE(out.params.time_predicate().has_value());
-  EXPECT_FALSE(out.params.time_predicate()->matches(utc(2026, 3, 8, 5) - 1));
-  EXPECT_TRUE(out.params.time_predicate()->matches(utc(2026, 3, 8, 5)));
+  EXPECT_FALSE(out.params.time_predicate()->at(now_).matches(utc(2026, 3, 8, 5) - 1));
+  EXPECT_TRUE(out.params.time_predicate()->at(now_).matches(utc(2026, 3, 8, 5)));
 }
 
 struct BindErrorCase {

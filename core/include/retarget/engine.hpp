@@ -108,9 +108,12 @@ struct MemoryStats {
   std::uint64_t users = 0;
   std::uint64_t interaction_events = 0;   // interaction events stored (every tier)
   std::uint64_t interaction_entries = 0;  // (user, fact) entries in the interaction columns
-  std::uint64_t interaction_bytes = 0;    // interaction columns
-  std::uint64_t profile_bytes = 0;        // profile summaries, counts and attributes
-  std::uint64_t user_directory_bytes = 0; // external ids, their hashes and the id lookup
+  std::uint64_t interaction_bytes = 0;    // interaction columns (their encoded blocks)
+  std::uint64_t profile_entries = 0;      // (user, value) entries of profile summaries, counts, attributes
+  std::uint64_t profile_bytes = 0;        // their encoded blocks
+  std::uint64_t user_directory_bytes = 0; // external ids, random buckets and the id lookup
+  std::uint64_t overhead_bytes = 0;       // column and chunk bookkeeping
+  std::uint64_t dedup_bytes = 0;          // content hashes of stored events (writer state)
 };
 
 struct ExplainNode {

@@ -33,7 +33,7 @@
 #include "export/exports.hpp"
 #include "rules/schema.hpp"
 #include "store/event_codec.hpp"
-#include "store/event_store.hpp"
+#include "index/index_builder.hpp"
 #include "engine/engine_impl.hpp"
 
 namespace retarget {
@@ -259,9 +259,9 @@ Result<IngestReport> Engine::Impl::ingest(const char* data, std::size_t size, co
   // Group commit: events are made durable a batch at a time (one synced
   // write), then applied to the in-memory store; acknowledged after that.
   std::vector<Event> pending;
-  std::vector<EventStore::Hash128> pending_hashes;  // content hashes of `pending`, computed once per event
+  std::vector<IndexBuilder::Hash128> pending_hashes;  // content hashes of `pending`, computed once per event
   std::vector<DurableStore::Record> records;
-  std::unordered_set<EventStore::Hash128, EventStore::Hash128Hasher> pending_keys;
+  std::unordered_set<IndexBuilder::Hash128, IndexBuilder::Hash128Hasher> pending_keys;
   std::string value;
   std::set<std::string> revived;  // legacy-deleted sources that receive new data
   auto flush = [&]() -> Status {
@@ -270,7 +270,7 @@ Result<IngestReport> Engine::Impl::ingest(const char* data, std::size_t size, co
       if (!s.ok()) return s;
     }
     for (std::size_t i = 0; i < pending.size(); ++i) {
-      if (store.add(pending[i], catalog, pending_hashes[i])) ++report.accepted;
+      if (builder.add(pending[i], catalog, pending_hashes[i])) ++report.accepted;
       else ++report.duplicates;
     }
     for (const auto& key : revived) {
@@ -304,15 +304,15 @@ Result<IngestReport> Engine::Impl::ingest(const char* data, std::size_t size, co
       reject(line, error);
       continue;
     }
-    EventStore::Hash128 hash = EventStore::content_hash(event);
-    if (store.contains(hash) || !pending_keys.insert(hash).second) {
+    IndexBuilder::Hash128 hash = IndexBuilder::content_hash(event);
+    if (builder.contains(hash) || !pending_keys.insert(hash).second) {
       ++report.duplicates;
       continue;
     }
     event.seq = next_seq++;
     if (durable) {
       encode_event(event, value);
-      std::string key = EventStore::key_of(hash);
+      std::string key = IndexBuilder::key_of(hash);
       if (is_interaction_event(event.type)) {
         std::string source = source_key(event.source_kind, event.source);
         auto it = lifecycle.find(source);
@@ -568,8 +568,17 @@ Result<EvaluationFootprint> Engine::footprint(const std::string& segment_id) con
 
 MemoryStats Engine::memory_stats() const {
   std::lock_guard lock(impl_->mu);
-  MemoryStats m = impl_->index->memory_stats();
-  for (const auto& key : impl_->store.source_keys()) m.interaction_events += impl_->store.source_stats(key).records;
+  IndexMemory im = impl_->index->memory();
+  MemoryStats m;
+  m.users = im.users;
+  m.interaction_entries = im.interaction_entries;
+  m.interaction_bytes = im.interaction_bytes;
+  m.profile_entries = im.profile_entries;
+  m.profile_bytes = im.profile_bytes;
+  m.user_directory_bytes = im.user_directory_bytes;
+  m.overhead_bytes = im.overhead_bytes;
+  m.dedup_bytes = impl_->builder.dedup_memory_bytes();
+  for (const auto& key : impl_->builder.source_keys()) m.interaction_events += impl_->builder.source_stats(key).records;
   return m;
 }
 
@@ -579,8 +588,10 @@ static Result<SegmentResult> evaluate_segment(const Engine::Impl& impl, const st
   std::optional<CompiledSegment> compiled;
   std::shared_ptr<const Index> index;
   Diagnostics diags;
+  sdk::Timestamp now;
   {
     std::lock_guard lock(impl.mu);
+    now = impl.now();
     if (!impl.rules.find(segment_id)) {
       auto ids = impl.rules.ids();
       return Status::NotFound("unknown segment '" + segment_id + "'" +
@@ -601,7 +612,7 @@ static Result<SegmentResult> evaluate_segment(const Engine::Impl& impl, const st
                                 restore_command(source) + " to include it)");
   }
   double compile_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-  auto bulk = evaluate_bulk(*compiled, *index, *impl.arena, with_members, footprint);
+  auto bulk = evaluate_bulk(*compiled, *index, *impl.arena, now, with_members, footprint);
   if (!bulk.ok()) return bulk.status();
   SegmentResult out;
   out.id = compiled->id;
@@ -618,7 +629,7 @@ static Result<SegmentResult> evaluate_segment(const Engine::Impl& impl, const st
     if (seen.insert(w).second) out.warnings.push_back(std::move(w));
   if (with_members) {
     out.members.reserve(bulk->count);
-    for (sdk::UserIndex u : bulk->members) out.members.push_back(index->user_id(u));
+    for (sdk::UserIndex u : bulk->members) out.members.emplace_back(index->user_id(u));
     std::sort(out.members.begin(), out.members.end());
   }
   return out;
@@ -628,8 +639,10 @@ Result<Explanation> Engine::explain(const std::string& segment_id, const std::st
   std::optional<CompiledSegment> compiled;
   std::shared_ptr<const Index> index;
   Diagnostics diags;
+  sdk::Timestamp now;
   {
     std::lock_guard lock(impl_->mu);
+    now = impl_->now();
     if (!impl_->rules.find(segment_id)) return Status::NotFound("unknown segment '" + segment_id + "'");
     compiled = impl_->compile(segment_id, diags);
     index = impl_->index;
@@ -653,7 +666,7 @@ Result<Explanation> Engine::explain(const std::string& segment_id, const std::st
     return out;
   }
   out.known_user = true;
-  auto point = evaluate_point(*compiled, *index, *u);
+  auto point = evaluate_point(*compiled, *index, *u, now);
   if (!point.ok()) return point.status();
   out.member = point->member;
   out.match = to_public(point->match);
@@ -728,7 +741,7 @@ Result<std::string> Engine::analytics(const std::string& kind, const std::string
   if (kind == "campaign" && !impl_->catalog.campaign(id)) return Status::NotFound("unknown campaign '" + id + "'");
   if (kind == "canvas" && !impl_->catalog.canvas(id)) return Status::NotFound("unknown Canvas '" + id + "'");
   std::string key = kind + ":" + id;
-  return analytics_json(impl_->store.analytics(key), key).dump(2);
+  return analytics_json(impl_->builder.analytics(key), key).dump(2);
 }
 
 std::string Engine::rules_json_schema() const {
@@ -745,7 +758,7 @@ std::vector<std::string> Engine::users() const {
     index = impl_->index;
   }
   std::vector<std::string> out;
-  for (std::uint32_t u = 0; u < index->user_count(); ++u) out.push_back(index->user_id(u));
+  for (std::uint32_t u = 0; u < index->user_count(); ++u) out.emplace_back(index->user_id(u));
   return out;
 }
 

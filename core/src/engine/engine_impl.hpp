@@ -23,7 +23,7 @@
 #include "retarget/engine.hpp"
 #include "rules/rules.hpp"
 #include "store/durable_store.hpp"
-#include "store/event_store.hpp"
+#include "index/index_builder.hpp"
 
 namespace retarget {
 
@@ -50,7 +50,7 @@ struct Engine::Impl {
   Catalog catalog;
   RuleSet rules;
   std::map<std::string, References> segment_refs;  // own references of each stored segment
-  EventStore store;
+  IndexBuilder builder;
   std::shared_ptr<const Index> index = std::make_shared<Index>();
   DependencyGraph graph;
   std::map<std::string, SourceLifecycle> lifecycle;  // by source key
@@ -78,7 +78,7 @@ struct Engine::Impl {
 
   // --- everything below REQUIRES mu held ---
   CompileOptions compile_options(const std::set<std::string>& deleted) const {
-    return CompileOptions{now(), &zone, &config.limits, &deleted};
+    return CompileOptions{&zone, &config.limits, &deleted};
   }
   std::set<std::string> deleted_sources() const;
   std::set<std::string> expired_sources() const;  // expired or restoring
@@ -111,7 +111,7 @@ struct Engine::Impl {
   void sync_graph(Diagnostics* diags);
   References consumer_references(const Audience& audience, const std::string& file, Diagnostics* diags) const;
   SourceFacts source_facts(const std::string& key) const;
-  void publish() { index = store.snapshot(); }
+  void publish() { index = builder.snapshot(); }
   // Expired sources a consumer's audience reads (the resume guard).
   std::vector<std::string> expired_needs(const std::string& consumer_key) const;
   // What activating `key` needs restored first: the expired sources its

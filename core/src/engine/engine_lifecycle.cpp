@@ -139,8 +139,8 @@ Result<std::uint64_t> Engine::Impl::expire_source(const std::string& key) {
   SourceLifecycle& st = lifecycle[key];
   st.tier = Tier::kExpired;
   st.tier_changed_at = now();
-  store.set_archived(key, true);  // leaves the index at the next publish
-  if (!durable) return store.source_stats(key).records;
+  builder.set_archived(key, true);  // leaves the index at the next publish
+  if (!durable) return builder.source_stats(key).records;
   // Record the move first: a crash mid-way is finished by the next open.
   Status s = save_state(key, "to_archive");
   if (!s.ok()) return s;
@@ -153,7 +153,7 @@ Result<std::uint64_t> Engine::Impl::expire_source(const std::string& key) {
 
 Result<std::uint64_t> Engine::Impl::restore_source(const std::string& key,
                                                    const std::function<void(std::uint64_t)>& progress) {
-  std::uint64_t moved = store.source_stats(key).records;
+  std::uint64_t moved = builder.source_stats(key).records;
   if (durable) {
     Status s = save_state(key, "to_live");
     if (!s.ok()) return s;
@@ -165,7 +165,7 @@ Result<std::uint64_t> Engine::Impl::restore_source(const std::string& key,
   st.tier = Tier::kLive;
   st.restored_at = now();
   st.tier_changed_at = st.restored_at;
-  store.set_archived(key, false);
+  builder.set_archived(key, false);
   Status s = save_state(key);
   if (!s.ok()) return s;
   return moved;
@@ -211,7 +211,7 @@ Status Engine::Impl::replay() {
   }
   // 3. Events: which tier a source's data is in decides whether it is published.
   for (const auto& [key, st] : lifecycle)
-    if (st.tier == Tier::kExpired) store.set_archived(key, true);
+    if (st.tier == Tier::kExpired) builder.set_archived(key, true);
   Event e;
   std::uint64_t corrupt = 0;
   auto load = [&](std::string_view key, std::string_view value) {
@@ -221,7 +221,7 @@ Status Engine::Impl::replay() {
     }
     next_seq = std::max(next_seq, e.seq + 1);
     // Every event key ends with the event's content hash (computed at ingest): no need to hash again.
-    store.add(e, catalog, EventStore::hash_in_key(key));
+    builder.add(e, catalog, IndexBuilder::hash_in_key(key));
   };
   for (auto family : {DurableStore::Family::kProfile, DurableStore::Family::kLive, DurableStore::Family::kArchive}) {
     Status s = durable->scan(family, load);
@@ -238,7 +238,9 @@ Status Engine::Impl::replay() {
       if (!r.ok()) return r.status();
     }
   }
-  // 5. Segments' references, the graph, the index.
+  // 5. Segments' references, the graph, the index (its deltas merged: the
+  // smallest form for reading).
+  builder.compact();
   std::map<std::string, References> refs;
   Diagnostics d;
   validate(catalog, rules, d, &refs);
@@ -265,11 +267,11 @@ std::string Engine::check_store() const {
       ++archive[std::string(k.substr(0, k.find('\0')))];
     });
   }
-  for (const auto& key : im.store.source_keys()) {
+  for (const auto& key : im.builder.source_keys()) {
     auto it = im.lifecycle.find(key);
     Tier tier = it == im.lifecycle.end() ? Tier::kLive : it->second.tier;
     std::uint64_t l = live[key], a = archive[key];
-    std::uint64_t records = im.store.source_stats(key).records;
+    std::uint64_t records = im.builder.source_stats(key).records;
     if (im.durable) {
       if (tier == Tier::kExpired && l) problems.push_back(key + " is expired but has " + std::to_string(l) + " live records");
       if (tier == Tier::kLive && a) problems.push_back(key + " is live but has " + std::to_string(a) + " archived records");
@@ -277,7 +279,7 @@ std::string Engine::check_store() const {
     }
     sources.push_back({{"source", key}, {"tier", to_string(tier)}, {"records", records}, {"live", l}, {"archive", a}});
   }
-  return json{{"durable", im.durable != nullptr}, {"events", im.store.event_count()}, {"sources", sources},
+  return json{{"durable", im.durable != nullptr}, {"events", im.builder.event_count()}, {"sources", sources},
               {"problems", problems}, {"ok", problems.empty()}}.dump(2);
 }
 
@@ -289,7 +291,7 @@ SourceFacts Engine::Impl::source_facts(const std::string& key) const {
   } else if (const Canvas* c = catalog.canvas(id)) {
     f.status = c->status, f.stopped_at = c->stopped_at;
   }
-  f.last_sent = store.source_stats(key).last_sent;
+  f.last_sent = builder.source_stats(key).last_sent;
   f.pinned = graph.pinned(key);
   return f;
 }
@@ -357,7 +359,7 @@ RestoreJobInfo Engine::Impl::enqueue_restore(const std::vector<std::string>& sou
   job.info.id = next_job_id++;
   job.info.sources = fresh;
   job.info.state = "queued";
-  for (const auto& s : fresh) job.info.total += store.source_stats(s).records;
+  for (const auto& s : fresh) job.info.total += builder.source_stats(s).records;
   if (cb) job.callbacks.push_back(std::move(cb));
   std::uint64_t id = job.info.id;
   jobs.emplace(id, std::move(job));
@@ -525,7 +527,7 @@ Result<SweepReport> Engine::Impl::sweep_at(sdk::Timestamp now) {
         Status s = im.durable->delete_source(key);
         if (!s.ok()) return s;
       }
-      im.store.erase_source(key);
+      im.builder.erase_source(key);
       state.tier = Tier::kDeleted;
       state.tier_changed_at = now;
       report.deleted.push_back(key);
@@ -586,7 +588,7 @@ std::vector<SourceStatus> Engine::lifecycle_status(const std::vector<std::string
       s.deletion_basis_ms = opt(facts.last_sent != sdk::kNoTime ? facts.last_sent : facts.stopped_at);
     }
     s.tier_changed_at_ms = opt(state.tier_changed_at);
-    s.records = im.store.source_stats(key).records;
+    s.records = im.builder.source_stats(key).records;
     out.push_back(std::move(s));
   };
   for (const auto& [id, c] : im.catalog.campaigns()) add("campaign:" + id, c.name, c.status);

@@ -39,31 +39,10 @@ std::string leaf_name(const PlanNode& n) {
          n.definition->library_path + ")";
 }
 
-// Forwards to the index and remembers every column handed out, with the
-// bytes a full scan of it reads (the Footprint of an evaluation). Thread-safe: chunks are evaluated in parallel.
-class RecordingView final : public sdk::InteractionView, public sdk::ProfileView {
+// Records every column an evaluation opens, with the bytes a full scan of it
+// reads (the Footprint of an evaluation). Thread-safe: chunks are evaluated in parallel.
+class Recorder {
  public:
-  explicit RecordingView(const Index& index) : index_(index) {}
-
-  const sdk::UserTimes* fact(const sdk::FactKey& key) const override { return seen(index_.fact(key)); }
-  const sdk::UserTimes* times(sdk::SummaryKind kind, std::string_view a, std::string_view b) const override {
-    return seen(index_.times(kind, a, b));
-  }
-  const sdk::UserCounts* news_feed_views() const override { return seen(index_.news_feed_views()); }
-  const sdk::UserAttributes* attribute(std::string_view name) const override { return seen(index_.attribute(name)); }
-  std::span<const std::uint64_t> user_hashes(std::uint32_t chunk) const override {
-    auto h = index_.user_hashes(chunk);
-    record(h.data(), h.size_bytes());
-    return h;
-  }
-
-  void add_to(Footprint& f) const {
-    std::lock_guard lock(mu_);
-    f.columns += seen_.size();
-    f.column_bytes += bytes_;
-  }
-
- private:
   template <typename Column>
   const Column* seen(const Column* c) const {
     if (c) record(c, c->scan_bytes());
@@ -73,11 +52,47 @@ class RecordingView final : public sdk::InteractionView, public sdk::ProfileView
     std::lock_guard lock(mu_);
     if (seen_.insert(column).second) bytes_ += bytes;
   }
+  void add_to(Footprint& f) const {
+    std::lock_guard lock(mu_);
+    f.columns += seen_.size();
+    f.column_bytes += bytes_;
+  }
 
-  const Index& index_;
+ private:
   mutable std::mutex mu_;
   mutable std::unordered_set<const void*> seen_;
   mutable std::uint64_t bytes_ = 0;
+};
+
+// Forwarding views that record what they hand out. Two objects, as for the
+// index itself: the profile one holds no route to interaction data.
+class RecordingInteractions final : public sdk::InteractionView {
+ public:
+  RecordingInteractions(const InteractionIndex& index, const Recorder& r) : index_(index), r_(r) {}
+  const sdk::UserTimes* fact(const sdk::FactKey& key) const override { return r_.seen(index_.fact(key)); }
+
+ private:
+  const InteractionIndex& index_;
+  const Recorder& r_;
+};
+
+class RecordingProfiles final : public sdk::ProfileView {
+ public:
+  RecordingProfiles(const ProfileIndex& index, const Recorder& r) : index_(index), r_(r) {}
+  const sdk::UserTimes* times(sdk::SummaryKind kind, std::string_view a, std::string_view b) const override {
+    return r_.seen(index_.times(kind, a, b));
+  }
+  const sdk::UserCounts* news_feed_views() const override { return r_.seen(index_.news_feed_views()); }
+  const sdk::UserAttributes* attribute(std::string_view name) const override { return r_.seen(index_.attribute(name)); }
+  std::span<const std::uint16_t> user_buckets(std::uint32_t chunk) const override {
+    auto b = index_.user_buckets(chunk);
+    r_.record(b.data(), b.size_bytes());
+    return b;
+  }
+
+ private:
+  const ProfileIndex& index_;
+  const Recorder& r_;
 };
 
 // One evaluation over one index snapshot. It is also the SegmentResolver that
@@ -86,13 +101,12 @@ class RecordingView final : public sdk::InteractionView, public sdk::ProfileView
 // profile-level leaves a context without it (the enforced tag).
 class Evaluation final : public sdk::SegmentResolver {
  public:
-  // `recorder` (optional) stands in for the index to record the footprint.
-  Evaluation(const CompiledSegment& root, const Index& index, const RecordingView* recorder = nullptr,
-             std::atomic<std::uint64_t>* bitset_writes = nullptr)
-      : full_(index.user_count(), recorder ? static_cast<const sdk::InteractionView*>(recorder) : &index,
-              recorder ? static_cast<const sdk::ProfileView&>(*recorder) : index, this),
-        profile_only_(index.user_count(), nullptr,
-                      recorder ? static_cast<const sdk::ProfileView&>(*recorder) : index, this),
+  // `interactions` and `profiles` are the index's halves (or recording stand-ins);
+  // `now` is the clock time predicates are bound to.
+  Evaluation(const CompiledSegment& root, std::uint32_t user_count, const sdk::InteractionView& interactions,
+             const sdk::ProfileView& profiles, sdk::Timestamp now, std::atomic<std::uint64_t>* bitset_writes = nullptr)
+      : full_(user_count, &interactions, profiles, this, now),
+        profile_only_(user_count, nullptr, profiles, this, now),
         bitset_writes_(bitset_writes) {
     for (const auto& [id, nested] : root.nested)
       memberships_.emplace(id, std::make_unique<Membership>(*this, *nested));
@@ -245,12 +259,16 @@ class Evaluation final : public sdk::SegmentResolver {
 }  // namespace
 
 Result<BulkResult> evaluate_bulk(const CompiledSegment& segment, const Index& index, tbb::task_arena& arena,
-                                 bool with_members, Footprint* footprint) {
+                                 sdk::Timestamp now, bool with_members, Footprint* footprint) {
   auto start = std::chrono::steady_clock::now();
-  std::optional<RecordingView> recorder;
+  Recorder recorder;
+  RecordingInteractions rec_interactions(index.interactions(), recorder);
+  RecordingProfiles rec_profiles(index.profiles(), recorder);
   std::atomic<std::uint64_t> bitset_writes{0};
-  if (footprint) recorder.emplace(index);
-  Evaluation evaluation(segment, index, recorder ? &*recorder : nullptr, footprint ? &bitset_writes : nullptr);
+  const sdk::InteractionView& interactions =
+      footprint ? static_cast<const sdk::InteractionView&>(rec_interactions) : index.interactions();
+  const sdk::ProfileView& profiles = footprint ? static_cast<const sdk::ProfileView&>(rec_profiles) : index.profiles();
+  Evaluation evaluation(segment, index.user_count(), interactions, profiles, now, footprint ? &bitset_writes : nullptr);
   std::uint32_t users = index.user_count();
   std::uint32_t chunks = (users + sdk::kChunkUsers - 1) / sdk::kChunkUsers;
 
@@ -284,7 +302,7 @@ Result<BulkResult> evaluate_bulk(const CompiledSegment& segment, const Index& in
     return Status::Failed("evaluating segment '" + segment.id + "' failed in a filter: " + e.what());
   }
   if (footprint) {
-    recorder->add_to(*footprint);
+    recorder.add_to(*footprint);
     footprint->bitset_writes += bitset_writes.load();
   }
   BulkResult out;
@@ -294,8 +312,9 @@ Result<BulkResult> evaluate_bulk(const CompiledSegment& segment, const Index& in
   return out;
 }
 
-Result<PointResult> evaluate_point(const CompiledSegment& segment, const Index& index, sdk::UserIndex user) {
-  Evaluation evaluation(segment, index);
+Result<PointResult> evaluate_point(const CompiledSegment& segment, const Index& index, sdk::UserIndex user,
+                                   sdk::Timestamp now) {
+  Evaluation evaluation(segment, index.user_count(), index.interactions(), index.profiles(), now);
   try {
     return evaluation.point(segment, user);
   } catch (const sdk::InteractionAccessDenied& e) {

@@ -54,8 +54,10 @@ struct Footprint {
 // naming the filter and its plugin. With `footprint`, the evaluation also
 // records what it read (slower: for benchmarks, never for serving). Without
 // `with_members` only the count is computed (no member list is built).
+// `now` is the evaluation's clock: the plan's time predicates are bound to it.
 Result<BulkResult> evaluate_bulk(const CompiledSegment& segment, const Index& index, tbb::task_arena& arena,
-                                 bool with_members = true, Footprint* footprint = nullptr);
-Result<PointResult> evaluate_point(const CompiledSegment& segment, const Index& index, sdk::UserIndex user);
+                                 sdk::Timestamp now, bool with_members = true, Footprint* footprint = nullptr);
+Result<PointResult> evaluate_point(const CompiledSegment& segment, const Index& index, sdk::UserIndex user,
+                                   sdk::Timestamp now);
 
 }  // namespace retarget

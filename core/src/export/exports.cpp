@@ -13,21 +13,18 @@ using sdk::Timestamp;
 namespace {
 
 Timestamp time_of(const Index& index, const FactKey& key, UserIndex u) {
-  const sdk::UserTimes* c = index.fact(key);
-  if (!c) return sdk::kNoTime;
-  const Timestamp* t = c->find(u);
-  return t ? *t : sdk::kNoTime;
+  return sdk::time_of(index.interactions().fact(key), u);
 }
 
-json attribute_json(const sdk::AttributeValue& v) {
+json attribute_json(const sdk::AttributeRef& v) {
   switch (v.type) {
-    case sdk::AttributeValue::Type::kString: return v.text;
-    case sdk::AttributeValue::Type::kNumber:
+    case sdk::AttributeRef::Type::kString: return std::string(v.text);
+    case sdk::AttributeRef::Type::kNumber:
       // Whole numbers print as integers (7, not 7.0), as they were most likely sent.
       if (v.number == static_cast<double>(static_cast<std::int64_t>(v.number)) && v.number > -9e15 && v.number < 9e15)
         return static_cast<std::int64_t>(v.number);
       return v.number;
-    case sdk::AttributeValue::Type::kBool: return v.boolean;
+    case sdk::AttributeRef::Type::kBool: return v.boolean;
   }
   return nullptr;
 }
@@ -48,11 +45,11 @@ std::string latest_of(const Index& index, SourceKind kind, const std::string& so
 }  // namespace
 
 json user_export(const Index& index, const Catalog& catalog, UserIndex u) {
-  json user{{"external_id", index.user_id(u)}};
+  json user{{"external_id", std::string(index.user_id(u))}};
   json attrs = json::object();
-  for (const auto& name : index.attribute_names())
-    if (const sdk::UserAttributes* col = index.attribute(name))
-      if (const sdk::AttributeValue* v = col->find(u)) attrs[name] = attribute_json(*v);
+  for (const auto& name : index.profiles().attribute_names())
+    if (const sdk::UserAttributes* col = index.profiles().attribute(name))
+      if (auto v = col->find(u)) attrs[name] = attribute_json(*v);
   if (!attrs.empty()) user["custom_attributes"] = attrs;
 
   json campaigns = json::array();
@@ -139,15 +136,15 @@ std::string recipients_csv(const Index& index, const Catalog& catalog, SourceKin
   if (kind == SourceKind::kCanvas) out += ",step";
   out += "\r\n";
   auto attr_cell = [&](const std::string& name, UserIndex u) -> std::string {
-    const sdk::UserAttributes* col = index.attribute(name);
-    const sdk::AttributeValue* v = col ? col->find(u) : nullptr;
+    const sdk::UserAttributes* col = index.profiles().attribute(name);
+    auto v = col ? col->find(u) : std::nullopt;
     if (!v) return "";
     json j = attribute_json(*v);
     return csv_cell(j.is_string() ? j.get<std::string>() : j.dump());
   };
   auto row = [&](UserIndex u, const std::string& vname, const std::string& vid, const std::string& control,
                  Timestamp last, const std::string* step_id) {
-    out += csv_cell(index.user_id(u));
+    out += csv_cell(std::string(index.user_id(u)));
     for (const auto& a : attrs) out += "," + attr_cell(a, u);
     out += "," + csv_cell(vname) + "," + csv_cell(vid) + "," + control + "," + sdk::format_time(last);
     if (step_id) out += "," + csv_cell(*step_id);
@@ -155,10 +152,10 @@ std::string recipients_csv(const Index& index, const Catalog& catalog, SourceKin
   };
   if (kind == SourceKind::kCampaign) {
     const Campaign* c = catalog.campaign(id);
-    const sdk::UserTimes* received = index.fact(FactKey{SourceKind::kCampaign, id, FactKind::kReceived, "", ""});
+    const sdk::UserTimes* received = index.interactions().fact(FactKey{SourceKind::kCampaign, id, FactKind::kReceived, "", ""});
     if (!c || !received) return out;
-    const sdk::UserTimes* control = index.fact(FactKey{SourceKind::kCampaign, id, FactKind::kControl, "", ""});
-    received->for_each([&](sdk::UserIndex u, sdk::Timestamp t) {
+    const sdk::UserTimes* control = index.interactions().fact(FactKey{SourceKind::kCampaign, id, FactKind::kControl, "", ""});
+    received->for_each([&](sdk::UserIndex u, std::int64_t t) {
       std::string variant = latest_of(index, SourceKind::kCampaign, id, FactKind::kReceivedVariant, c->variants, u);
       const NamedId* v = c->variant(variant);
       row(u, v ? v->name : "", v ? v->id : "", control && control->contains(u) ? "true" : "false", t, nullptr);
@@ -169,9 +166,9 @@ std::string recipients_csv(const Index& index, const Catalog& catalog, SourceKin
   if (!k) return out;
   for (const auto& s : k->steps) {
     if (!step.empty() && s.id != step) continue;
-    const sdk::UserTimes* received = index.fact(FactKey{SourceKind::kCanvas, id, FactKind::kReceived, s.id, ""});
+    const sdk::UserTimes* received = index.interactions().fact(FactKey{SourceKind::kCanvas, id, FactKind::kReceived, s.id, ""});
     if (!received) continue;
-    received->for_each([&](sdk::UserIndex u, sdk::Timestamp t) {
+    received->for_each([&](sdk::UserIndex u, std::int64_t t) {
       std::string variation = latest_of(index, SourceKind::kCanvas, id, FactKind::kCanvasEntered, k->variations, u);
       const NamedId* v = k->variation(variation);
       row(u, v ? v->name : "", v ? v->id : "", v && v->control ? "true" : "false", t, &s.id);
@@ -180,7 +177,7 @@ std::string recipients_csv(const Index& index, const Catalog& catalog, SourceKin
   return out;
 }
 
-json analytics_json(const EventStore::SourceAnalytics* a, const std::string& source_key) {
+json analytics_json(const IndexBuilder::SourceAnalytics* a, const std::string& source_key) {
   json j{{"source", source_key}, {"sends", 0}, {"unique_recipients", 0}, {"opens", 0}, {"clicks", 0},
          {"conversions", 0}, {"control_size", 0}};
   if (!a) return j;

@@ -12,7 +12,7 @@
 
 #include "catalog/catalog.hpp"
 #include "index/index.hpp"
-#include "store/event_store.hpp"
+#include "index/index_builder.hpp"
 
 namespace retarget {
 
@@ -28,6 +28,6 @@ std::string recipients_csv(const Index& index, const Catalog& catalog, sdk::Sour
 // starting with =, +, -, @, tab or carriage return gets a leading ').
 std::string csv_cell(const std::string& value);
 
-nlohmann::json analytics_json(const EventStore::SourceAnalytics* a, const std::string& source_key);
+nlohmann::json analytics_json(const IndexBuilder::SourceAnalytics* a, const std::string& source_key);
 
 }  // namespace retarget

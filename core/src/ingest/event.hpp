@@ -9,6 +9,7 @@
 
 #include "retarget/sdk/data.hpp"
 #include "retarget/sdk/types.hpp"
+#include "common/attribute_value.hpp"
 
 namespace retarget {
 
@@ -50,7 +51,7 @@ struct Event {
   bool enabled = false;   // feature_flag
   std::string subscription_group, keyword_category;  // sms_inbound
   // attributes: name -> value (nullopt = unset)
-  std::vector<std::pair<std::string, std::optional<sdk::AttributeValue>>> attributes;
+  std::vector<std::pair<std::string, std::optional<AttributeValue>>> attributes;
 };
 
 }  // namespace retarget

@@ -247,23 +247,23 @@ bool EventParser::parse(std::string_view line, Event& ev, std::string& error) {
           ev.attributes.emplace_back(std::move(name), std::nullopt);
           continue;
         }
-        sdk::AttributeValue v;
+        AttributeValue v;
         std::string_view s;
         bool b;
         double d;
         if (value.get_string().get(s) == simdjson::SUCCESS) {
-          v.type = sdk::AttributeValue::Type::kString;
+          v.type = AttributeValue::Type::kString;
           v.text.assign(s);
           if (auto tt = parse_time(s)) v.time = *tt;
         } else if (value.get_bool().get(b) == simdjson::SUCCESS) {
-          v.type = sdk::AttributeValue::Type::kBool;
+          v.type = AttributeValue::Type::kBool;
           v.boolean = b;
         } else if (value.get_double().get(d) == simdjson::SUCCESS) {
           if (!std::isfinite(d)) {
             error = "field 'attributes." + name + "': not a finite number";
             return false;
           }
-          v.type = sdk::AttributeValue::Type::kNumber;
+          v.type = AttributeValue::Type::kNumber;
           v.number = d;
         } else {
           error = "field 'attributes." + name + "': expected a string, number, bool or null";

@@ -15,9 +15,6 @@
 
 #include "common/time.hpp"
 #include "common/yaml_tree.hpp"
-#include "catalog/catalog.hpp"
-#include "index/index.hpp"
-#include "store/event_store.hpp"
 #include "retarget/sdk/plugin.hpp"
 #include "rules/param_binder.hpp"
 
@@ -35,7 +32,6 @@ struct Refusal {
 class ProbeCompileContext : public sdk::CompileContext {
  public:
   explicit ProbeCompileContext(bool interaction_dependent) : interaction_dependent_(interaction_dependent) {}
-  sdk::Timestamp now() const override { return 0; }
   const sdk::CampaignInfo* campaign(std::string_view) const override {
     if (!interaction_dependent_) throw sdk::InteractionAccessDenied("campaign data requested while compiling");
     return nullptr;
@@ -52,7 +48,7 @@ class ProbeCompileContext : public sdk::CompileContext {
   std::optional<sdk::TimePredicate> compile_time_predicate(std::string_view key, std::string_view value,
                                                           std::string_view) override {
     std::string problem;
-    auto tp = retarget::compile_time_predicate(key, value, 0, TimeZone::Utc(), problem);
+    auto tp = retarget::compile_time_predicate(key, value, TimeZone::Utc(), problem);
     if (!tp) ++errors;
     return tp;
   }
@@ -62,6 +58,23 @@ class ProbeCompileContext : public sdk::CompileContext {
 
  private:
   bool interaction_dependent_;
+};
+
+// Empty views for the probe: no facts, no profile data, one user (bucket 0).
+// Two objects, as in the index: the profile view holds no interaction view.
+struct ProbeViews {
+  struct Interactions final : sdk::InteractionView {
+    const sdk::UserTimes* fact(const sdk::FactKey&) const override { return nullptr; }
+  } interactions;
+  struct Profiles final : sdk::ProfileView {
+    const sdk::UserTimes* times(sdk::SummaryKind, std::string_view, std::string_view) const override { return nullptr; }
+    const sdk::UserCounts* news_feed_views() const override { return nullptr; }
+    const sdk::UserAttributes* attribute(std::string_view) const override { return nullptr; }
+    std::span<const std::uint16_t> user_buckets(std::uint32_t chunk) const override {
+      static const std::uint16_t kOne[1] = {0};
+      return chunk == 0 ? std::span<const std::uint16_t>(kOne) : std::span<const std::uint16_t>();
+    }
+  } profiles;
 };
 
 // Every segment a probed filter asks for exists and is empty.
@@ -126,21 +139,14 @@ void probe(const sdk::FilterFactory& factory) {
     throw Refusal{"bad metadata: the example of " + who + " is not a YAML map: " + info.example};
   TimeZone utc = TimeZone::Utc();
   Limits limits;
-  BindContext bind{nullptr, nullptr, nullptr, &utc, 0, &limits, "<example>", &diags};
+  BindContext bind{nullptr, nullptr, nullptr, &utc, &limits, "<example>", &diags};
   BoundParams bound;
   if (!bind_params(info, example, example, bind, bound))
     throw Refusal{"bad metadata: the example of " + who + " does not fit its parameters: " + diags.to_string()};
 
   ProbeCompileContext compile(info.interaction_dependent);
-  // An index with one user and no facts: the probe evaluates user 0.
-  EventStore store;
-  Event probe_user;
-  probe_user.type = EventType::kAttributes;
-  probe_user.time = 0;
-  probe_user.user = "probe";
-  store.add(probe_user, Catalog());
-  std::shared_ptr<const Index> index = store.snapshot();
-  const Index& empty = *index;
+  // Views with one user and no data: the probe evaluates user 0.
+  ProbeViews empty;
   std::unique_ptr<sdk::Filter> filter;
   try {
     filter = factory.create(bound.params, compile);
@@ -153,7 +159,7 @@ void probe(const sdk::FilterFactory& factory) {
   }
   if (!filter) return;  // it needs catalog data the probe lacks: nothing to evaluate
   ProbeSegments segments;
-  sdk::EvalContext eval(1, info.interaction_dependent ? &empty : nullptr, empty, &segments);
+  sdk::EvalContext eval(1, info.interaction_dependent ? &empty.interactions : nullptr, empty.profiles, &segments, 0);
   try {
     sdk::ChunkBits bits;
     bits.clear();

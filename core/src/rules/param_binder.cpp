@@ -107,7 +107,7 @@ class Binder {
     out_.where["time"] = v.where(ctx_.file);
     if (!v.is_scalar()) return error(v, "'" + key.value + "' needs a single value");
     std::string problem;
-    auto tp = compile_time_predicate(key.value, v.value, ctx_.now, *ctx_.zone, problem);
+    auto tp = compile_time_predicate(key.value, v.value, *ctx_.zone, problem);
     if (!tp) return error(v, problem);
     out_.params.set_time_predicate(std::move(*tp));
   }
@@ -158,11 +158,11 @@ class Binder {
         if (!v.is_scalar()) return error(v, where + " must be a string, number or bool");
         pv.text = v.value;
         if (!v.quoted && yaml_as_bool(v, pv.boolean)) {
-          pv.scalar_type = sdk::AttributeValue::Type::kBool;
+          pv.scalar_type = sdk::AttributeRef::Type::kBool;
         } else if (!v.quoted && yaml_as_double(v, pv.number)) {
-          pv.scalar_type = sdk::AttributeValue::Type::kNumber;
+          pv.scalar_type = sdk::AttributeRef::Type::kNumber;
         } else {
-          pv.scalar_type = sdk::AttributeValue::Type::kString;
+          pv.scalar_type = sdk::AttributeRef::Type::kString;
         }
         break;
       default:  // string-like, references
@@ -278,8 +278,7 @@ class Binder {
 }  // namespace
 
 std::optional<sdk::TimePredicate> compile_time_predicate(std::string_view key, std::string_view value,
-                                                         sdk::Timestamp now, const TimeZone& zone,
-                                                         std::string& error) {
+                                                         const TimeZone& zone, std::string& error) {
   sdk::TimePredicate tp;
   std::string k(key);
   tp.text = k + ": " + std::string(value);
@@ -292,24 +291,21 @@ std::optional<sdk::TimePredicate> compile_time_predicate(std::string_view key, s
       error = "'" + k + "' must be a whole number of days (0 or more)";
       return std::nullopt;
     }
-    sdk::Timestamp edge = now - n * sdk::kMillisPerDay;
-    tp.match_present = true;
-    if (k == "more_than_days_ago") {
-      tp.lo = kMinTime, tp.hi = edge - 1;  // t < now - N*24h
-    } else {
-      tp.lo = edge + 1, tp.hi = now;  // now - N*24h < t <= now
-    }
+    tp.kind = k == "more_than_days_ago" ? sdk::TimePredicate::Kind::kMoreThanDaysAgo
+                                        : sdk::TimePredicate::Kind::kLessThanDaysAgo;
+    tp.days = n;  // relative to the evaluation's clock: bound with TimePredicate::at(now)
   } else if (k == "after" || k == "before") {
     auto days = parse_date(value);
     if (!days) {
       error = "'" + k + "' must be a date YYYY-MM-DD (in the company time zone)";
       return std::nullopt;
     }
-    tp.match_present = true;
     if (k == "after") {
-      tp.lo = zone.start_of_day(*days + 1), tp.hi = kMaxTime;  // t >= start of the day after DATE
+      tp.kind = sdk::TimePredicate::Kind::kAfter;
+      tp.edge = zone.start_of_day(*days + 1);  // t >= start of the day after DATE
     } else {
-      tp.lo = kMinTime, tp.hi = zone.start_of_day(*days) - 1;  // t < start of DATE
+      tp.kind = sdk::TimePredicate::Kind::kBefore;
+      tp.edge = zone.start_of_day(*days);  // t < start of DATE
     }
   } else if (k == "blank") {
     bool b;
@@ -317,9 +313,8 @@ std::optional<sdk::TimePredicate> compile_time_predicate(std::string_view key, s
       error = "'blank' must be true or false";
       return std::nullopt;
     }
-    tp.match_absent = b;
-    tp.match_present = !b;
-    tp.lo = kMinTime, tp.hi = kMaxTime;
+    tp.kind = sdk::TimePredicate::Kind::kBlank;
+    tp.blank = b;
   } else {
     error = "'" + k + "' is not a time predicate (" + join(time_predicate_keys(), ", ") + ")";
     return std::nullopt;

@@ -1,7 +1,7 @@
 // Validates a filter leaf's parameters against the filter's declared
 // ParamSpecs and turns them into sdk::Params: types, allowed values, required
-// and unknown keys, catalog references, the time predicate (compiled with
-// `now` and the company time zone).
+// and unknown keys, catalog references, the time predicate (compiled with the
+// company time zone; relative forms bound to the clock at evaluation).
 #pragma once
 
 #include <map>
@@ -30,7 +30,6 @@ struct BindContext {
   // Sources whose data the legacy policy deleted ("campaign:<id>"): referencing one is an error.
   const std::set<std::string>* deleted_sources = nullptr;
   const TimeZone* zone = nullptr;
-  sdk::Timestamp now = 0;
   const Limits* limits = nullptr;
   std::string file;
   Diagnostics* diags = nullptr;
@@ -47,11 +46,10 @@ struct BoundParams {
 bool bind_params(const sdk::FilterInfo& info, const YamlNode& leaf, const YamlNode& node, BindContext& ctx,
                  BoundParams& out);
 
-// Compiles one time-predicate key and its value (as written) against `now`
-// and the company time zone. nullopt with `error` set when invalid.
+// Compiles one time-predicate key and its value (as written) in the company
+// time zone. nullopt with `error` set when invalid.
 std::optional<sdk::TimePredicate> compile_time_predicate(std::string_view key, std::string_view value,
-                                                         sdk::Timestamp now, const TimeZone& zone,
-                                                         std::string& error);
+                                                         const TimeZone& zone, std::string& error);
 
 // The time-predicate keys, in the order documented in filters.md.
 const std::vector<std::string>& time_predicate_keys();

@@ -149,10 +149,9 @@ namespace {
 class LeafCompileContext : public sdk::CompileContext {
  public:
   LeafCompileContext(const Catalog& catalog, const RegisteredFilter& def, const BoundParams& bound,
-                     const SourceLocation& leaf, sdk::Timestamp now, const TimeZone& zone, Diagnostics& diags)
-      : catalog_(catalog), def_(def), bound_(bound), leaf_(leaf), now_(now), zone_(zone), diags_(diags) {}
+                     const SourceLocation& leaf, const TimeZone& zone, Diagnostics& diags)
+      : catalog_(catalog), def_(def), bound_(bound), leaf_(leaf), zone_(zone), diags_(diags) {}
 
-  sdk::Timestamp now() const override { return now_; }
   const sdk::CampaignInfo* campaign(std::string_view id) const override {
     deny_profile_level();
     const Campaign* c = catalog_.campaign(id);
@@ -182,7 +181,7 @@ class LeafCompileContext : public sdk::CompileContext {
   std::optional<sdk::TimePredicate> compile_time_predicate(std::string_view key, std::string_view value,
                                                           std::string_view param) override {
     std::string problem;
-    auto tp = retarget::compile_time_predicate(key, value, now_, zone_, problem);
+    auto tp = retarget::compile_time_predicate(key, value, zone_, problem);
     if (!tp) diags_.error(where(param), problem);
     return tp;
   }
@@ -208,7 +207,6 @@ class LeafCompileContext : public sdk::CompileContext {
   const RegisteredFilter& def_;
   const BoundParams& bound_;
   SourceLocation leaf_;
-  sdk::Timestamp now_;
   const TimeZone& zone_;
   Diagnostics& diags_;
   // Stable storage for the infos handed out (valid for the compile call).
@@ -326,12 +324,12 @@ std::optional<PlanNode> Compiler::leaf(const YamlNode& key, const YamlNode& para
     return std::nullopt;
   }
   std::set<std::string> segment_ids = segment_ids_;
-  BindContext bind{&catalog_, &segment_ids, options_.deleted_sources, options_.zone, options_.now, options_.limits,
+  BindContext bind{&catalog_, &segment_ids, options_.deleted_sources, options_.zone, options_.limits,
                    file, &diags};
   BoundParams bound;
   if (!bind_params(*def->info, key, params, bind, bound)) return std::nullopt;
 
-  LeafCompileContext ctx(catalog_, *def, bound, key.where(file), options_.now, *options_.zone, diags);
+  LeafCompileContext ctx(catalog_, *def, bound, key.where(file), *options_.zone, diags);
   std::size_t before = diags.error_count();
   std::unique_ptr<sdk::Filter> filter;
   try {

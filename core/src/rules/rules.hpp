@@ -84,8 +84,10 @@ struct CompiledSegment {
   std::map<std::string, std::shared_ptr<const CompiledSegment>> nested;
 };
 
+// A compiled plan depends on the catalog, the rules and the lifecycle's
+// deleted sources, never on the clock: time predicates are bound at
+// evaluation, so plans can be cached.
 struct CompileOptions {
-  sdk::Timestamp now = 0;
   const TimeZone* zone = nullptr;
   const Limits* limits = nullptr;
   const std::set<std::string>* deleted_sources = nullptr;  // legacy deletions

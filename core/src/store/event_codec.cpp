@@ -115,10 +115,10 @@ bool decode_event(std::string_view in, Event& e) {
       e.attributes.emplace_back(std::move(name), std::nullopt);
       continue;
     }
-    sdk::AttributeValue v;
+    AttributeValue v;
     std::uint8_t t = r.byte();
     if (t > 2) return false;
-    v.type = static_cast<sdk::AttributeValue::Type>(t);
+    v.type = static_cast<AttributeValue::Type>(t);
     v.text = r.string();
     std::uint64_t bits = r.fixed();
     std::memcpy(&v.number, &bits, 8);

@@ -56,11 +56,25 @@ class LatestFactTimeFilter final : public Filter {
       : facts_(std::move(facts)), when_(std::move(when)), what_(std::move(what)) {}
 
   void evaluate_chunk(const EvalContext& ctx, std::uint32_t chunk, ChunkBits& out) const override {
-    std::vector<const UserTimes*> columns;
-    for (const auto& key : facts_)
-      if (const UserTimes* c = ctx.interactions().fact(key)) columns.push_back(c);
-    if (columns.size() <= 1) {
-      match_time_chunk(ctx, columns.empty() ? nullptr : columns[0], when_, chunk, out);
+    TimeRange range = when_.at(ctx.now());
+    const ValueChunk* blocks[64];
+    std::vector<const ValueChunk*> many;
+    std::size_t n = 0;
+    for (const auto& key : facts_) {
+      const UserTimes* c = ctx.interactions().fact(key);
+      const ValueChunk* b = c ? c->chunk(chunk) : nullptr;
+      if (!b) continue;
+      if (n < 64) blocks[n] = b;
+      else many.push_back(b);
+      ++n;
+    }
+    if (n <= 1) {
+      // One source (or none): the block's own kernel, zone maps included.
+      if (range.match_absent) ctx.universe(chunk, out);
+      if (n == 0) return;
+      if (range.match_absent) blocks[0]->clear_bits_outside(range.match_present ? range.lo : 1,
+                                                            range.match_present ? range.hi : 0, out);
+      else if (range.match_present) blocks[0]->set_bits_in_range(range.lo, range.hi, out);
       return;
     }
     // Several sources: the predicate applies to each user's maximum, gathered
@@ -69,20 +83,19 @@ class LatestFactTimeFilter final : public Filter {
     thread_local std::vector<Timestamp> latest(kChunkUsers, kNoTime);
     ChunkBits present;
     present.clear();
-    for (const UserTimes* c : columns) {
-      auto users = c->users_in_chunk(chunk);
-      auto times = c->values_in_chunk(chunk);
-      for (std::size_t i = 0; i < users.size(); ++i) {
-        std::uint32_t bit = offset_in_chunk(users[i]);
-        latest[bit] = std::max(latest[bit], times[i]);
-        present.set(bit);
-      }
-    }
-    if (when_.match_absent) ctx.universe(chunk, out);
+    auto gather = [&](const ValueChunk* b) {
+      b->for_each([&](std::uint32_t o, std::int64_t t) {
+        if (t > latest[o]) latest[o] = t;
+        present.set(o);
+      });
+    };
+    for (std::size_t i = 0; i < std::min<std::size_t>(n, 64); ++i) gather(blocks[i]);
+    for (const ValueChunk* b : many) gather(b);
+    if (range.match_absent) ctx.universe(chunk, out);
     for (std::uint32_t w = 0; w < kChunkWords; ++w) {
       for (std::uint64_t word = present.words[w]; word; word &= word - 1) {
         std::uint32_t bit = w * 64 + static_cast<std::uint32_t>(std::countr_zero(word));
-        if (when_.matches(latest[bit])) out.set(bit);
+        if (range.matches(latest[bit])) out.set(bit);
         else out.words[w] &= ~(1ULL << (bit & 63));
         latest[bit] = kNoTime;
       }
@@ -92,7 +105,7 @@ class LatestFactTimeFilter final : public Filter {
   Verdict evaluate_user(const EvalContext& ctx, UserIndex user) const override {
     Timestamp latest = kNoTime;
     for (const auto& key : facts_) latest = std::max(latest, time_of(ctx.interactions().fact(key), user));
-    return {when_.matches(latest), what_ + ": " + format_time(latest) + "; wanted " + when_.text};
+    return {when_.at(ctx.now()).matches(latest), what_ + ": " + format_time(latest) + "; wanted " + when_.text};
   }
 
  private:

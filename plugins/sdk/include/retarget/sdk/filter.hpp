@@ -103,7 +103,7 @@ struct ParamValue {
   bool boolean = false;            // kBool; kValue bools
   std::vector<std::string> list;   // kStringList; kValue lists (as written)
   bool is_list = false;            // kValue: a list was given
-  AttributeValue::Type scalar_type = AttributeValue::Type::kString;  // kValue scalars
+  AttributeRef::Type scalar_type = AttributeRef::Type::kString;  // kValue scalars
 };
 
 class Params {
@@ -139,7 +139,8 @@ class InteractionAccessDenied : public std::logic_error {
 class CompileContext {
  public:
   virtual ~CompileContext() = default;
-  virtual Timestamp now() const = 0;
+  // (No clock here: a compiled filter is cached and evaluated at any time;
+  // bind time predicates to EvalContext::now() when evaluating.)
   // Catalog entries of sources. Interaction-dependent filters only: throws
   // InteractionAccessDenied for a profile-level filter.
   virtual const CampaignInfo* campaign(std::string_view id) const = 0;
@@ -181,14 +182,17 @@ class SegmentResolver {
 class EvalContext {
  public:
   EvalContext(std::uint32_t user_count, const InteractionView* interactions, const ProfileView& profiles,
-              const SegmentResolver* segments = nullptr)
-      : user_count_(user_count), interactions_(interactions), profiles_(&profiles), segments_(segments) {}
+              const SegmentResolver* segments, Timestamp now)
+      : user_count_(user_count), interactions_(interactions), profiles_(&profiles), segments_(segments), now_(now) {}
 
   // |U|: users are 0..user_count()-1.
   std::uint32_t user_count() const { return user_count_; }
+  // The evaluation's clock: bind time predicates with TimePredicate::at(now()).
+  Timestamp now() const { return now_; }
   // The users that exist in one chunk (the universe for complements).
   void universe(std::uint32_t chunk, ChunkBits& out) const;
-  // REQUIRES: the filter is interaction-dependent (else throws InteractionAccessDenied).
+  // REQUIRES: the filter is interaction-dependent (else throws InteractionAccessDenied:
+  // a profile-level filter's context has no interaction view at all).
   const InteractionView& interactions() const {
     if (interactions_ == nullptr)
       throw InteractionAccessDenied("a profile-level filter may not read interaction data");
@@ -208,6 +212,7 @@ class EvalContext {
   const InteractionView* interactions_;
   const ProfileView* profiles_;
   const SegmentResolver* segments_;
+  Timestamp now_;
 };
 
 inline void EvalContext::universe(std::uint32_t chunk, ChunkBits& out) const {

@@ -40,32 +40,29 @@ inline std::string format_time(Timestamp t) {
   return buf;
 }
 
-// Bulk: sets the users of `chunk` whose time in `column` satisfies `pred`
-// (users absent from the column count as "never").
-inline void match_time_chunk(const EvalContext& ctx, const UserTimes* column, const TimePredicate& pred,
+// Bulk: sets the users of `chunk` whose time in `column` satisfies `range`
+// (users absent from the column count as "never"). Whole chunks are decided
+// from the block's zone map (min and max time) where they can be.
+inline void match_time_chunk(const EvalContext& ctx, const UserTimes* column, const TimeRange& range,
                              std::uint32_t chunk, ChunkBits& out) {
-  if (pred.match_absent) ctx.universe(chunk, out);
-  if (column == nullptr) return;
-  auto users = column->users_in_chunk(chunk);
-  auto times = column->values_in_chunk(chunk);
-  if (pred.match_absent) {
-    // Users present in the column are not absent: clear them, then add back
-    // those whose time also matches (a predicate may match both).
-    for (std::size_t i = 0; i < users.size(); ++i) {
-      std::uint32_t bit = offset_in_chunk(users[i]);
-      if (!pred.matches(times[i])) out.words[bit >> 6] &= ~(1ULL << (bit & 63));
-    }
+  const ValueChunk* block = column ? column->chunk(chunk) : nullptr;
+  if (range.match_absent) {
+    ctx.universe(chunk, out);
+    if (!block) return;
+    // Users present in the column are not absent: keep only those whose
+    // time also matches (a predicate may match both).
+    if (range.match_present) block->clear_bits_outside(range.lo, range.hi, out);
+    else block->clear_bits_outside(1, 0, out);  // an empty range: clear every present user
     return;
   }
-  if (!pred.match_present) return;
-  for (std::size_t i = 0; i < users.size(); ++i)
-    if (pred.matches(times[i])) out.set(offset_in_chunk(users[i]));
+  if (!block || !range.match_present) return;
+  block->set_bits_in_range(range.lo, range.hi, out);
 }
 
 // Point: the time of `user` in `column` (kNoTime when absent).
 inline Timestamp time_of(const UserTimes* column, UserIndex user) {
   if (column == nullptr) return kNoTime;
-  const Timestamp* t = column->find(user);
+  auto t = column->find(user);
   return t ? *t : kNoTime;
 }
 

@@ -20,14 +20,29 @@ namespace retarget::sdk {
 
 // Bump when any SDK type that crosses the boundary changes layout or meaning.
 // 2: UserColumn stored by chunk; ProfileView::user_hashes(chunk).
-inline constexpr std::uint32_t kAbiVersion = 2;
+// 3: compact columns (column.hpp: ValueBlock, IntColumn, UserAttributes with
+//    AttributeRef), ProfileView::user_buckets(chunk), time predicates bound
+//    at evaluation (TimePredicate::at(EvalContext::now())).
+#define RETARGET_SDK_ABI 3
+inline constexpr std::uint32_t kAbiVersion = RETARGET_SDK_ABI;
 
 #define RETARGET_SDK_STR2(x) #x
 #define RETARGET_SDK_STR(x) RETARGET_SDK_STR2(x)
-// Identifies the toolchain: compiler version, C++ standard library ABI, SDK ABI.
-#define RETARGET_BUILD_FINGERPRINT                                                  \
-  "compiler=" __VERSION__ ";cplusplus=" RETARGET_SDK_STR(__cplusplus)               \
-  ";glibcxx_cxx11_abi=" RETARGET_SDK_STR(_GLIBCXX_USE_CXX11_ABI) ";sdk_abi=1"
+// What must match for C++ classes to cross the boundary (docs/plugins.md):
+// the compiler family and major version, the C++ ABI version (Itanium, as
+// __GXX_ABI_VERSION), the C++ standard, the standard library's string ABI and
+// the SDK ABI. A compiler point release changes none of these.
+#if defined(__clang__)
+#define RETARGET_SDK_COMPILER "clang-" RETARGET_SDK_STR(__clang_major__)
+#elif defined(__GNUC__)
+#define RETARGET_SDK_COMPILER "gcc-" RETARGET_SDK_STR(__GNUC__)
+#else
+#define RETARGET_SDK_COMPILER "unknown"
+#endif
+#define RETARGET_BUILD_FINGERPRINT                                                          \
+  "compiler=" RETARGET_SDK_COMPILER ";cxx_abi=" RETARGET_SDK_STR(__GXX_ABI_VERSION)         \
+  ";cplusplus=" RETARGET_SDK_STR(__cplusplus) ";glibcxx_cxx11_abi=" RETARGET_SDK_STR(_GLIBCXX_USE_CXX11_ABI) \
+  ";sdk_abi=" RETARGET_SDK_STR(RETARGET_SDK_ABI)
 
 extern "C" {
 struct PluginTable {

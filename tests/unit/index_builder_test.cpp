@@ -1,4 +1,4 @@
-// EventStore (store/event_store.hpp): idempotence by content, latest-time-wins
+// IndexBuilder (index/index_builder.hpp): idempotence by content, latest-time-wins
 // state, counts, and immutable snapshots that share untouched columns.
 #include <gtest/gtest.h>
 
@@ -9,12 +9,11 @@
 #include "catalog/catalog.hpp"
 #include "common/time.hpp"
 #include "ingest/event_parser.hpp"
-#include "store/event_store.hpp"
+#include "index/index_builder.hpp"
 
 namespace retarget {
 namespace {
 
-using sdk::AttributeValue;
 using sdk::FactKey;
 using sdk::FactKind;
 using sdk::kNoTime;
@@ -68,26 +67,25 @@ class StoreTest : public ::testing::Test {
   static std::optional<UserIndex> user(const Index& idx, const std::string& id) { return idx.find_user(id); }
 
   // The attribute of a user in a snapshot, or nullptr when unset.
-  static const AttributeValue* attr(const Index& idx, const std::string& name, const std::string& id) {
+  static std::unique_ptr<AttributeValue> attr(const Index& idx, const std::string& name, const std::string& id) {
     auto u = user(idx, id);
     if (!u) return nullptr;
-    const sdk::UserAttributes* col = idx.attribute(name);
-    return col ? col->find(*u) : nullptr;
+    const sdk::UserAttributes* col = idx.profiles().attribute(name);
+    auto v = col ? col->find(*u) : std::nullopt;
+    return v ? std::make_unique<AttributeValue>(AttributeValue::from(*v)) : nullptr;
   }
   static Timestamp summary(const Index& idx, SummaryKind kind, const std::string& id, std::string_view a = {},
                            std::string_view b = {}) {
     auto u = user(idx, id);
-    const sdk::UserTimes* col = idx.times(kind, a, b);
+    const sdk::UserTimes* col = idx.profiles().times(kind, a, b);
     if (!u || !col) return kNoTime;
-    const Timestamp* t = col->find(*u);
-    return t ? *t : kNoTime;
+    return col->find(*u).value_or(kNoTime);
   }
   static std::int64_t news_views(const Index& idx, const std::string& id) {
     auto u = user(idx, id);
-    const sdk::UserCounts* col = idx.news_feed_views();
+    const sdk::UserCounts* col = idx.profiles().news_feed_views();
     if (!u || !col) return 0;
-    const std::int64_t* n = col->find(*u);
-    return n ? *n : 0;
+    return col->find(*u).value_or(0);
   }
   static bool flag_enabled(const Index& idx, const std::string& name, const std::string& id) {
     return summary(idx, SummaryKind::kFeatureFlagEnabled, id, name) != kNoTime;
@@ -95,7 +93,7 @@ class StoreTest : public ::testing::Test {
 
   Catalog catalog_;
   EventParser parser_{catalog_};
-  EventStore store_;
+  IndexBuilder store_;
 };
 
 // ------------------------------------------------------------- idempotence
@@ -197,7 +195,7 @@ TEST_F(StoreTest, AttributeLatestTimeWins) {
   EXPECT_TRUE(attrs("2026-03-01T09:00:00Z", "u1", R"({"country":"DE"})"));
   EXPECT_TRUE(attrs("2026-03-02T09:00:00Z", "u1", R"({"country":"FR"})"));
   auto snap = store_.snapshot();
-  const AttributeValue* v = attr(*snap, "country", "u1");
+  auto v = attr(*snap, "country", "u1");
   ASSERT_NE(v, nullptr);
   EXPECT_EQ(v->type, AttributeValue::Type::kString);
   EXPECT_EQ(v->text, "FR");
@@ -320,7 +318,7 @@ TEST_F(StoreTest, FeatureFlagLatestStateWins) {
   EXPECT_TRUE(flag_enabled(*snap, "other", "u5"));
   EXPECT_FALSE(flag_enabled(*snap, "nope", "u5"));
   // Flags are independent per name.
-  const sdk::UserTimes* beta = snap->times(SummaryKind::kFeatureFlagEnabled, "beta", "");
+  const sdk::UserTimes* beta = snap->profiles().times(SummaryKind::kFeatureFlagEnabled, "beta", "");
   ASSERT_NE(beta, nullptr);
   EXPECT_EQ(beta->size(), 2u);
 }
@@ -361,17 +359,15 @@ TEST_F(StoreTest, LastReceiptIsTheLatestWhateverTheOrder) {
 
   auto u1 = snap->find_user("u1");
   ASSERT_TRUE(u1);
-  const sdk::UserTimes* c = snap->fact(FactKey{SourceKind::kCampaign, "plain", FactKind::kReceived, "", ""});
+  const sdk::UserTimes* c = snap->interactions().fact(FactKey{SourceKind::kCampaign, "plain", FactKind::kReceived, "", ""});
   ASSERT_NE(c, nullptr);
-  ASSERT_NE(c->find(*u1), nullptr);
-  EXPECT_EQ(*c->find(*u1), at("2026-03-05T09:00:00Z"));
-  const sdk::UserTimes* step = snap->fact(FactKey{SourceKind::kCanvas, "onboarding", FactKind::kReceived, "day3", ""});
+  EXPECT_EQ(c->find(*u1), at("2026-03-05T09:00:00Z"));
+  const sdk::UserTimes* step = snap->interactions().fact(FactKey{SourceKind::kCanvas, "onboarding", FactKind::kReceived, "day3", ""});
   ASSERT_NE(step, nullptr);
-  ASSERT_NE(step->find(*u1), nullptr);
-  EXPECT_EQ(*step->find(*u1), at("2026-03-03T09:00:00Z"));
-  EXPECT_EQ(snap->fact(FactKey{SourceKind::kCanvas, "onboarding", FactKind::kReceived, "welcome", ""}), nullptr);
+  EXPECT_EQ(step->find(*u1), at("2026-03-03T09:00:00Z"));
+  EXPECT_EQ(snap->interactions().fact(FactKey{SourceKind::kCanvas, "onboarding", FactKind::kReceived, "welcome", ""}), nullptr);
   // A campaign and a Canvas are different sources.
-  EXPECT_EQ(snap->fact(FactKey{SourceKind::kCanvas, "plain", FactKind::kReceived, "", ""}), nullptr);
+  EXPECT_EQ(snap->interactions().fact(FactKey{SourceKind::kCanvas, "plain", FactKind::kReceived, "", ""}), nullptr);
 }
 
 TEST_F(StoreTest, UsersAreInternedInOrderOfFirstAppearance) {
@@ -386,11 +382,11 @@ TEST_F(StoreTest, UsersAreInternedInOrderOfFirstAppearance) {
   EXPECT_EQ(snap->find_user("amy"), UserIndex{1});
   EXPECT_EQ(snap->user_id(1), "amy");
   EXPECT_EQ(snap->find_user("bob"), std::nullopt);
-  // ProfileView::user_hashes: sdk::user_id_hash of every user, by index.
-  auto hashes = snap->user_hashes(0);
-  ASSERT_EQ(hashes.size(), 2u);
-  EXPECT_EQ(hashes[0], sdk::user_id_hash("zed"));
-  EXPECT_EQ(hashes[1], sdk::user_id_hash("amy"));
+  // ProfileView::user_buckets: sdk::user_id_hash of every user mod 10000, by index.
+  auto buckets = snap->profiles().user_buckets(0);
+  ASSERT_EQ(buckets.size(), 2u);
+  EXPECT_EQ(buckets[0], sdk::user_id_hash("zed") % 10000);
+  EXPECT_EQ(buckets[1], sdk::user_id_hash("amy") % 10000);
 }
 
 TEST_F(StoreTest, NewsFeedCountAndLastView) {
@@ -403,8 +399,8 @@ TEST_F(StoreTest, NewsFeedCountAndLastView) {
   // Users with no views are absent from the count column.
   auto u2 = snap->find_user("u2");
   ASSERT_TRUE(u2);
-  ASSERT_NE(snap->news_feed_views(), nullptr);
-  EXPECT_EQ(snap->news_feed_views()->find(*u2), nullptr);
+  ASSERT_NE(snap->profiles().news_feed_views(), nullptr);
+  EXPECT_FALSE(snap->profiles().news_feed_views()->find(*u2));
 }
 
 // --------------------------------------------------------------- snapshots
@@ -413,8 +409,8 @@ TEST_F(StoreTest, EmptySnapshot) {
   auto snap = store_.snapshot();
   EXPECT_EQ(snap->user_count(), 0u);
   EXPECT_EQ(snap->user_count(), 0u);
-  EXPECT_EQ(snap->attribute("country"), nullptr);
-  EXPECT_EQ(snap->times(SummaryKind::kLastReceived, "", ""), nullptr);
+  EXPECT_EQ(snap->profiles().attribute("country"), nullptr);
+  EXPECT_EQ(snap->profiles().times(SummaryKind::kLastReceived, "", ""), nullptr);
 }
 
 TEST_F(StoreTest, ASnapshotIsUnchangedByLaterEvents) {
@@ -440,26 +436,26 @@ TEST_F(StoreTest, ASnapshotIsUnchangedByLaterEvents) {
   EXPECT_EQ(snap1->user_count(), 1u);
   EXPECT_EQ(snap1->find_user("u2"), std::nullopt);
   EXPECT_EQ(summary(*snap1, SummaryKind::kLastReceived, "u1", "email"), at("2026-03-01T09:00:00Z"));
-  ASSERT_NE(snap1->times(SummaryKind::kLastReceived, "email", ""), nullptr);
-  EXPECT_EQ(snap1->times(SummaryKind::kLastReceived, "email", "")->size(), 1u);
+  ASSERT_NE(snap1->profiles().times(SummaryKind::kLastReceived, "email", ""), nullptr);
+  EXPECT_EQ(snap1->profiles().times(SummaryKind::kLastReceived, "email", "")->size(), 1u);
   ASSERT_NE(attr(*snap1, "country", "u1"), nullptr);
   EXPECT_EQ(attr(*snap1, "country", "u1")->text, "DE");
-  EXPECT_EQ(snap1->attribute("country")->size(), 1u);
-  EXPECT_EQ(snap1->attribute("tier"), nullptr);
+  EXPECT_EQ(snap1->profiles().attribute("country")->size(), 1u);
+  EXPECT_EQ(snap1->profiles().attribute("tier"), nullptr);
   EXPECT_EQ(news_views(*snap1, "u1"), 1);
   EXPECT_TRUE(flag_enabled(*snap1, "beta", "u1"));
-  EXPECT_EQ(snap1->times(SummaryKind::kFlag, "hard_bounced", ""), nullptr);
+  EXPECT_EQ(snap1->profiles().times(SummaryKind::kFlag, "hard_bounced", ""), nullptr);
 
   // snap2 has everything.
   EXPECT_EQ(snap2->user_count(), 4u);
   EXPECT_EQ(summary(*snap2, SummaryKind::kLastReceived, "u1", "email"), at("2026-03-05T09:00:00Z"));
-  EXPECT_EQ(snap2->times(SummaryKind::kLastReceived, "email", "")->size(), 2u);
+  EXPECT_EQ(snap2->profiles().times(SummaryKind::kLastReceived, "email", "")->size(), 2u);
   EXPECT_EQ(attr(*snap2, "country", "u1")->text, "FR");
   EXPECT_EQ(attr(*snap2, "country", "u3")->text, "IT");
   ASSERT_NE(attr(*snap2, "tier", "u1"), nullptr);
   EXPECT_EQ(news_views(*snap2, "u1"), 2);
   EXPECT_FALSE(flag_enabled(*snap2, "beta", "u1"));
-  EXPECT_NE(snap2->times(SummaryKind::kFlag, "hard_bounced", ""), nullptr);
+  EXPECT_NE(snap2->profiles().times(SummaryKind::kFlag, "hard_bounced", ""), nullptr);
 }
 
 TEST_F(StoreTest, UntouchedColumnsAreShared) {
@@ -472,22 +468,22 @@ TEST_F(StoreTest, UntouchedColumnsAreShared) {
   // Touch only the news feed.
   EXPECT_TRUE(add(line("2026-03-02T09:00:00Z", "u1", R"("type":"news_feed_view")")));
   auto snap2 = store_.snapshot();
-  EXPECT_EQ(snap2->times(SummaryKind::kLastReceived, "email", ""),
-            snap1->times(SummaryKind::kLastReceived, "email", ""));
-  EXPECT_EQ(snap2->attribute("country"), snap1->attribute("country"));
-  EXPECT_EQ(snap2->times(SummaryKind::kFeatureFlagEnabled, "beta", ""),
-            snap1->times(SummaryKind::kFeatureFlagEnabled, "beta", ""));
-  EXPECT_EQ(snap2->fact(FactKey{SourceKind::kCampaign, "plain", FactKind::kReceived, "", ""}),
-            snap1->fact(FactKey{SourceKind::kCampaign, "plain", FactKind::kReceived, "", ""}));
-  EXPECT_NE(snap2->news_feed_views(), snap1->news_feed_views());
+  EXPECT_EQ(snap2->profiles().times(SummaryKind::kLastReceived, "email", ""),
+            snap1->profiles().times(SummaryKind::kLastReceived, "email", ""));
+  EXPECT_EQ(snap2->profiles().attribute("country"), snap1->profiles().attribute("country"));
+  EXPECT_EQ(snap2->profiles().times(SummaryKind::kFeatureFlagEnabled, "beta", ""),
+            snap1->profiles().times(SummaryKind::kFeatureFlagEnabled, "beta", ""));
+  EXPECT_EQ(snap2->interactions().fact(FactKey{SourceKind::kCampaign, "plain", FactKind::kReceived, "", ""}),
+            snap1->interactions().fact(FactKey{SourceKind::kCampaign, "plain", FactKind::kReceived, "", ""}));
+  EXPECT_NE(snap2->profiles().news_feed_views(), snap1->profiles().news_feed_views());
   EXPECT_EQ(news_views(*snap1, "u1"), 1);
   EXPECT_EQ(news_views(*snap2, "u1"), 2);
 
   // A duplicate touches nothing.
   EXPECT_FALSE(add(line("2026-03-02T09:00:00Z", "u1", R"("type":"news_feed_view")")));
   auto snap3 = store_.snapshot();
-  EXPECT_EQ(snap3->news_feed_views(), snap2->news_feed_views());
-  EXPECT_EQ(snap3->attribute("country"), snap2->attribute("country"));
+  EXPECT_EQ(snap3->profiles().news_feed_views(), snap2->profiles().news_feed_views());
+  EXPECT_EQ(snap3->profiles().attribute("country"), snap2->profiles().attribute("country"));
 
   // An older attribute value that loses changes nothing a reader can see.
   EXPECT_TRUE(attrs("2026-02-01T09:00:00Z", "u1", R"({"country":"NL"})"));

@@ -1,0 +1,158 @@
+// The index builder: applies accepted events to columns and publishes
+// immutable Index snapshots.
+//
+//   IndexBuilder b;
+//   b.add(event, catalog);               // false: a duplicate (idempotent by content)
+//   std::shared_ptr<const Index> s = b.snapshot();
+//
+// Events are idempotent by content: an event equal to one already stored (same
+// normalised fields, same instant) is recognised and changes nothing, so
+// ingesting a file twice does not double any count.
+//
+// Every piece of state is a column of compact blocks (sdk/column.hpp) plus the
+// updates not folded into it yet; folding re-encodes only the chunks the
+// updates fall in, so a snapshot after a small batch costs O(what changed).
+// Latest-wins state (attributes, feature flags) is columns too: the time of
+// each user's latest state, and the state.
+//
+// Thread safety: not synchronised; the engine's writer path owns the builder
+// and hands readers the snapshots it publishes.
+#pragma once
+
+#include <roaring/roaring.hh>
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "catalog/catalog.hpp"
+#include "index/index.hpp"
+#include "ingest/event.hpp"
+#include "store/hash_set.hpp"
+
+namespace retarget {
+
+class IndexBuilder {
+ public:
+  IndexBuilder();
+
+  // An event's content hash (128 bits): equal events have equal hashes.
+  using Hash128 = HashSet128::Key;
+  struct Hash128Hasher {
+    std::size_t operator()(const Hash128& h) const { return h.a; }
+  };
+  static Hash128 content_hash(const Event& e);
+  // The 16 bytes of a hash, and back. REQUIRES: key.size() >= 16 (the hash is its last 16 bytes).
+  static std::string key_of(const Hash128& h);
+  static Hash128 hash_in_key(std::string_view key);
+
+  // Applies one validated event. Returns false when it is a duplicate.
+  // Events may arrive in any order; `event.seq` orders ties of equal times
+  // among events not folded yet (anything folded was ingested earlier).
+  bool add(const Event& event, const Catalog& catalog) { return add_hashed(event, catalog, content_hash(event)); }
+  bool add(const Event& event, const Catalog& catalog, const Hash128& hash) { return add_hashed(event, catalog, hash); }
+  bool contains(const Hash128& hash) const { return seen_.contains(hash); }
+
+  // An immutable snapshot of everything added so far. Columns untouched since
+  // the last snapshot are shared with it.
+  std::shared_ptr<const Index> snapshot();
+  // Merges every chunk's delta into its block (after a bulk load, before a
+  // checkpoint): smaller columns and the fastest kernels. O(index).
+  void compact();
+
+  std::uint32_t user_count() const { return users_->size(); }
+  std::uint64_t event_count() const { return seen_.size(); }
+  std::size_t dedup_memory_bytes() const { return seen_.memory_bytes(); }
+
+  // --- Tiers (lifecycle) ---------------------------------------------------
+  // A source's interaction data is live (published in snapshots) or in the
+  // long-term tier (kept and still updated by new events, never published).
+  // Profile summaries never depend on the tier.
+  struct SourceStats {
+    std::uint64_t records = 0;                // interaction events stored for the source
+    sdk::Timestamp last_sent = sdk::kNoTime;  // latest `received` event
+    bool archived = false;
+  };
+  SourceStats source_stats(const std::string& source_key) const;
+  // Moves a source's data to (true) or from (false) the long-term tier.
+  void set_archived(const std::string& source_key, bool archived);
+  // Deletes a source's interaction data irrecoverably (legacy policy);
+  // profile summaries and analytics stay.
+  void erase_source(const std::string& source_key);
+  std::vector<std::string> source_keys() const;
+
+  // --- Analytics: counted at ingest, never touched by expiry ------------------
+  struct SourceAnalytics {
+    std::uint64_t sends = 0, opens = 0, clicks = 0, conversions = 0;
+    Roaring recipients, control;  // distinct users
+  };
+  // nullptr when the source has no events.
+  const SourceAnalytics* analytics(const std::string& source_key) const;
+
+ private:
+  // One int64 column's state: everything folded so far (immutable chunks,
+  // shared with the snapshots that publish it) and the updates not folded yet.
+  template <typename Tag>
+  struct IntState {
+    std::shared_ptr<const sdk::IntColumn<Tag>> state = std::make_shared<const sdk::IntColumn<Tag>>();
+    std::vector<std::pair<UserIndex, std::int64_t>> pending;
+    bool changed = false;  // state changed since the last snapshot
+  };
+  // A latest-wins column (attributes, feature flags): per user the time of
+  // the latest state (`times`: set or unset) and the visible value.
+  struct LatestUpdate {
+    UserIndex user;
+    sdk::Timestamp time;
+    std::uint64_t seq;
+    std::optional<AttributeValue> value;  // nullopt: unset (flags: enabled = has_value)
+  };
+  struct AttributeState {
+    std::shared_ptr<const sdk::UserTimes> times = std::make_shared<const sdk::UserTimes>();
+    std::shared_ptr<const sdk::UserAttributes> values = std::make_shared<const sdk::UserAttributes>();
+    std::vector<LatestUpdate> pending;
+    bool changed = false;
+  };
+  struct FlagState {
+    std::shared_ptr<const sdk::UserTimes> states = std::make_shared<const sdk::UserTimes>();  // time * 2 + enabled
+    std::shared_ptr<const sdk::UserTimes> enabled = std::make_shared<const sdk::UserTimes>(); // visible: time
+    std::vector<LatestUpdate> pending;
+    bool changed = false;
+  };
+  struct SourceData {
+    std::unordered_map<std::string, IntState<sdk::TimeTag>> facts;  // by fact_key_string
+    SourceStats stats;
+    bool republish = false;  // tier changed: (un)publish every column at the next snapshot
+  };
+  enum class Combine { kMax, kSum };
+
+  bool add_hashed(const Event& event, const Catalog& catalog, const Hash128& hash);
+  template <typename Tag>
+  static void push(IntState<Tag>& c, UserIndex u, std::int64_t value, Combine combine);
+  template <typename Tag>
+  static void fold(IntState<Tag>& c, Combine combine);
+  static void fold(AttributeState& a);
+  static void fold(FlagState& f);
+  void fact(const Event& e, UserIndex u, sdk::FactKind kind, std::string_view step, std::string_view detail);
+  void summary(UserIndex u, sdk::Timestamp t, sdk::SummaryKind kind, std::string_view a = {},
+               std::string_view b = {});
+
+  std::shared_ptr<UserDirectory> users_;
+  HashSet128 seen_;  // content hashes of every stored event
+  std::unordered_map<std::string, SourceData> sources_;          // by source_key()
+  std::unordered_map<std::string, SourceAnalytics> analytics_;   // by source_key()
+  std::unordered_map<std::string, IntState<sdk::TimeTag>> summaries_;  // by summary_key_string
+  std::map<std::string, FlagState> feature_flags_;
+  IntState<sdk::CountTag> news_feed_views_;                      // pending: +1 per view
+  std::map<std::string, AttributeState> attributes_;
+  std::shared_ptr<Index> last_;
+  // Per-event scratch (add_hashed): the column key being looked up, and the
+  // event's source (interaction events only).
+  std::string key_buf_;
+  SourceData* current_source_ = nullptr;
+};
+
+}  // namespace retarget
