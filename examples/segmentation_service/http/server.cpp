@@ -23,6 +23,7 @@
 #include <condition_variable>
 #include <deque>
 #include <future>
+#include <limits>
 #include <mutex>
 #include <thread>
 #include <unordered_map>
@@ -282,6 +283,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
     state_ = State::kReading;
     head_.emplace();
     head_->header_limit(static_cast<std::uint32_t>(limits().max_header_bytes));
+    // Checked after routing (the limit depends on the route). Not boost::none:
+    // Beast 1.74 compares "len > body_limit" with an optional, and none is below every length.
+    head_->body_limit(std::numeric_limits<std::uint64_t>::max());
     stream_.expires_at(deadline_);
     bhttp::async_read_header(stream_, buffer_, *head_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
       self->on_header(ec);
@@ -298,6 +302,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
       if (ec == bhttp::error::end_of_stream || ec == net::error::eof || ec == net::error::operation_aborted ||
           ec == net::error::connection_reset || ec == bhttp::error::partial_message)
         return close_now();
+      if (ec == bhttp::error::body_limit)
+        return fail(error_response(413, "body_too_large", "the request body is too large"));
       if (ec == bhttp::error::header_limit || ec == bhttp::error::buffer_overflow)
         return fail(error_response(431, "headers_too_large",
                                    "the request line and headers exceed " + std::to_string(L.max_header_bytes) + " bytes"));
