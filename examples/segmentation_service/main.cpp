@@ -11,6 +11,7 @@
 //   GET  /lifecycle               -> [{"source", "status", "tier", "pinned", ...}]
 //   POST /events                  JSON Lines, streamed -> the ingest report, once the events are durable
 //                                 (Accept: text/event-stream: progress events, then the report)
+//   GET  /campaigns/{id}/recipients, /canvases/{id}/recipients[?step=S]  -> the User Data CSV, streamed
 // The HTTP layer (http/server.hpp) bounds every request; this file only maps
 // routes onto the engine's public API.
 #include <CLI/CLI.hpp>
@@ -44,13 +45,13 @@ Response error(int status, std::string_view code, std::string_view message) {
 }
 
 // The HTTP status and error code of an engine failure.
-Response engine_error(const retarget::Status& s, int failed_status = 409) {
+Response engine_error(const retarget::Status& s) {
   using C = retarget::Status::Code;
   switch (s.code()) {
     case C::kNotFound: return error(404, "not_found", s.message());
     case C::kInvalidInput: return error(422, "invalid_input", s.message());
     case C::kIoError: return error(500, "io_error", s.message());
-    default: return error(failed_status, "failed", s.message());
+    default: return error(409, "failed", s.message());
   }
 }
 
@@ -179,7 +180,7 @@ void add_routes(rt_http::Router& router, retarget::Engine& engine, std::size_t i
     json body;
     if (auto e = parse_body(req, body)) return *e;
     auto r = engine.evaluate(req.param("id"));
-    if (!r.ok()) return engine_error(r.status(), 422);
+    if (!r.ok()) return engine_error(r.status());
     return reply(200, {{"segment", r->id},
                        {"count", r->count},
                        {"members", r->members},
@@ -191,7 +192,7 @@ void add_routes(rt_http::Router& router, retarget::Engine& engine, std::size_t i
     json body;
     if (auto e = parse_body(req, body)) return *e;
     auto job = engine.restore({{req.param("id")}, {}, {}});
-    if (!job.ok()) return engine_error(job.status(), 409);
+    if (!job.ok()) return engine_error(job.status());
     return reply(202, {{"job", job->id}, {"state", job->state}, {"sources", job->sources}, {"moved", job->moved},
                        {"total", job->total}});
   });
@@ -208,6 +209,25 @@ void add_routes(rt_http::Router& router, retarget::Engine& engine, std::size_t i
     }
     return reply(200, out);
   });
+
+  // Streamed exports: the User Data CSV of a campaign or a Canvas (optionally
+  // ?step=), written in chunks, each bounded by the stream idle timeout.
+  for (std::string kind : {"campaign", "canvas"}) {
+    router.add_stream("GET", "/" + kind + (kind == "canvas" ? "es" : "s") + "/{id}/recipients",
+                      [&engine, kind](const Request& req, rt_http::Stream& stream) {
+                        std::string step = kind == "canvas" ? req.query_param("step").value_or("") : "";
+                        std::vector<std::string> warnings;
+                        auto csv = engine.export_recipients(kind, req.param("id"), step, &warnings);
+                        if (!csv.ok()) return (void)stream.respond(engine_error(csv.status()));
+                        std::vector<rt_http::Header> headers;
+                        for (const auto& w : warnings) headers.push_back({"X-Retarget-Warning", w});
+                        if (!stream.begin(200, "text/csv; charset=utf-8", headers)) return;
+                        constexpr std::size_t kPiece = 64 * 1024;
+                        for (std::size_t at = 0; at < csv->size(); at += kPiece)
+                          if (!stream.write(std::string_view(*csv).substr(at, kPiece))) return;
+                        stream.finish();
+                      });
+  }
 
   // A streaming route: the body is read as it arrives and ingested block by
   // block; the answer comes once every event is durable.

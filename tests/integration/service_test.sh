@@ -190,6 +190,18 @@ check "events without a token" 401 -X POST --data-binary "@$tmp/events.jsonl" "$
 check "events, body-less POST" 200 -X POST "${auth[@]}" "$url/events"
 body_has "empty ingest" '"lines": 0'
 
+# --- streamed exports -------------------------------------------------------------
+check "recipients of a campaign (streamed CSV)" 200 -D "$tmp/headers" "${auth[@]}" "$url/campaigns/spring_sale/recipients"
+body_has "recipients CSV header" '^external_id,country,lifetime_value'
+body_has "recipients include u42 (restored)" '^u42,DE'
+if grep -qi '^transfer-encoding: chunked' "$tmp/headers" && grep -qi '^content-type: text/csv' "$tmp/headers"; then pass "recipients: chunked text/csv"; else fail "recipients headers: $(cat "$tmp/headers")"; fi
+check "recipients of a Canvas step" 200 "${auth[@]}" "$url/canvases/onboarding/recipients?step=day3"
+body_has "Canvas step column" ',last_received,step'
+check "recipients of an unknown campaign" 404 "${auth[@]}" "$url/campaigns/nope/recipients"
+error_is "recipients of an unknown campaign" not_found
+check "recipients without a token" 401 "$url/campaigns/spring_sale/recipients"
+check "recipients, invalid UTF-8 query" 400 "${auth[@]}" "$url/canvases/onboarding/recipients?step=%FF"
+
 # --- --now fixes the engine clock -----------------------------------------------
 check "win_back at 2027-01-01" 200 -X POST "${auth[@]}" "$url/segments/win_back/members"
 late=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["count"])' "$tmp/body")

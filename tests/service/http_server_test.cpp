@@ -84,6 +84,20 @@ class TestServer {
       s.write("data: 2\n\n");
       s.finish();
     });
+    router.add("GET", "/bigplain", [](const Request&) {
+      return Response{200, "application/octet-stream", std::string(std::size_t{64} << 20, 'p'), {}};
+    });
+    router.add_stream("GET", "/bigstream", [this](const Request&, rt_http::Stream& s) {
+      if (!s.begin(200, "text/csv")) return;
+      std::string piece(64 * 1024, 'q');
+      auto start = Clock::now();
+      for (int i = 0; i < 1024; ++i)  // 64 MiB
+        if (!s.write(piece)) {
+          write_failed_after_ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count();
+          return;
+        }
+      s.finish();
+    });
     rt_http::ServerOptions o;
     o.limits = limits;
     o.token = std::move(token);
@@ -117,6 +131,7 @@ class TestServer {
   std::uint16_t port() const { return server_->port(); }
   rt_http::Server& server() { return *server_; }
   Gate gate;
+  std::atomic<long> write_failed_after_ms{-1};
 
  private:
   std::unique_ptr<rt_http::Server> server_;
@@ -438,6 +453,26 @@ TEST(HttpServer, StreamingRouteHasItsOwnBodyLimitAndIdleTimeout) {
     auto took = Clock::now() - start;
     EXPECT_GT(took, 400ms);
     EXPECT_LT(took, 2500ms);
+  }
+}
+
+TEST(HttpServer, ClientsThatDoNotReadAreCut) {
+  TestServer s;  // write_timeout 2 s, stream idle 600 ms
+  {  // An ordinary answer of 64 MiB to a client that reads nothing: cut at the write deadline.
+    raw::Conn c(s.port());
+    ASSERT_TRUE(c.send("GET /bigplain HTTP/1.1\r\nHost: t\r\n\r\n"));
+    std::this_thread::sleep_for(3500ms);
+    for (int i = 0; i < 200 && s.server().stats().open_connections > 0; ++i) std::this_thread::sleep_for(20ms);
+    EXPECT_EQ(s.server().stats().open_connections, 0u);
+  }
+  {  // A streamed answer: the handler's write fails after the idle timeout, and its slot is free again.
+    raw::Conn c(s.port());
+    ASSERT_TRUE(c.send("GET /bigstream HTTP/1.1\r\nHost: t\r\n\r\n"));
+    for (int i = 0; i < 300 && s.write_failed_after_ms.load() < 0; ++i) std::this_thread::sleep_for(10ms);
+    EXPECT_GE(s.write_failed_after_ms.load(), 0) << "the write never gave up";
+    raw::Conn a(s.port()), b(s.port());
+    EXPECT_EQ(a.roundtrip("POST /stream HTTP/1.1\r\nHost: t\r\nContent-Length: 1\r\n\r\nx").status, 200);
+    EXPECT_EQ(b.roundtrip("POST /stream HTTP/1.1\r\nHost: t\r\nContent-Length: 1\r\n\r\nx").status, 200);
   }
 }
 

@@ -86,6 +86,8 @@ struct Request {
   std::string_view header(std::string_view name) const;
   // The path parameter of that name, or "".
   const std::string& param(std::string_view name) const;
+  // The first query parameter of that name, percent-decoded ('+' is a space), or nullopt.
+  std::optional<std::string> query_param(std::string_view name) const;
 };
 
 struct Response {

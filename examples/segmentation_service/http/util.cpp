@@ -48,6 +48,23 @@ const std::string& Request::param(std::string_view name) const {
   return kEmpty;
 }
 
+std::optional<std::string> Request::query_param(std::string_view name) const {
+  std::string_view q = query;
+  while (!q.empty()) {
+    std::size_t amp = q.find('&');
+    std::string_view pair = q.substr(0, amp);
+    q = amp == std::string_view::npos ? std::string_view{} : q.substr(amp + 1);
+    std::size_t eq = pair.find('=');
+    std::string key(pair.substr(0, eq)), value(eq == std::string_view::npos ? "" : pair.substr(eq + 1));
+    std::replace(key.begin(), key.end(), '+', ' ');
+    std::replace(value.begin(), value.end(), '+', ' ');
+    auto k = percent_decode(key);
+    if (!k || *k != name) continue;
+    return percent_decode(value);
+  }
+  return std::nullopt;
+}
+
 std::string json_quote(std::string_view text) {
   return nlohmann::json(std::string(text)).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
