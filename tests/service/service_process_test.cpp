@@ -182,7 +182,13 @@ TEST(ServiceProcess, HeaderFloodIsRefusedAndMemoryNotKept) {
   }
   std::this_thread::sleep_for(200ms);
   long after = svc.rss_kib();
-  EXPECT_LT(after - before, 24 * 1024) << "RSS grew from " << before << " KiB to " << after << " KiB";
+#if defined(__SANITIZE_ADDRESS__)
+  const long kMaxGrowthKib = 96 * 1024;  // AddressSanitizer's quarantine keeps freed blocks a while
+#else
+  const long kMaxGrowthKib = 24 * 1024;
+#endif
+  // (The service of the issue grew by over 200 MiB here, and kept it.)
+  EXPECT_LT(after - before, kMaxGrowthKib) << "RSS grew from " << before << " KiB to " << after << " KiB";
   raw::Conn c(svc.port());
   EXPECT_EQ(c.roundtrip(kLifecycle).status, 200);
 }
