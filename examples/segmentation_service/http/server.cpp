@@ -442,7 +442,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
       Response r;
       try {
         r = route->handler(self->req_);
-      } catch (const std::exception&) {
+      } catch (...) {
         r = error_response(500, "internal", "the request could not be handled");
       }
       net::post(self->executor(), [self, r = std::move(r)]() mutable {
@@ -647,7 +647,7 @@ void Connection::start_stream() {
     StreamImpl s(self, self->srv_);
     try {
       route->stream_handler(self->req_, s);
-    } catch (const std::exception&) {
+    } catch (...) {  // answered 500 below when nothing was sent yet
     }
     if (!s.answered()) s.respond(error_response(500, "internal", "the request could not be handled"));
     bool reusable = s.reusable();
