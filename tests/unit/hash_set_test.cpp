@@ -5,7 +5,7 @@
 #include <set>
 #include <utility>
 
-#include "store/hash_set.hpp"
+#include "index/hash_set.hpp"
 
 namespace retarget {
 namespace {

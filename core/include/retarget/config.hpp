@@ -47,6 +47,10 @@ struct Config {
   bool restore_when_pinned = false;
   std::string policy = "tiered";                    // tiered | legacy
   unsigned threads = 0;                             // 0 = one per core
+  // A checkpoint is written when the log since the last one reaches this
+  // many bytes, or this long after it (and on clean close).
+  std::uint64_t checkpoint_bytes = 256ull << 20;    // "256MiB"
+  std::int64_t checkpoint_interval_ms = 600000;     // "10m"
   std::string dead_letter;                          // file for rejected events, "" = none
   Limits limits;
   Notifications notifications;

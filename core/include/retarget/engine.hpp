@@ -31,6 +31,10 @@
 
 namespace retarget {
 
+namespace storage {
+class Env;  // the file-system seam (core/src/storage/env.hpp)
+}
+
 struct EngineOptions {
   std::string config_path;                    // "" = built-in defaults (config/retarget.yaml)
   std::optional<std::string> data_dir;        // overrides the config's data_dir
@@ -41,6 +45,16 @@ struct EngineOptions {
   // Run the embedded scheduler: a sweep at every `sweep_schedule` instant
   // (long-running hosts; the command line sweeps on demand instead).
   bool scheduler = false;
+  // Open the data directory only to read: no lock is taken, so this works
+  // while another process writes to it; every change is refused. What is
+  // read is the last checkpoint and the log as they are (as_of_ms()).
+  bool read_only = false;
+  // The file-system seam under the data directory (tests inject faults);
+  // nullptr: the operating system's.
+  storage::Env* env = nullptr;
+  // Background work: checkpoints when due and the tier mover. Off, they run
+  // only when asked (Engine::checkpoint, close) and moves happen in line.
+  bool background = true;
 };
 
 struct ParamDescription {
@@ -184,13 +198,19 @@ struct RestoreRequest {
   std::vector<std::string> campaigns, canvases, tags;
 };
 
+// A restore job (lifecycle.md's job table). Durable: it survives a crash
+// (an unfinished job resumes when the directory is opened).
 struct RestoreJobInfo {
   std::uint64_t id = 0;
   std::vector<std::string> sources;  // source keys
   std::string state;                 // queued, running, done, failed
-  std::uint64_t moved = 0, total = 0;  // records
+  std::uint64_t moved = 0, total = 0;  // records made queryable / to make queryable
   std::string error;
-  std::optional<std::int64_t> completed_at_ms;
+  std::vector<std::string> not_restored;  // failed: the sources it did not restore
+  std::optional<std::int64_t> created_at_ms, started_at_ms, completed_at_ms;
+  // After `done`: the bytes being copied back from long-term storage in the
+  // background (nothing waits for it). moving_total = 0: nothing to copy.
+  std::uint64_t moving_done = 0, moving_total = 0;
 };
 using RestoreCallback = std::function<void(const RestoreJobInfo&)>;
 
@@ -277,6 +297,15 @@ class Engine {
   Result<RestoreJobInfo> restore(const RestoreRequest& request, RestoreCallback on_done = {});
   RestoreJobInfo wait_restore(std::uint64_t job_id);
   std::vector<RestoreJobInfo> restore_jobs() const;
+  // One job by id (NotFound for an unknown one).
+  Result<RestoreJobInfo> restore_job(std::uint64_t job_id) const;
+  // Writes a checkpoint now (the engine also does when one is due and on
+  // close): what follows opens from it, replaying only later log records.
+  Status checkpoint();
+  // When the state this engine reads was written, ms since the epoch (a
+  // read-only open reads the last checkpoint and log as they were).
+  std::int64_t as_of_ms() const;
+  bool read_only() const;
   // Consistency of the data directory: per source, records per tier, and
   // problems (a record in both tiers, records in the wrong tier). JSON.
   std::string check_store() const;

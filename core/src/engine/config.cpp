@@ -49,6 +49,22 @@ struct Reader {
       out = static_cast<std::size_t>(v);
     };
   }
+  // A byte count: a number, or with a unit (KiB, MiB, GiB).
+  Handler bytes(std::uint64_t& out) {
+    return [this, &out](const YamlNode& n) {
+      if (!n.is_scalar()) return error(n, "expected a size such as 256MiB");
+      std::string v = n.value;
+      std::uint64_t scale = 1;
+      for (auto [unit, mult] : {std::pair<const char*, std::uint64_t>{"KiB", 1ull << 10}, {"MiB", 1ull << 20}, {"GiB", 1ull << 30}})
+        if (v.size() > 3 && v.compare(v.size() - 3, 3, unit) == 0) scale = mult, v.resize(v.size() - 3);
+      YamlNode num = n;
+      num.value = v;
+      long long x;
+      if (!yaml_as_int(num, x) || x <= 0 || static_cast<std::uint64_t>(x) > (~0ull) / scale)
+        return error(n, "expected a size such as 256MiB (a positive number, optionally KiB, MiB or GiB)");
+      out = static_cast<std::uint64_t>(x) * scale;
+    };
+  }
   Handler string(std::string& out) {
     return [this, &out](const YamlNode& n) {
       if (!n.is_scalar()) return error(n, "expected a string");
@@ -124,6 +140,12 @@ Config load_config(const std::string& path, Diagnostics& diags) {
          c.threads = static_cast<unsigned>(v);
        }},
       {"dead_letter", r.path(c.dead_letter, base)},
+      {"checkpoint_bytes", r.bytes(c.checkpoint_bytes)},
+      {"checkpoint_interval", [&](const YamlNode& n) {
+         auto d = n.is_scalar() ? parse_duration(n.value) : std::nullopt;
+         if (!d || *d <= 0) return r.error(n, "expected a duration such as 10m");
+         c.checkpoint_interval_ms = *d;
+       }},
       {"limits", [&](const YamlNode& n) {
          r.read_map(n, "limits", {
              {"max_rules_file_bytes", r.size(c.limits.max_rules_file_bytes)},

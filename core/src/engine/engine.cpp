@@ -1,3 +1,7 @@
+// The Engine facade: opening, the catalog, rules, ingest, evaluation and the
+// interaction-data surfaces. Readers (evaluate, explain, footprint, profile,
+// exports, users) work on the current Version and take no engine lock;
+// changes go through the writer path (writer_mu), log first, then memory.
 #include "retarget/engine.hpp"
 
 #include <simdjson.h>
@@ -5,15 +9,14 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <filesystem>
-#include <functional>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <iterator>
-#include <mutex>
 #include <thread>
 #include <unordered_set>
 
@@ -23,18 +26,16 @@
 #include "common/files.hpp"
 #include "common/text.hpp"
 #include "common/time.hpp"
+#include "engine/engine_impl.hpp"
 #include "eval/evaluator.hpp"
+#include "export/exports.hpp"
 #include "index/index.hpp"
 #include "ingest/event_parser.hpp"
 #include "plugin/plugin_host.hpp"
-#include "plugin/registry.hpp"
 #include "retarget/sdk/helpers.hpp"
 #include "rules/rules.hpp"
-#include "export/exports.hpp"
 #include "rules/schema.hpp"
 #include "store/event_codec.hpp"
-#include "index/index_builder.hpp"
-#include "engine/engine_impl.hpp"
 
 namespace retarget {
 
@@ -75,6 +76,7 @@ Engine::~Engine() = default;
 Result<std::unique_ptr<Engine>> Engine::Open(const EngineOptions& options) {
   auto impl = std::make_unique<Impl>();
   impl->options = options;
+  if (options.now_ms) impl->fixed_now = *options.now_ms;
   if (!options.config_path.empty()) {
     Diagnostics diags;
     impl->config = load_config(options.config_path, diags);
@@ -96,36 +98,38 @@ Result<std::unique_ptr<Engine>> Engine::Open(const EngineOptions& options) {
   load_plugins(po, impl->registry);
 
   impl->policy = std::make_unique<LifecyclePolicy>(c, impl->zone);
-  impl->graph.set_pin_by_tag(c.pin_by_tag);
-
   unsigned threads = c.threads ? c.threads : std::max(1u, std::thread::hardware_concurrency());
   impl->arena = std::make_unique<tbb::task_arena>(static_cast<int>(threads));
-  if (c.data_dir != ":memory:") {
-    std::error_code ec;
-    fs::create_directories(c.data_dir, ec);
-    auto durable = DurableStore::Open(c.data_dir);
-    if (!durable.ok()) return durable.status();
-    impl->durable = std::move(durable).value();
-    std::lock_guard lock(impl->mu);
-    Status s = impl->replay();
-    if (!s.ok()) return s;
+  impl->read_only = options.read_only && c.data_dir != ":memory:";
+  {
+    MutexLock lock(impl->writer_mu);
+    impl->graph.set_pin_by_tag(c.pin_by_tag);
+    if (c.data_dir != ":memory:") {
+      store::DataDirOptions dopt;
+      dopt.env = options.env;
+      dopt.read_only = impl->read_only;
+      dopt.checkpoint_bytes = c.checkpoint_bytes;
+      auto dir = store::DataDir::Open(c.data_dir, dopt);
+      if (!dir.ok()) return dir.status();
+      impl->data = std::move(dir).value();
+      Status s = impl->recover();
+      if (!s.ok()) return s;
+    } else {
+      impl->as_of_ms = impl->now();
+      impl->publish(true);
+    }
   }
-  if (options.scheduler) {
-    Engine::Impl* raw = impl.get();
-    impl->scheduler = std::thread([raw] { raw->run_scheduler(); });
-  }
+  impl->start_background();
   return std::unique_ptr<Engine>(new Engine(std::move(impl)));
 }
 
 const Config& Engine::config() const { return impl_->config; }
-std::int64_t Engine::now_ms() const {
-  std::lock_guard lock(impl_->mu);
-  return impl_->now();
-}
+std::int64_t Engine::now_ms() const { return impl_->now(); }
 void Engine::set_now_ms(std::optional<std::int64_t> now_ms) {
-  std::lock_guard lock(impl_->mu);
-  impl_->options.now_ms = now_ms;
+  impl_->fixed_now = now_ms ? *now_ms : Impl::kWallClock;
 }
+bool Engine::read_only() const { return impl_->read_only; }
+std::int64_t Engine::as_of_ms() const { return impl_->current()->as_of_ms; }
 
 std::vector<FilterDescription> Engine::filters() const {
   std::vector<FilterDescription> out;
@@ -138,10 +142,8 @@ std::vector<FilterDescription> Engine::filters() const {
     d.plugin = f.plugin_name;
     d.library = f.library_path;
     d.interaction_dependent = f.info->interaction_dependent;
-    for (const auto& p : f.info->params) {
-      d.params.push_back(
-          {p.name, sdk::to_string(p.type), p.description, p.default_value, p.required, p.allowed});
-    }
+    for (const auto& p : f.info->params)
+      d.params.push_back({p.name, sdk::to_string(p.type), p.description, p.default_value, p.required, p.allowed});
     out.push_back(std::move(d));
   }
   return out;
@@ -159,27 +161,113 @@ std::vector<RefusedPluginDescription> Engine::refused_plugins() const {
   return out;
 }
 
+// --- the writer path's helpers ----------------------------------------------------
+
+Status Engine::Impl::require_writable() const {
+  if (!read_only) return Status::Ok();
+  return Status::Failed("the data directory '" + config.data_dir +
+                        "' is open read-only (another process may hold it for writing): this command changes it");
+}
+
+void Engine::Impl::publish(bool schema_changed) {
+  if (schema_changed || !schema) {
+    auto s = std::make_shared<Schema>();
+    s->id = ++schema_id;
+    s->catalog = catalog;
+    s->rules = rules;
+    s->lifecycle = lifecycle;
+    s->expired = expired_sources();
+    s->deleted = deleted_sources();
+    schema = std::move(s);
+  }
+  auto v = std::make_shared<Version>();
+  v->index = builder.snapshot();
+  v->schema = schema;
+  v->as_of_ms = read_only ? as_of_ms : now();
+  version.store(std::move(v), std::memory_order_release);
+}
+
+std::set<std::string> Engine::Impl::deleted_sources() const {
+  std::set<std::string> out;
+  for (const auto& [key, s] : lifecycle)
+    if (s.tier == Tier::kDeleted) out.insert(key);
+  return out;
+}
+
+std::set<std::string> Engine::Impl::expired_sources() const {
+  std::set<std::string> out;
+  for (const auto& [key, s] : lifecycle)
+    if (s.tier == Tier::kExpired) out.insert(key);
+  return out;
+}
+
+std::shared_ptr<const CompiledPlan> Engine::Impl::plan(const Schema& s, const std::string& id) const {
+  return s.plan(id, [&] {
+    CompiledPlan p;
+    const SegmentDefinition* def = s.rules.find(id);
+    if (!def) return p;
+    Compiler compiler(registry, s.catalog, s.rules, compile_options(s.deleted));
+    p.segment = compiler.compile(*def, p.diags);
+    if (p.segment) p.sources_read = sources_read(*p.segment, s.catalog);
+    return p;
+  });
+}
+
+Status Engine::Impl::log(store::RecordType type, std::string_view payload, bool sync) {
+  if (!data) return Status::Ok();
+  Status s = data->log(type, payload);
+  if (s.ok() && sync) s = data->sync();
+  return s;
+}
+
+Status Engine::Impl::log_meta(nlohmann::json op) {
+  op["logged_at"] = now();
+  Status s = log(store::RecordType::kMeta, op.dump(), /*sync=*/true);
+  if (!s.ok()) return s;
+  Status applied = apply_meta(op, nullptr);
+  meta_ops.push_back(std::move(op));
+  return applied;
+}
+
+Status Engine::Impl::log_lifecycle(const std::string& key) {
+  const SourceLifecycle& st = lifecycle[key];
+  nlohmann::json j{{"source", key},
+                   {"tier", to_string(st.tier)},
+                   {"restored_at", st.restored_at},
+                   {"pin_released_at", st.pin_released_at},
+                   {"tier_changed_at", st.tier_changed_at},
+                   {"logged_at", now()}};
+  return log(store::RecordType::kLifecycle, j.dump(), /*sync=*/false);
+}
+
+Status Engine::Impl::log_job(const RestoreJobInfo& info, bool sync) {
+  return log(store::RecordType::kJob, job_json(info).dump(), sync);
+}
+
+// --- the catalog ----------------------------------------------------------------
+
 namespace {
 
 // Applies a catalog change, all or nothing: the file must be valid, every
 // stored segment and every consumer's audience must still compile against the
 // new catalog, and nothing may become active while it needs expired data (a
 // consumer whose audience reads it, or an expired source itself: the resume
-// guard also guards the declarative route).
-Status apply_catalog(Engine::Impl& impl, const std::function<void(Catalog&)>& apply, const std::string& file,
-                     Diagnostics& diags) {
+// guard also guards the declarative route). Logged first, then applied.
+Status apply_catalog(Engine::Impl& impl, const std::string& yaml, const std::string& file, Diagnostics& diags)
+    REQUIRES(impl.writer_mu) {
   std::size_t before = diags.error_count();
   Catalog next = impl.catalog;
-  apply(next);
+  next.apply_text(yaml, file, diags);
   if (diags.error_count() > before) return Status::InvalidInput("the catalog has errors; nothing was applied");
   if (!impl.validate(next, impl.rules, diags, nullptr, {file}).ok())
     return Status::InvalidInput("the catalog has errors; nothing was applied");
+  // The guard, on the graph as it would be.
   std::set<std::string> pinned_before = impl.pinned_expired();
   Catalog previous = std::move(impl.catalog);
   impl.catalog = std::move(next);
-  impl.sync_graph(&diags);
+  impl.sync_graph(nullptr);
   std::vector<std::string> refused;
-  auto check = [&](const std::string& key, LifecycleStatus now_status, LifecycleStatus was) {
+  auto check = [&](const std::string& key, LifecycleStatus now_status, LifecycleStatus was) REQUIRES(impl.writer_mu) {
     if (now_status != LifecycleStatus::kActive || was == LifecycleStatus::kActive) return;
     auto needs = impl.activation_needs(key);
     if (!needs.empty()) refused.push_back(key + " needs expired data of " + join(needs, ", "));
@@ -196,14 +284,20 @@ Status apply_catalog(Engine::Impl& impl, const std::function<void(Catalog&)>& ap
     const ContentCard* old = previous.content_card(id);
     check("card:" + id, c.status, old ? old->status : LifecycleStatus::kDraft);
   }
+  impl.catalog = std::move(previous);
   if (!refused.empty()) {
-    impl.catalog = std::move(previous);
     impl.sync_graph(nullptr);
-    return Status::Failed("refused to activate: " + join(refused, "; ") +
+    return Status::Failed("refused to activate: " + join(refused, ", ") +
                           "; restore it first (retarget restore ...) or resume with --restore; nothing was applied");
   }
+  Status s = impl.log_meta({{"op", "catalog"}, {"name", file}, {"text", yaml}});
+  if (!s.ok()) {
+    impl.sync_graph(nullptr);
+    return s;
+  }
+  impl.sync_graph(&diags);
   impl.report_newly_pinned(pinned_before, diags);
-  impl.publish();
+  impl.publish(true);
   return Status::Ok();
 }
 
@@ -219,33 +313,64 @@ Status Engine::apply_catalog_file(const std::string& path, Diagnostics& diags) {
 }
 
 Status Engine::apply_catalog_text(const std::string& yaml, const std::string& name, Diagnostics& diags) {
-  std::lock_guard lock(impl_->mu);
-  Status s = check_utf8(yaml, name);
+  Status s = impl_->require_writable();
+  if (!s.ok()) return s;
+  s = check_utf8(yaml, name);
   if (!s.ok()) {
     diags.error({name, 0, 0}, s.message());
     return s;
   }
-  s = apply_catalog(*impl_, [&](Catalog& c) { c.apply_text(yaml, name, diags); }, name, diags);
+  MutexLock lock(impl_->writer_mu);
+  s = apply_catalog(*impl_, yaml, name, diags);
   diags.sort();
-  if (!s.ok()) return s;
-  return impl_->log({{"op", "catalog"}, {"name", name}, {"text", yaml}});
+  return s;
 }
 
-Result<IngestReport> Engine::Impl::ingest(const char* data, std::size_t size, const IngestOptions& options,
+// --- ingest -----------------------------------------------------------------------
+
+namespace {
+
+// One batch of the log's kEvents record: format (u32), logged at (i64 ms),
+// count (u32), then per event its content hash (2 x u64), length (u32) and
+// bytes (event_codec).
+void encode_batch(const std::vector<Event>& events, const std::vector<IndexBuilder::Hash128>& hashes,
+                  std::int64_t at, std::string& out) {
+  out.clear();
+  auto put = [&](const auto& v) { out.append(reinterpret_cast<const char*>(&v), sizeof v); };
+  put(std::uint32_t{1});
+  put(at);
+  put(static_cast<std::uint32_t>(events.size()));
+  std::string one;
+  for (std::size_t i = 0; i < events.size(); ++i) {
+    encode_event(events[i], one);
+    put(hashes[i].a);
+    put(hashes[i].b);
+    put(static_cast<std::uint32_t>(one.size()));
+    out += one;
+  }
+}
+
+}  // namespace
+
+Result<IngestReport> Engine::Impl::ingest(const char* data_ptr, std::size_t size, const IngestOptions& options,
                                           std::uint64_t line_base) {
   auto start = std::chrono::steady_clock::now();
+  Status writable = require_writable();
+  if (!writable.ok()) return writable;
   IngestReport report;
   std::ofstream dead_letter;
   if (!config.dead_letter.empty()) {
     dead_letter.open(config.dead_letter, std::ios::app);
     if (!dead_letter) return Status::IoError("cannot open the dead-letter file '" + config.dead_letter + "'");
   }
-  std::lock_guard lock(mu);
-  EventParser parser(catalog);
+  // Parsing and validating against the catalog happen outside the writer
+  // lock, on the catalog readers see now.
+  std::shared_ptr<const Version> v = current();
+  EventParser parser(v->schema->catalog);
   Event event;
   std::string error;
-  const char* end = data + size;
-  const char* p = data;
+  const char* end = data_ptr + size;
+  const char* p = data_ptr;
   std::uint64_t line_no = line_base;
   auto reject = [&](std::string_view line, std::string reason) {
     ++report.rejected;
@@ -256,33 +381,53 @@ Result<IngestReport> Engine::Impl::ingest(const char* data, std::size_t size, co
       dead_letter << nlohmann::json{{"line", line_no}, {"reason", reason}, {"text", utf8_replaced(line)}}.dump()
                   << "\n";
   };
-  // Group commit: events are made durable a batch at a time (one synced
-  // write), then applied to the in-memory store; acknowledged after that.
+  // Group commit: a batch of events is one log record, made durable by one
+  // sync, then applied and published; acknowledged after that.
   std::vector<Event> pending;
   std::vector<IndexBuilder::Hash128> pending_hashes;  // content hashes of `pending`, computed once per event
-  std::vector<DurableStore::Record> records;
   std::unordered_set<IndexBuilder::Hash128, IndexBuilder::Hash128Hasher> pending_keys;
-  std::string value;
-  std::set<std::string> revived;  // legacy-deleted sources that receive new data
+  std::string record;
   auto flush = [&]() -> Status {
-    if (durable && !records.empty()) {
-      Status s = durable->write(records, /*sync=*/true);
+    if (!pending.empty()) {
+      MutexLock lock(writer_mu);
+      Status s = builder.ensure_dedup_loaded();
       if (!s.ok()) return s;
-    }
-    for (std::size_t i = 0; i < pending.size(); ++i) {
-      if (builder.add(pending[i], catalog, pending_hashes[i])) ++report.accepted;
-      else ++report.duplicates;
-    }
-    for (const auto& key : revived) {
-      lifecycle[key].tier = Tier::kLive;
-      Status s = save_state(key);
-      if (!s.ok()) return s;
+      // Duplicates of what is stored (perhaps by another ingest since parsing).
+      std::vector<Event> fresh;
+      std::vector<IndexBuilder::Hash128> fresh_hashes;
+      std::set<std::string> revived;  // legacy-deleted sources that receive new data
+      for (std::size_t i = 0; i < pending.size(); ++i) {
+        if (builder.contains(pending_hashes[i])) {
+          ++report.duplicates;
+          continue;
+        }
+        pending[i].seq = next_seq++;
+        if (is_interaction_event(pending[i].type)) {
+          std::string key = source_key(pending[i].source_kind, pending[i].source);
+          auto it = lifecycle.find(key);
+          if (it != lifecycle.end() && it->second.tier == Tier::kDeleted) revived.insert(key);
+        }
+        fresh.push_back(std::move(pending[i]));
+        fresh_hashes.push_back(pending_hashes[i]);
+      }
+      for (const auto& key : revived) {
+        lifecycle[key].tier = Tier::kLive;
+        s = log_lifecycle(key);
+        if (!s.ok()) return s;
+      }
+      if (!fresh.empty()) {
+        encode_batch(fresh, fresh_hashes, now(), record);
+        s = log(store::RecordType::kEvents, record, /*sync=*/true);
+        if (!s.ok()) return s;
+        for (std::size_t i = 0; i < fresh.size(); ++i) builder.add(fresh[i], catalog, fresh_hashes[i]);
+        report.accepted += fresh.size();
+        publish(!revived.empty());
+        want_checkpoint_if_due();
+      }
     }
     pending.clear();
     pending_hashes.clear();
-    records.clear();
     pending_keys.clear();
-    revived.clear();
     if (options.on_durable) options.on_durable(line_no);
     return Status::Ok();
   };
@@ -305,29 +450,9 @@ Result<IngestReport> Engine::Impl::ingest(const char* data, std::size_t size, co
       continue;
     }
     IndexBuilder::Hash128 hash = IndexBuilder::content_hash(event);
-    if (builder.contains(hash) || !pending_keys.insert(hash).second) {
+    if (!pending_keys.insert(hash).second) {
       ++report.duplicates;
       continue;
-    }
-    event.seq = next_seq++;
-    if (durable) {
-      encode_event(event, value);
-      std::string key = IndexBuilder::key_of(hash);
-      if (is_interaction_event(event.type)) {
-        std::string source = source_key(event.source_kind, event.source);
-        auto it = lifecycle.find(source);
-        Tier tier = it == lifecycle.end() ? Tier::kLive : it->second.tier;
-        if (tier == Tier::kDeleted) revived.insert(source);
-        // Events of an expired source go to long-term storage, never dropped.
-        records.push_back({tier == Tier::kExpired ? DurableStore::Family::kArchive : DurableStore::Family::kLive,
-                           DurableStore::source_prefix(source) + key, value});
-      } else {
-        records.push_back({DurableStore::Family::kProfile, key, value});
-      }
-    } else if (is_interaction_event(event.type)) {
-      std::string source = source_key(event.source_kind, event.source);
-      auto it = lifecycle.find(source);
-      if (it != lifecycle.end() && it->second.tier == Tier::kDeleted) revived.insert(source);
     }
     pending.push_back(std::move(event));
     pending_hashes.push_back(hash);
@@ -338,7 +463,6 @@ Result<IngestReport> Engine::Impl::ingest(const char* data, std::size_t size, co
   }
   Status s = flush();
   if (!s.ok()) return s;
-  publish();
   report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return report;
 }
@@ -379,7 +503,8 @@ Result<IngestReport> Engine::ingest_file(const std::string& path, const IngestOp
         filled = 0;
         continue;
       }
-      std::size_t end_of_line = nl ? static_cast<std::size_t>(std::find(buf.data(), buf.data() + filled, '\n') - buf.data()) + 1 : filled;
+      std::size_t end_of_line =
+          nl ? static_cast<std::size_t>(std::find(buf.data(), buf.data() + filled, '\n') - buf.data()) + 1 : filled;
       std::memmove(buf.data(), buf.data() + end_of_line, filled - end_of_line);
       filled -= end_of_line;
       skipping = false;
@@ -395,7 +520,8 @@ Result<IngestReport> Engine::ingest_file(const std::string& path, const IngestOp
       skipping = true;
       continue;
     }
-    std::vector<char> rest(buf.begin() + static_cast<std::ptrdiff_t>(cut), buf.begin() + static_cast<std::ptrdiff_t>(filled));
+    std::vector<char> rest(buf.begin() + static_cast<std::ptrdiff_t>(cut),
+                           buf.begin() + static_cast<std::ptrdiff_t>(filled));
     std::memset(buf.data() + cut, 0, std::min(buf.size() - cut, std::size_t{simdjson::SIMDJSON_PADDING}));
     auto r = impl_->ingest(buf.data(), cut, options, line_base);
     if (!r.ok()) return r.status();
@@ -416,9 +542,11 @@ Result<IngestReport> Engine::ingest_text(std::string_view jsonl, const IngestOpt
   return impl_->ingest(padded.data(), padded.size(), options);
 }
 
+// --- rules ------------------------------------------------------------------------
+
 Status Engine::Impl::validate(const Catalog& cat, const RuleSet& candidate, Diagnostics& diags,
-                              std::map<std::string, References>* out_refs,
-                              const std::set<std::string>& warn_files, bool warn_expired_reads) const {
+                              std::map<std::string, References>* out_refs, const std::set<std::string>& warn_files,
+                              bool warn_expired_reads) const {
   Diagnostics local;
   std::set<std::string> deleted = deleted_sources();
   std::set<std::string> expired = expired_sources();
@@ -458,8 +586,7 @@ Status Engine::Impl::validate(const Catalog& cat, const RuleSet& candidate, Diag
     else if (warn_files.empty() || warn_files.count(d.where.file)) diags.warning(d.where, d.message);
   }
   if (out_refs) *out_refs = std::move(refs);
-  if (local.has_errors())
-    return Status::InvalidInput(std::to_string(local.error_count()) + " problem(s) in the rules");
+  if (local.has_errors()) return Status::InvalidInput(std::to_string(local.error_count()) + " problem(s) in the rules");
   return Status::Ok();
 }
 
@@ -473,7 +600,7 @@ Status Engine::validate_rules(const std::vector<std::string>& paths, Diagnostics
     }
     texts.emplace_back(p, std::move(text).value());
   }
-  std::lock_guard lock(impl_->mu);
+  MutexLock lock(impl_->writer_mu);
   return impl_->apply_rules(texts, diags, /*commit=*/false, /*store=*/false, nullptr);
 }
 
@@ -491,30 +618,37 @@ Status Engine::Impl::apply_rules(const std::vector<std::pair<std::string, std::s
   candidate.clear_duplicates();
   candidate.upsert(added);
   std::map<std::string, References> refs;
-  // Compiled even after errors in reading, so that every problem is reported at once.
-  // Rules loaded for one command (not stored): the evaluation that follows
-  // warns about the expired data it reads, once.
+  // Compiled even after errors in reading, so that every problem is reported
+  // at once. Rules loaded for one command (not stored): the evaluation that
+  // follows warns about the expired data it reads, once.
   Status s = validate(catalog, candidate, diags, &refs, files, /*warn_expired_reads=*/store_them || !commit);
   diags.sort();
   if (read_errors || !s.ok())
     return Status::InvalidInput(std::to_string(diags.error_count() - before) + " problem(s) in the rules" +
                                 (commit ? "; nothing was applied" : ""));
   if (!commit) return Status::Ok();
-  if (change) {
-    for (const auto& [id, def] : added.segments()) (rules.find(id) ? change->updated : change->added).push_back(id);
+  if (store_them) {
+    Status w = require_writable();
+    if (!w.ok()) return w;
   }
+  if (change)
+    for (const auto& [id, def] : added.segments()) (rules.find(id) ? change->updated : change->added).push_back(id);
   std::set<std::string> pinned_before = pinned_expired();
-  candidate.clear_duplicates();
-  rules = std::move(candidate);
+  if (store_them) {
+    // Logged (and applied by apply_meta, as replay does) file by file.
+    for (const auto& [name, text] : texts) {
+      Status logged = log_meta({{"op", "rules"}, {"name", name}, {"text", text}});
+      if (!logged.ok()) return logged;
+    }
+  } else {
+    candidate.clear_duplicates();
+    rules = std::move(candidate);
+  }
   segment_refs = std::move(refs);
   sync_graph(&diags);
   report_newly_pinned(pinned_before, diags);
   diags.sort();
-  if (store_them)
-    for (const auto& [name, text] : texts) {
-      Status logged = log({{"op", "rules"}, {"name", name}, {"text", text}});
-      if (!logged.ok()) return logged;
-    }
+  publish(true);
   return Status::Ok();
 }
 
@@ -530,7 +664,7 @@ Status Engine::load_rules(const std::vector<std::string>& paths, Diagnostics& di
     }
     texts.emplace_back(p, std::move(text).value());
   }
-  std::lock_guard lock(impl_->mu);
+  MutexLock lock(impl_->writer_mu);
   return impl_->apply_rules(texts, diags, /*commit=*/true, store, change);
 }
 
@@ -541,19 +675,61 @@ Status Engine::load_rules_text(const std::string& yaml, const std::string& name,
     diags.error({name, 0, 0}, s.message());
     return s;
   }
-  std::lock_guard lock(impl_->mu);
+  MutexLock lock(impl_->writer_mu);
   return impl_->apply_rules({{name, yaml}}, diags, /*commit=*/true, store, change);
 }
 
 std::vector<std::string> Engine::segment_ids() const {
-  std::lock_guard lock(impl_->mu);
-  auto ids = impl_->rules.ids();
+  auto ids = impl_->current()->schema->rules.ids();
   return {ids.begin(), ids.end()};
 }
 
-// The evaluation behind evaluate() and footprint(); defined below.
-static Result<SegmentResult> evaluate_segment(const Engine::Impl& impl, const std::string& segment_id,
-                                              bool with_members, Footprint* footprint);
+// --- evaluation (readers: no engine lock) --------------------------------------------
+
+namespace {
+
+Result<SegmentResult> evaluate_segment(const Engine::Impl& impl, const std::string& segment_id, bool with_members,
+                                       Footprint* footprint) {
+  auto start = std::chrono::steady_clock::now();
+  std::shared_ptr<const Version> v = impl.current();
+  sdk::Timestamp now = impl.now();
+  if (!v->schema->rules.find(segment_id)) {
+    return Status::NotFound("unknown segment '" + segment_id + "'" +
+                            (v->schema->rules.ids().empty() ? std::string(" (no rules are loaded: pass --rules FILE)")
+                                                            : ""));
+  }
+  auto plan = impl.plan(*v->schema, segment_id);
+  if (!plan->segment) return Status::InvalidInput(diag_summary(plan->diags));
+  double compile_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  auto bulk = evaluate_bulk(*plan->segment, *v->index, *impl.arena, now, with_members, footprint);
+  if (!bulk.ok()) return bulk.status();
+  SegmentResult out;
+  out.id = plan->segment->id;
+  out.name = plan->segment->name;
+  out.count = bulk->count;
+  out.evaluate_ms = bulk->evaluate_ms;
+  out.compile_ms = compile_ms;
+  // Each warning once: the compile's own, then one per expired source read.
+  std::set<std::string> seen;
+  for (const auto& d : plan->diags.items())
+    if (d.severity == Diagnostic::Severity::kWarning && seen.insert(d.to_string()).second)
+      out.warnings.push_back(d.to_string());
+  for (const auto& source : plan->sources_read)
+    if (v->schema->expired.count(source)) {
+      std::string w = "expired data excluded: " + source +
+                      " is in long-term storage, so its interaction data counts as absent (" +
+                      restore_command(source) + " to include it)";
+      if (seen.insert(w).second) out.warnings.push_back(std::move(w));
+    }
+  if (with_members) {
+    out.members.reserve(bulk->count);
+    for (sdk::UserIndex u : bulk->members) out.members.emplace_back(v->index->user_id(u));
+    std::sort(out.members.begin(), out.members.end());
+  }
+  return out;
+}
+
+}  // namespace
 
 Result<SegmentResult> Engine::evaluate(const std::string& segment_id, bool with_members) const {
   return evaluate_segment(*impl_, segment_id, with_members, nullptr);
@@ -567,8 +743,7 @@ Result<EvaluationFootprint> Engine::footprint(const std::string& segment_id) con
 }
 
 MemoryStats Engine::memory_stats() const {
-  std::lock_guard lock(impl_->mu);
-  IndexMemory im = impl_->index->memory();
+  IndexMemory im = impl_->current()->index->memory();
   MemoryStats m;
   m.users = im.users;
   m.interaction_entries = im.interaction_entries;
@@ -577,102 +752,41 @@ MemoryStats Engine::memory_stats() const {
   m.profile_bytes = im.profile_bytes;
   m.user_directory_bytes = im.user_directory_bytes;
   m.overhead_bytes = im.overhead_bytes;
+  MutexLock lock(impl_->writer_mu);
   m.dedup_bytes = impl_->builder.dedup_memory_bytes();
   for (const auto& key : impl_->builder.source_keys()) m.interaction_events += impl_->builder.source_stats(key).records;
   return m;
 }
 
-static Result<SegmentResult> evaluate_segment(const Engine::Impl& impl, const std::string& segment_id,
-                                              bool with_members, Footprint* footprint) {
-  auto start = std::chrono::steady_clock::now();
-  std::optional<CompiledSegment> compiled;
-  std::shared_ptr<const Index> index;
-  Diagnostics diags;
-  sdk::Timestamp now;
-  {
-    std::lock_guard lock(impl.mu);
-    now = impl.now();
-    if (!impl.rules.find(segment_id)) {
-      auto ids = impl.rules.ids();
-      return Status::NotFound("unknown segment '" + segment_id + "'" +
-                              (ids.empty() ? std::string(" (no rules are loaded: pass --rules FILE)") : ""));
-    }
-    compiled = impl.compile(segment_id, diags);
-    index = impl.index;
-  }
-  if (!compiled) return Status::InvalidInput(diag_summary(diags));
-  std::vector<std::string> expired_reads;
-  {
-    std::lock_guard lock(impl.mu);
-    std::set<std::string> expired = impl.expired_sources();
-    for (const auto& source : sources_read(*compiled, impl.catalog))
-      if (expired.count(source))
-        expired_reads.push_back("expired data excluded: " + source +
-                                " is in long-term storage, so its interaction data counts as absent (" +
-                                restore_command(source) + " to include it)");
-  }
-  double compile_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-  auto bulk = evaluate_bulk(*compiled, *index, *impl.arena, now, with_members, footprint);
-  if (!bulk.ok()) return bulk.status();
-  SegmentResult out;
-  out.id = compiled->id;
-  out.name = compiled->name;
-  out.count = bulk->count;
-  out.evaluate_ms = bulk->evaluate_ms;
-  out.compile_ms = compile_ms;
-  // Each warning once: the compile's own, then one per expired source read.
-  std::set<std::string> seen;
-  for (const auto& d : diags.items())
-    if (d.severity == Diagnostic::Severity::kWarning && seen.insert(d.to_string()).second)
-      out.warnings.push_back(d.to_string());
-  for (auto& w : expired_reads)
-    if (seen.insert(w).second) out.warnings.push_back(std::move(w));
-  if (with_members) {
-    out.members.reserve(bulk->count);
-    for (sdk::UserIndex u : bulk->members) out.members.emplace_back(index->user_id(u));
-    std::sort(out.members.begin(), out.members.end());
-  }
-  return out;
-}
-
 Result<Explanation> Engine::explain(const std::string& segment_id, const std::string& user) const {
-  std::optional<CompiledSegment> compiled;
-  std::shared_ptr<const Index> index;
-  Diagnostics diags;
-  sdk::Timestamp now;
-  {
-    std::lock_guard lock(impl_->mu);
-    now = impl_->now();
-    if (!impl_->rules.find(segment_id)) return Status::NotFound("unknown segment '" + segment_id + "'");
-    compiled = impl_->compile(segment_id, diags);
-    index = impl_->index;
-  }
-  if (!compiled) return Status::InvalidInput(diag_summary(diags));
+  std::shared_ptr<const Version> v = impl_->current();
+  sdk::Timestamp now = impl_->now();
+  if (!v->schema->rules.find(segment_id)) return Status::NotFound("unknown segment '" + segment_id + "'");
+  auto plan = impl_->plan(*v->schema, segment_id);
+  if (!plan->segment) return Status::InvalidInput(diag_summary(plan->diags));
   Explanation out;
   out.segment = segment_id;
   out.user = user;
-  for (const auto& d : diags.items())
+  for (const auto& d : plan->diags.items())
     if (d.severity == Diagnostic::Severity::kWarning) out.warnings.push_back(d.to_string());
-  {
-    std::lock_guard lock(impl_->mu);
-    std::set<std::string> expired = impl_->expired_sources();
-    for (const auto& source : sources_read(*compiled, impl_->catalog))
-      if (expired.count(source)) out.warnings.push_back("expired data excluded: " + source);
-  }
-  auto u = index->find_user(user);
-  if (!u || *u >= index->user_count()) {
+  for (const auto& source : plan->sources_read)
+    if (v->schema->expired.count(source)) out.warnings.push_back("expired data excluded: " + source);
+  auto u = v->index->find_user(user);
+  if (!u) {
     out.known_user = false;
     out.match.label = "(user not in U: no accepted event names '" + user + "')";
     return out;
   }
   out.known_user = true;
-  auto point = evaluate_point(*compiled, *index, *u, now);
+  auto point = evaluate_point(*plan->segment, *v->index, *u, now);
   if (!point.ok()) return point.status();
   out.member = point->member;
   out.match = to_public(point->match);
   for (const auto& e : point->exclude) out.exclude.push_back(to_public(e));
   return out;
 }
+
+// --- interaction-data surfaces (readers) ---------------------------------------------
 
 namespace {
 
@@ -681,8 +795,10 @@ namespace {
 nlohmann::json expired_warnings(const std::map<std::string, std::vector<std::string>>& users_by_source) {
   nlohmann::json out = nlohmann::json::array();
   for (const auto& [source, users] : users_by_source) {
-    std::vector<std::string> shown(users.begin(), users.begin() + static_cast<std::ptrdiff_t>(std::min<std::size_t>(users.size(), 10)));
-    std::string who = join(shown, ", ") + (users.size() > shown.size() ? " and " + std::to_string(users.size() - shown.size()) + " more" : "");
+    std::vector<std::string> shown(users.begin(),
+                                   users.begin() + static_cast<std::ptrdiff_t>(std::min<std::size_t>(users.size(), 10)));
+    std::string who = join(shown, ", ") +
+                      (users.size() > shown.size() ? " and " + std::to_string(users.size() - shown.size()) + " more" : "");
     out.push_back("expired data excluded: " + source + " is in long-term storage and holds interaction data of " +
                   who + " (" + restore_command(source) + " to include it)");
   }
@@ -692,74 +808,84 @@ nlohmann::json expired_warnings(const std::map<std::string, std::vector<std::str
 }  // namespace
 
 Result<std::string> Engine::profile(const std::string& user) const {
-  std::lock_guard lock(impl_->mu);
-  auto u = impl_->index->find_user(user);
-  if (!u || *u >= impl_->index->user_count()) return Status::NotFound("unknown user '" + user + "'");
-  nlohmann::json j = user_export(*impl_->index, impl_->catalog, *u);
+  std::shared_ptr<const Version> v = impl_->current();
+  auto u = v->index->find_user(user);
+  if (!u) return Status::NotFound("unknown user '" + user + "'");
+  nlohmann::json j = user_export(*v->index, v->schema->catalog, *u);
   std::map<std::string, std::vector<std::string>> hidden;
-  for (auto& source : impl_->index->expired_sources_of(*u)) hidden[source].push_back(user);
+  for (auto& source : v->index->expired_sources_of(*u)) hidden[source].push_back(user);
   j["warnings"] = expired_warnings(hidden);
   return j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 std::string Engine::export_users(const std::vector<std::string>& ids) const {
-  std::lock_guard lock(impl_->mu);
+  std::shared_ptr<const Version> v = impl_->current();
   nlohmann::json users = nlohmann::json::array(), invalid = nlohmann::json::array();
   std::map<std::string, std::vector<std::string>> hidden;
   for (const auto& id : ids) {
-    auto u = impl_->index->find_user(id);
-    if (!u || *u >= impl_->index->user_count()) {
+    auto u = v->index->find_user(id);
+    if (!u) {
       invalid.push_back(id);
       continue;
     }
-    users.push_back(user_export(*impl_->index, impl_->catalog, *u));
-    for (auto& source : impl_->index->expired_sources_of(*u)) hidden[source].push_back(id);
+    users.push_back(user_export(*v->index, v->schema->catalog, *u));
+    for (auto& source : v->index->expired_sources_of(*u)) hidden[source].push_back(id);
   }
-  return nlohmann::json{{"users", users}, {"invalid_user_ids", invalid}, {"message", "success"},
+  return nlohmann::json{{"users", users},
+                        {"invalid_user_ids", invalid},
+                        {"message", "success"},
                         {"warnings", expired_warnings(hidden)}}
       .dump(2, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 Result<std::string> Engine::export_recipients(const std::string& kind, const std::string& id, const std::string& step,
                                               std::vector<std::string>* warnings) const {
-  std::lock_guard lock(impl_->mu);
+  std::shared_ptr<const Version> v = impl_->current();
+  const Catalog& catalog = v->schema->catalog;
   sdk::SourceKind k = kind == "canvas" ? sdk::SourceKind::kCanvas : sdk::SourceKind::kCampaign;
-  if (k == sdk::SourceKind::kCampaign && !impl_->catalog.campaign(id)) return Status::NotFound("unknown campaign '" + id + "'");
+  if (k == sdk::SourceKind::kCampaign && !catalog.campaign(id)) return Status::NotFound("unknown campaign '" + id + "'");
   if (k == sdk::SourceKind::kCanvas) {
-    const Canvas* c = impl_->catalog.canvas(id);
+    const Canvas* c = catalog.canvas(id);
     if (!c) return Status::NotFound("unknown Canvas '" + id + "'");
     if (!step.empty() && !c->step(step)) return Status::NotFound("unknown step '" + step + "' of Canvas '" + id + "'");
   }
   std::string key = source_key(k, id);
-  if (warnings && impl_->expired_sources().count(key))
-    warnings->push_back(key + " is expired: its recipients are in long-term storage and not exported (restore it first)");
-  return recipients_csv(*impl_->index, impl_->catalog, k, id, step);
+  if (warnings && v->schema->expired.count(key))
+    warnings->push_back(key + " is expired: its recipients are in long-term storage and not exported (" +
+                        restore_command(key) + " first)");
+  return recipients_csv(*v->index, catalog, k, id, step);
 }
 
 Result<std::string> Engine::analytics(const std::string& kind, const std::string& id) const {
-  std::lock_guard lock(impl_->mu);
-  if (kind == "campaign" && !impl_->catalog.campaign(id)) return Status::NotFound("unknown campaign '" + id + "'");
-  if (kind == "canvas" && !impl_->catalog.canvas(id)) return Status::NotFound("unknown Canvas '" + id + "'");
+  std::shared_ptr<const Version> v = impl_->current();
+  if (kind == "campaign" && !v->schema->catalog.campaign(id)) return Status::NotFound("unknown campaign '" + id + "'");
+  if (kind == "canvas" && !v->schema->catalog.canvas(id)) return Status::NotFound("unknown Canvas '" + id + "'");
   std::string key = kind + ":" + id;
+  // Counters live with the writer (updated per event): a short lock to read one source's.
+  MutexLock lock(impl_->writer_mu);
   return analytics_json(impl_->builder.analytics(key), key).dump(2);
 }
 
 std::string Engine::rules_json_schema() const {
-  std::lock_guard lock(impl_->mu);
-  auto ids = impl_->rules.ids();
-  return retarget::rules_json_schema(impl_->registry, impl_->catalog, {ids.begin(), ids.end()}, impl_->config.limits)
+  std::shared_ptr<const Version> v = impl_->current();
+  auto ids = v->schema->rules.ids();
+  return retarget::rules_json_schema(impl_->registry, v->schema->catalog, {ids.begin(), ids.end()},
+                                     impl_->config.limits)
       .dump(2);
 }
 
 std::vector<std::string> Engine::users() const {
-  std::shared_ptr<const Index> index;
-  {
-    std::lock_guard lock(impl_->mu);
-    index = impl_->index;
-  }
+  std::shared_ptr<const Version> v = impl_->current();
   std::vector<std::string> out;
-  for (std::uint32_t u = 0; u < index->user_count(); ++u) out.emplace_back(index->user_id(u));
+  out.reserve(v->index->user_count());
+  for (std::uint32_t u = 0; u < v->index->user_count(); ++u) out.emplace_back(v->index->user_id(u));
   return out;
+}
+
+Status Engine::checkpoint() {
+  Status s = impl_->require_writable();
+  if (!s.ok()) return s;
+  return impl_->checkpoint_now(/*full=*/false);
 }
 
 }  // namespace retarget

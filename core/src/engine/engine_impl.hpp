@@ -1,29 +1,47 @@
-// Engine::Impl: the engine's state, shared by engine.cpp (catalog, ingest,
-// rules, evaluation) and engine_lifecycle.cpp (pins, expiry, restore).
+// Engine::Impl: the engine's state, in three parts that never mix.
+//
+//  1. Fixed at open: configuration, the time zone, the frozen filter
+//     registry, the task arena, the policy. Read from any thread.
+//  2. What readers see: the current Version (version.hpp), swapped
+//     atomically. Evaluation, explanation, profiles and exports load it and
+//     take no engine lock, so no writer ever makes them wait.
+//  3. The writer path: everything that changes (the index builder, catalog,
+//     rules, the dependency graph, lifecycle states, restore jobs, the data
+//     directory's log), guarded by writer_mu. Ingest, catalog and rules
+//     changes, sweeps, restores and checkpoints take it one at a time and
+//     hold it only while they change memory and append to the log: the slow
+//     parts (parsing, writing checkpoints and archives, reading an archive
+//     back) run outside it.
+//
+// Files: engine.cpp (the facade: catalog, rules, ingest, evaluation,
+// surfaces), engine_lifecycle.cpp (pins, statuses, sweeps, restore jobs),
+// engine_recovery.cpp (what the log and checkpoints hold, and replaying
+// them), engine_background.cpp (the checkpointer and the tier mover).
 #pragma once
 
 #include <tbb/task_arena.h>
 
+#include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <deque>
 #include <map>
-#include <mutex>
+#include <memory>
 #include <set>
 #include <thread>
 
 #include <nlohmann/json.hpp>
 
 #include "catalog/catalog.hpp"
+#include "common/mutex.hpp"
 #include "common/time.hpp"
 #include "deps/dependency_graph.hpp"
-#include "index/index.hpp"
+#include "engine/version.hpp"
+#include "index/index_builder.hpp"
 #include "lifecycle/lifecycle.hpp"
 #include "plugin/registry.hpp"
 #include "retarget/engine.hpp"
 #include "rules/rules.hpp"
-#include "store/durable_store.hpp"
-#include "index/index_builder.hpp"
+#include "store/data_dir.hpp"
 
 namespace retarget {
 
@@ -35,102 +53,135 @@ inline std::string restore_command(const std::string& source_key) {
 
 struct RestoreJob {
   RestoreJobInfo info;
-  std::vector<RestoreCallback> callbacks;
+  std::vector<RestoreCallback> callbacks;  // not durable: they live with the process
 };
 
 struct Engine::Impl {
+  // --- 1. fixed at open -------------------------------------------------------
   Config config;
   EngineOptions options;
   TimeZone zone = TimeZone::Utc();
   FilterRegistry registry;
   std::unique_ptr<tbb::task_arena> arena;
   std::unique_ptr<LifecyclePolicy> policy;
-
-  mutable std::mutex mu;  // guards everything below
-  Catalog catalog;
-  RuleSet rules;
-  std::map<std::string, References> segment_refs;  // own references of each stored segment
-  IndexBuilder builder;
-  std::shared_ptr<const Index> index = std::make_shared<Index>();
-  DependencyGraph graph;
-  std::map<std::string, SourceLifecycle> lifecycle;  // by source key
-  std::unique_ptr<DurableStore> durable;  // null for ":memory:"
-  std::uint64_t next_seq = 1;             // ingestion order of the next event
-
-  // Restore jobs, run one at a time on `worker`.
-  std::map<std::uint64_t, RestoreJob> jobs;
-  std::deque<std::uint64_t> job_queue;
-  std::uint64_t next_job_id = 1;
-  std::condition_variable jobs_changed;
-  bool stopping = false;
-  std::thread worker;
-  std::thread scheduler;  // the embedded daily sweep (EngineOptions::scheduler)
-  std::uint64_t scheduled_sweeps = 0;
-
-  ~Impl();
+  bool read_only = false;
+  std::atomic<std::int64_t> fixed_now{kWallClock};  // set_now_ms; kWallClock = the wall clock
+  static constexpr std::int64_t kWallClock = INT64_MIN;
 
   sdk::Timestamp now() const {
-    if (options.now_ms) return *options.now_ms;
-    return std::chrono::duration_cast<std::chrono::milliseconds>(
-               std::chrono::system_clock::now().time_since_epoch())
+    std::int64_t f = fixed_now.load(std::memory_order_relaxed);
+    if (f != kWallClock) return f;
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
         .count();
   }
 
-  // --- everything below REQUIRES mu held ---
+  // --- 2. what readers see ----------------------------------------------------
+  std::atomic<std::shared_ptr<const Version>> version;
+  std::shared_ptr<const Version> current() const { return version.load(std::memory_order_acquire); }
+
+  // --- 3. the writer path -----------------------------------------------------
+  mutable Mutex writer_mu;
+  CondVar changed;  // jobs, stopping: waited on with writer_mu held
+  IndexBuilder builder GUARDED_BY(writer_mu);
+  Catalog catalog GUARDED_BY(writer_mu);
+  RuleSet rules GUARDED_BY(writer_mu);
+  std::map<std::string, References> segment_refs GUARDED_BY(writer_mu);  // each stored segment's own references
+  DependencyGraph graph GUARDED_BY(writer_mu);
+  std::map<std::string, SourceLifecycle> lifecycle GUARDED_BY(writer_mu);  // by source key
+  std::vector<nlohmann::json> meta_ops GUARDED_BY(writer_mu);  // catalog, rules, status changes since the start
+  std::uint64_t next_seq GUARDED_BY(writer_mu) = 1;           // ingestion order of the next event
+  std::uint64_t schema_id GUARDED_BY(writer_mu) = 0;
+  std::shared_ptr<const Schema> schema GUARDED_BY(writer_mu);
+  std::unique_ptr<store::DataDir> data;  // null for ":memory:"; its log is appended under writer_mu
+  std::int64_t as_of_ms GUARDED_BY(writer_mu) = 0;
+
+  // Restore jobs: durable (each state change is a log record), run one at a
+  // time by `worker`.
+  std::map<std::uint64_t, RestoreJob> jobs GUARDED_BY(writer_mu);
+  std::deque<std::uint64_t> job_queue GUARDED_BY(writer_mu);
+  std::uint64_t next_job_id GUARDED_BY(writer_mu) = 1;
+  bool stopping GUARDED_BY(writer_mu) = false;
+  std::uint64_t scheduled_sweeps GUARDED_BY(writer_mu) = 0;
+  // Background work: the tier mover's queue and the checkpointer's trigger.
+  std::set<std::string> to_move GUARDED_BY(writer_mu);  // sources whose bytes must move
+  std::string moving_now GUARDED_BY(writer_mu);         // the one the mover is moving
+  bool checkpoint_wanted GUARDED_BY(writer_mu) = false;
+  bool checkpoint_running GUARDED_BY(writer_mu) = false;
+  std::uint64_t checkpoints GUARDED_BY(writer_mu) = 0;
+  std::string background_error GUARDED_BY(writer_mu);  // the last failure of background work
+  std::thread worker, scheduler, mover, checkpointer;
+
+  ~Impl();
+
+  // --- the writer path's helpers (engine.cpp unless said otherwise) ---
+  // Publishes a new Version: the index as the builder has it, and a new
+  // Schema when the catalog, rules or tiers changed.
+  void publish(bool schema_changed) REQUIRES(writer_mu);
   CompileOptions compile_options(const std::set<std::string>& deleted) const {
     return CompileOptions{&zone, &config.limits, &deleted};
   }
-  std::set<std::string> deleted_sources() const;
-  std::set<std::string> expired_sources() const;  // expired or restoring
-  std::optional<CompiledSegment> compile(const std::string& id, Diagnostics& diags) const;
-  // Checks a candidate state: every segment of `candidate` (its duplicates
-  // too, for their diagnostics), every consumer's audience, cycles, all
-  // against `cat`. Errors always land in `diags`; warnings only those located
-  // in `warn_files` (empty: all), so that a change warns about what it touched.
+  std::set<std::string> deleted_sources() const REQUIRES(writer_mu);
+  std::set<std::string> expired_sources() const REQUIRES(writer_mu);
+  // The compiled plan of a segment in a Schema (cached there).
+  std::shared_ptr<const CompiledPlan> plan(const Schema& schema, const std::string& id) const;
   Status validate(const Catalog& cat, const RuleSet& candidate, Diagnostics& diags,
                   std::map<std::string, References>* refs, const std::set<std::string>& warn_files = {},
-                  bool warn_expired_reads = true) const;
-  // Reads, validates and (with `commit`) applies rule texts (name, text): all
-  // or nothing; every problem of every file reported, in line order.
+                  bool warn_expired_reads = true) const REQUIRES(writer_mu);
   Status apply_rules(const std::vector<std::pair<std::string, std::string>>& texts, Diagnostics& diags, bool commit,
-                     bool store, RulesChange* change);
+                     bool store, RulesChange* change) REQUIRES(writer_mu);
   // REQUIRES: SIMDJSON_PADDING readable bytes after data + size. Line numbers
   // in rejections start after `line_base` (a file ingested block by block).
   Result<IngestReport> ingest(const char* data, std::size_t size, const IngestOptions& options,
-                              std::uint64_t line_base = 0);
-  // Durability (no-ops for ":memory:").
-  Status log(const nlohmann::json& op);
-  Status save_state(const std::string& source_key, const char* moving = nullptr);
-  Status replay();  // rebuilds everything from the data directory
-  // Moves a source between tiers (store + lifecycle state), resumable.
-  Result<std::uint64_t> expire_source(const std::string& key);
-  Result<std::uint64_t> restore_source(const std::string& key, const std::function<void(std::uint64_t)>& progress);
-  // Brings the dependency graph in line with the catalog and the stored
-  // segments (incrementally: unchanged nodes cost nothing) and restarts the
-  // clock of sources whose last pin was released.
-  void sync_graph(Diagnostics* diags);
-  References consumer_references(const Audience& audience, const std::string& file, Diagnostics* diags) const;
-  SourceFacts source_facts(const std::string& key) const;
-  void publish() { index = builder.snapshot(); }
-  // Expired sources a consumer's audience reads (the resume guard).
-  std::vector<std::string> expired_needs(const std::string& consumer_key) const;
-  // What activating `key` needs restored first: the expired sources its
-  // audience reads and, for a campaign or Canvas, its own data when expired
-  // (an active source's data is always available).
-  std::vector<std::string> activation_needs(const std::string& key) const;
-  // Expired sources an active consumer (or, with segments_pin, a segment) pins.
-  std::set<std::string> pinned_expired() const;
-  // Warns about every source pinned now while expired that was not in
-  // `before`, naming the pinner, the path and the restore command; restores
-  // them when restore_when_pinned is set.
-  void report_newly_pinned(const std::set<std::string>& before, Diagnostics& diags);
+                              std::uint64_t line_base = 0) EXCLUDES(writer_mu);
+  // Appends a record to the log (no-op for ":memory:"); `sync` makes it durable.
+  Status log(store::RecordType type, std::string_view payload, bool sync) REQUIRES(writer_mu);
+  Status log_meta(nlohmann::json op) REQUIRES(writer_mu);
+  Status log_lifecycle(const std::string& key) REQUIRES(writer_mu);
+  Status log_job(const RestoreJobInfo& info, bool sync) REQUIRES(writer_mu);
+  Status require_writable() const;
 
-  // Restore machinery (engine_lifecycle.cpp).
-  RestoreJobInfo enqueue_restore(const std::vector<std::string>& sources, RestoreCallback cb);
-  void run_worker();
-  void run_scheduler();
-  Result<SweepReport> sweep_at(sdk::Timestamp at);
+  // --- engine_lifecycle.cpp ---
+  void sync_graph(Diagnostics* diags) REQUIRES(writer_mu);
+  References consumer_references(const Audience& audience, const std::string& file) const REQUIRES(writer_mu);
+  SourceFacts source_facts(const std::string& key) const REQUIRES(writer_mu);
+  std::vector<std::string> expired_needs(const std::string& consumer_key) const REQUIRES(writer_mu);
+  std::vector<std::string> activation_needs(const std::string& key) const REQUIRES(writer_mu);
+  std::set<std::string> pinned_expired() const REQUIRES(writer_mu);
+  void report_newly_pinned(const std::set<std::string>& before, Diagnostics& diags) REQUIRES(writer_mu);
+  Result<SweepReport> sweep_at(sdk::Timestamp at) REQUIRES(writer_mu);
+  // Hides a source's data at once (one log record); the tier mover moves its bytes.
+  Status expire_source(const std::string& key, sdk::Timestamp at) REQUIRES(writer_mu);
+  Result<RestoreJobInfo> enqueue_restore(const std::vector<std::string>& sources, RestoreCallback cb)
+      REQUIRES(writer_mu);
+  void run_worker() EXCLUDES(writer_mu);
+  void run_scheduler() EXCLUDES(writer_mu);
   void notify(const RestoreJobInfo& info);
+  SourceStatus status_of(const std::string& key, const std::string& name, LifecycleStatus status,
+                         const std::set<std::string>& restoring) const REQUIRES(writer_mu);
+
+  // --- engine_recovery.cpp ---
+  // The op appliers shared by the live path and replay: each changes memory
+  // only (the caller logged the record).
+  Status apply_meta(const nlohmann::json& op, Diagnostics* diags) REQUIRES(writer_mu);
+  void apply_lifecycle(const nlohmann::json& record) REQUIRES(writer_mu);
+  void apply_job(const nlohmann::json& record) REQUIRES(writer_mu);
+  Status apply_events(std::string_view payload) REQUIRES(writer_mu);
+  // Opens the data directory's content into memory (checkpoint, then log).
+  Status recover() REQUIRES(writer_mu);
+  // The engine's part of a checkpoint's state.
+  nlohmann::json checkpoint_state() const REQUIRES(writer_mu);
+  static nlohmann::json job_json(const RestoreJobInfo& info);
+  static RestoreJobInfo job_from_json(const nlohmann::json& j);
+
+  // --- engine_background.cpp ---
+  void run_checkpointer() EXCLUDES(writer_mu);
+  void run_mover() EXCLUDES(writer_mu);
+  // Takes a checkpoint now (clean close, tests, `store checkpoint`).
+  Status checkpoint_now(bool full) EXCLUDES(writer_mu);
+  // Moves the bytes of one source (archive after expiry, live table after a restore).
+  Status move_bytes(const std::string& key) EXCLUDES(writer_mu);
+  void start_background() EXCLUDES(writer_mu);
+  void want_checkpoint_if_due() REQUIRES(writer_mu);
 };
 
 }  // namespace retarget

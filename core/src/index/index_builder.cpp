@@ -160,6 +160,7 @@ void IndexBuilder::fold(IntState<Tag>& c, Combine combine) {
   c.state = std::make_shared<const sdk::IntColumn<Tag>>(std::move(chunks));
   p.clear();
   c.changed = true;
+  c.dirty = true;
 }
 
 void IndexBuilder::fold(AttributeState& a) {
@@ -201,6 +202,7 @@ void IndexBuilder::fold(AttributeState& a) {
   a.values = std::make_shared<const sdk::UserAttributes>(std::move(value_chunks));
   p.clear();
   a.changed = true;
+  a.dirty = true;
 }
 
 void IndexBuilder::fold(FlagState& f) {
@@ -245,6 +247,7 @@ void IndexBuilder::fold(FlagState& f) {
   f.enabled = std::make_shared<const sdk::UserTimes>(std::move(enabled_chunks));
   p.clear();
   f.changed = true;
+  f.dirty = true;
 }
 
 // Finds (or adds) a column by key without allocating when it exists.
@@ -257,7 +260,10 @@ static auto& column_at(Map& m, const std::string& key) {
 void IndexBuilder::fact(const Event& e, UserIndex u, FactKind kind, std::string_view step, std::string_view detail) {
   key_buf_.clear();
   append_fact_key(key_buf_, e.source_kind, e.source, kind, step, detail);
-  push(column_at(current_source_->facts, key_buf_), u, e.time, Combine::kMax);
+  // While the base is being archived (or is archived), new facts go to the late part.
+  auto& columns = current_source_->residence == SourceData::Residence::kResident ? current_source_->facts
+                                                                                : current_source_->late;
+  push(column_at(columns, key_buf_), u, e.time, Combine::kMax);
 }
 
 void IndexBuilder::summary(UserIndex u, Timestamp t, SummaryKind kind, std::string_view a, std::string_view b) {
@@ -285,11 +291,14 @@ void IndexBuilder::set_archived(const std::string& key, bool archived) {
 
 void IndexBuilder::erase_source(const std::string& key) {
   SourceData& s = sources_[key];
-  for (auto& [k, c] : s.facts) {
-    c.pending.clear();
-    c.state = std::make_shared<const sdk::UserTimes>();
-    c.changed = true;
-  }
+  for (auto* part : {&s.facts, &s.late})
+    for (auto& [k, c] : *part) {
+      c.pending.clear();
+      c.state = std::make_shared<const sdk::UserTimes>();
+      c.changed = c.dirty = true;
+    }
+  s.archived_users = nullptr;
+  s.residence = SourceData::Residence::kResident;
   s.stats.records = 0;
   s.republish = true;
 }
@@ -301,13 +310,29 @@ std::vector<std::string> IndexBuilder::source_keys() const {
   return keys;
 }
 
+bool IndexBuilder::add_replayed(const Event& e, const Catalog& catalog, const Hash128& hash) {
+  // Unique when logged: the set only records it (it may not be loaded yet).
+  seen_.insert(hash);
+  new_hashes_.push_back(hash);
+  apply(e, catalog);
+  return true;
+}
+
 bool IndexBuilder::add_hashed(const Event& e, const Catalog& catalog, const Hash128& hash) {
   if (!seen_.insert(hash)) return false;
+  new_hashes_.push_back(hash);
+  apply(e, catalog);
+  return true;
+}
+
+void IndexBuilder::apply(const Event& e, const Catalog& catalog) {
   UserIndex u = users_->intern(e.user);
   if (is_interaction_event(e.type)) {
     key_buf_.clear();
     append_source_key(key_buf_, e.source_kind, e.source);
     current_source_ = &column_at(sources_, key_buf_);
+    current_source_->dirty = true;
+    current_source_->analytics_dirty = true;
     SourceStats& stats = current_source_->stats;
     ++stats.records;
     if (e.type == EventType::kReceived && e.time > stats.last_sent) stats.last_sent = e.time;
@@ -409,7 +434,6 @@ bool IndexBuilder::add_hashed(const Event& e, const Catalog& catalog, const Hash
       }
       break;
   }
-  return true;
 }
 
 namespace {
@@ -470,6 +494,10 @@ std::shared_ptr<const Index> IndexBuilder::snapshot() {
       next->expired_sources_.insert(skey);
     }
     bool hidden_changed = !live && source.republish;
+    for (auto& [key, c] : source.late) {
+      if (c.changed || !c.pending.empty()) hidden_changed = true;
+      fold(c, Combine::kMax);
+    }
     for (auto& [key, c] : source.facts) {
       if (!live && (c.changed || !c.pending.empty())) hidden_changed = true;
       fold(c, Combine::kMax);  // archived sources keep absorbing new events, never published
@@ -483,13 +511,15 @@ std::shared_ptr<const Index> IndexBuilder::snapshot() {
       }
       c.changed = false;
     }
-    if (hidden_changed) {
+    if (hidden_changed && !live) {
       // Who has data in the hidden source: the users of all its columns.
       auto users = std::make_shared<Roaring>();
-      for (auto& [key, c] : source.facts) {
-        c.changed = false;
-        c.state->for_each([&](UserIndex u, std::int64_t) { users->add(u); });
-      }
+      if (source.archived_users) *users |= *source.archived_users;
+      for (auto* part : {&source.facts, &source.late})
+        for (auto& [key, c] : *part) {
+          c.changed = false;
+          c.state->for_each([&](UserIndex u, std::int64_t) { users->add(u); });
+        }
       users->runOptimize();
       next->expired_users_[skey] = std::move(users);
     }
@@ -527,6 +557,261 @@ std::shared_ptr<const Index> IndexBuilder::snapshot() {
   if (profiles) next->profiles_ = std::move(profiles);
   last_ = next;
   return next;
+}
+
+// --- persistence -------------------------------------------------------------------
+
+BuilderImage IndexBuilder::capture(bool all) {
+  BuilderImage img;
+  img.users = users_;
+  img.first_user = all ? 0 : users_captured_;
+  img.end_user = users_->size();
+  users_captured_ = img.end_user;
+  using K = ColumnImage::Kind;
+  auto take = [&](bool& dirty) {
+    bool yes = all || dirty;
+    dirty = false;
+    return yes;
+  };
+  for (auto& [skey, source] : sources_) {
+    for (auto& [key, c] : source.facts) {
+      fold(c, Combine::kMax);
+      if (take(c.dirty)) img.columns.push_back({K::kFact, skey, key, c.state, nullptr, nullptr});
+    }
+    for (auto& [key, c] : source.late) {
+      fold(c, Combine::kMax);
+      if (take(c.dirty)) img.columns.push_back({K::kLateFact, skey, key, c.state, nullptr, nullptr});
+    }
+    if (take(source.dirty))
+      img.sources.push_back({skey, source.stats.records, source.stats.last_sent, source.stats.archived,
+                             source.residence != SourceData::Residence::kArchived});
+    if (take(source.analytics_dirty)) {
+      auto it = analytics_.find(skey);
+      if (it != analytics_.end()) img.analytics.emplace_back(skey, it->second);
+    }
+  }
+  for (auto& [key, c] : summaries_) {
+    fold(c, Combine::kMax);
+    if (take(c.dirty)) img.columns.push_back({K::kSummary, "", key, c.state, nullptr, nullptr});
+  }
+  fold(news_feed_views_, Combine::kSum);
+  if (take(news_feed_views_.dirty)) img.columns.push_back({K::kNewsFeed, "", "", nullptr, news_feed_views_.state, nullptr});
+  for (auto& [name, a] : attributes_) {
+    fold(a);
+    if (take(a.dirty)) {
+      img.columns.push_back({K::kAttributeValues, "", name, nullptr, nullptr, a.values});
+      img.columns.push_back({K::kAttributeTimes, "", name, a.times, nullptr, nullptr});
+    }
+  }
+  for (auto& [flag, f] : feature_flags_) {
+    fold(f);
+    if (take(f.dirty)) {
+      img.columns.push_back({K::kFlagStates, "", flag, f.states, nullptr, nullptr});
+      img.columns.push_back({K::kFlagEnabled, "", flag, f.enabled, nullptr, nullptr});
+    }
+  }
+  img.new_hashes.swap(new_hashes_);
+  if (all && dedup_loaded_) {
+    // Everything: every stored hash, not only the new ones.
+    img.new_hashes.clear();
+    seen_.for_each([&](const Hash128& h) { img.new_hashes.push_back(h); });
+    img.hashes_complete = true;
+  }
+  return img;
+}
+
+void IndexBuilder::mark_all_dirty() {
+  users_captured_ = 0;
+  for (auto& [skey, source] : sources_) {
+    source.dirty = source.analytics_dirty = true;
+    for (auto& [key, c] : source.facts) c.dirty = true;
+    for (auto& [key, c] : source.late) c.dirty = true;
+  }
+  for (auto& [key, c] : summaries_) c.dirty = true;
+  news_feed_views_.dirty = true;
+  for (auto& [name, a] : attributes_) a.dirty = true;
+  for (auto& [flag, f] : feature_flags_) f.dirty = true;
+}
+
+void IndexBuilder::install_user(std::shared_ptr<const void> owner, std::string_view id, std::uint16_t bucket) {
+  users_->adopt(std::move(owner), id, bucket);
+  users_captured_ = users_->size();
+}
+
+void IndexBuilder::install_column(const ColumnImage& c) {
+  using K = ColumnImage::Kind;
+  switch (c.kind) {
+    case K::kFact: {
+      auto& st = sources_[c.source].facts[c.key];
+      st.state = c.times, st.changed = true, st.dirty = false;
+      break;
+    }
+    case K::kLateFact: {
+      SourceData& d = sources_[c.source];
+      if (d.residence == SourceData::Residence::kArchived) {
+        auto& st = d.late[c.key];
+        st.state = c.times, st.changed = true, st.dirty = false;
+      } else {
+        // The archive it was waiting for never completed: one again with the base.
+        auto& st = d.facts[c.key];
+        c.times->for_each([&](UserIndex u, std::int64_t t) { st.pending.emplace_back(u, t); });
+        st.changed = st.dirty = true;
+      }
+      break;
+    }
+    case K::kSummary: {
+      auto& st = summaries_[c.key];
+      st.state = c.times, st.changed = true, st.dirty = false;
+      break;
+    }
+    case K::kNewsFeed:
+      news_feed_views_.state = c.counts, news_feed_views_.changed = true, news_feed_views_.dirty = false;
+      break;
+    case K::kAttributeValues: {
+      auto& a = attributes_[c.key];
+      a.values = c.values, a.changed = true, a.dirty = false;
+      break;
+    }
+    case K::kAttributeTimes: {
+      auto& a = attributes_[c.key];
+      a.times = c.times, a.changed = true, a.dirty = false;
+      break;
+    }
+    case K::kFlagStates: {
+      auto& f = feature_flags_[c.key];
+      f.states = c.times, f.changed = true, f.dirty = false;
+      break;
+    }
+    case K::kFlagEnabled: {
+      auto& f = feature_flags_[c.key];
+      f.enabled = c.times, f.changed = true, f.dirty = false;
+      break;
+    }
+  }
+}
+
+void IndexBuilder::install_source(const SourceImage& s) {
+  SourceData& d = sources_[s.key];
+  d.stats.records = s.records;
+  d.stats.last_sent = s.last_sent;
+  d.stats.archived = s.archived;
+  d.residence = s.resident ? SourceData::Residence::kResident : SourceData::Residence::kArchived;
+  d.republish = true;
+  d.dirty = false;
+}
+
+void IndexBuilder::install_analytics(const std::string& source_key, SourceAnalytics a) {
+  analytics_[source_key] = std::move(a);
+  sources_[source_key].analytics_dirty = false;
+}
+
+void IndexBuilder::set_dedup_loader(std::function<Status(HashSet128&)> loader, std::uint64_t persisted) {
+  dedup_loader_ = std::move(loader);
+  dedup_loaded_ = !dedup_loader_;
+  persisted_hashes_ = persisted;
+}
+
+std::uint64_t IndexBuilder::event_count() const {
+  return dedup_loaded_ ? seen_.size() : persisted_hashes_ + seen_.size();
+}
+
+Status IndexBuilder::ensure_dedup_loaded() {
+  if (dedup_loaded_) return Status::Ok();
+  Status s = dedup_loader_(seen_);
+  if (s.ok()) dedup_loaded_ = true, dedup_loader_ = nullptr;
+  return s;
+}
+
+std::vector<ColumnImage> IndexBuilder::source_columns(const std::string& key) {
+  std::vector<ColumnImage> out;
+  auto it = sources_.find(key);
+  if (it == sources_.end()) return out;
+  for (auto& [fact, c] : it->second.facts) {
+    fold(c, Combine::kMax);
+    if (!c.state->empty()) out.push_back({ColumnImage::Kind::kFact, key, fact, c.state, nullptr, nullptr});
+  }
+  return out;
+}
+
+std::vector<ColumnImage> IndexBuilder::begin_archive(const std::string& key) {
+  SourceData& d = sources_[key];
+  d.residence = SourceData::Residence::kArchiving;
+  return source_columns(key);
+}
+
+void IndexBuilder::finish_archive(const std::string& key, std::shared_ptr<const Roaring> users) {
+  SourceData& d = sources_[key];
+  // The base is in the archive now: only the late part stays in memory.
+  d.facts.clear();
+  d.residence = SourceData::Residence::kArchived;
+  d.archived_users = std::move(users);
+  d.dirty = true;
+  d.republish = true;
+}
+
+void IndexBuilder::abort_archive(const std::string& key) {
+  SourceData& d = sources_[key];
+  if (d.residence != SourceData::Residence::kArchiving) return;
+  for (auto& [fact, late] : d.late) {
+    fold(late, Combine::kMax);
+    auto& base = d.facts[fact];
+    late.state->for_each([&](UserIndex u, std::int64_t t) { base.pending.emplace_back(u, t); });
+    base.changed = base.dirty = true;
+  }
+  d.late.clear();
+  d.residence = SourceData::Residence::kResident;
+  d.dirty = true;
+}
+
+void IndexBuilder::install_restored(const std::string& key, const std::vector<ColumnImage>& archived) {
+  SourceData& d = sources_[key];
+  for (const auto& col : archived) {
+    IntState<sdk::TimeTag>& st = d.facts[col.key];
+    fold(st, Combine::kMax);
+    std::vector<std::pair<UserIndex, std::int64_t>> mine;
+    st.state->for_each([&](UserIndex u, std::int64_t t) { mine.emplace_back(u, t); });
+    st.state = col.times;
+    st.pending = std::move(mine);
+    st.changed = st.dirty = true;
+  }
+  // Late events join the base again (facts keep the latest time: order does not matter).
+  for (auto& [fact, late] : d.late) {
+    fold(late, Combine::kMax);
+    auto& base = d.facts[fact];
+    late.state->for_each([&](UserIndex u, std::int64_t t) { base.pending.emplace_back(u, t); });
+    base.changed = base.dirty = true;
+  }
+  for (auto& [fact, st] : d.facts) fold(st, Combine::kMax);
+  d.late.clear();
+  d.archived_users = nullptr;
+  d.residence = SourceData::Residence::kResident;
+  d.republish = true;
+  d.dirty = true;
+}
+
+bool IndexBuilder::source_columns_resident(const std::string& key) const {
+  auto it = sources_.find(key);
+  return it == sources_.end() || it->second.residence != SourceData::Residence::kArchived;
+}
+
+void IndexBuilder::set_archived_users(const std::string& key, std::shared_ptr<const Roaring> users) {
+  SourceData& d = sources_[key];
+  d.archived_users = std::move(users);
+  d.republish = true;
+}
+
+Roaring IndexBuilder::source_users(const std::string& key) {
+  Roaring users;
+  auto it = sources_.find(key);
+  if (it == sources_.end()) return users;
+  if (it->second.archived_users) users |= *it->second.archived_users;
+  for (auto* part : {&it->second.facts, &it->second.late})
+    for (auto& [fact, c] : *part) {
+      fold(c, Combine::kMax);
+      c.state->for_each([&](UserIndex u, std::int64_t) { users.add(u); });
+    }
+  users.runOptimize();
+  return users;
 }
 
 }  // namespace retarget

@@ -21,6 +21,7 @@
 
 #include <roaring/roaring.hh>
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -31,8 +32,10 @@
 
 #include "catalog/catalog.hpp"
 #include "index/index.hpp"
+#include "index/index_image.hpp"
+#include "retarget/status.hpp"
 #include "ingest/event.hpp"
-#include "store/hash_set.hpp"
+#include "index/hash_set.hpp"
 
 namespace retarget {
 
@@ -65,7 +68,8 @@ class IndexBuilder {
   void compact();
 
   std::uint32_t user_count() const { return users_->size(); }
-  std::uint64_t event_count() const { return seen_.size(); }
+  // Events stored (whether or not the dedup set is loaded yet).
+  std::uint64_t event_count() const;
   std::size_t dedup_memory_bytes() const { return seen_.memory_bytes(); }
 
   // --- Tiers (lifecycle) ---------------------------------------------------
@@ -86,12 +90,50 @@ class IndexBuilder {
   std::vector<std::string> source_keys() const;
 
   // --- Analytics: counted at ingest, never touched by expiry ------------------
-  struct SourceAnalytics {
-    std::uint64_t sends = 0, opens = 0, clicks = 0, conversions = 0;
-    Roaring recipients, control;  // distinct users
-  };
+  using SourceAnalytics = retarget::SourceAnalytics;
   // nullptr when the source has no events.
   const SourceAnalytics* analytics(const std::string& source_key) const;
+
+  // --- Persistence (the checkpoint, the tier mover) -----------------------------
+  // What changed since the last capture (everything with `all`): columns,
+  // sources, analytics, users and content hashes added. Pending updates are
+  // folded first. What is captured counts as persisted from then on; call
+  // mark_all_dirty() when writing it failed.
+  BuilderImage capture(bool all);
+  void mark_all_dirty();
+  // Opening: installs what a checkpoint holds. Users first, in index order.
+  // REQUIRES: an empty builder, or installs of other columns only.
+  void install_user(std::shared_ptr<const void> owner, std::string_view id, std::uint16_t bucket);
+  void install_column(const ColumnImage& column);
+  void install_source(const SourceImage& source);
+  void install_analytics(const std::string& source_key, SourceAnalytics analytics);
+  // The content hashes of events stored before the last checkpoint are loaded
+  // only when an ingest needs them (a reader never does): `loader` fills the
+  // set once, before the first add().
+  // `persisted`: how many hashes the loader holds (event_count() before loading).
+  void set_dedup_loader(std::function<Status(HashSet128&)> loader, std::uint64_t persisted);
+  Status ensure_dedup_loaded();
+  // Replay of the log after a checkpoint: the events there were unique when
+  // logged, so their hashes are recorded without a lookup.
+  bool add_replayed(const Event& event, const Catalog& catalog, const Hash128& hash);
+
+  // The tier mover. Archiving an expired source: begin_archive() hands out
+  // its columns (the base) and from then on its new events go to a separate
+  // late part; finish_archive() drops the base from memory once the archive
+  // file is durable (abort_archive() merges the late part back instead).
+  // install_restored() makes the archived base and the late part one again.
+  std::vector<ColumnImage> begin_archive(const std::string& source_key);
+  void finish_archive(const std::string& source_key, std::shared_ptr<const Roaring> users);
+  void abort_archive(const std::string& source_key);
+  void install_restored(const std::string& source_key, const std::vector<ColumnImage>& archived);
+  // A live source's columns (to write them to a live table after a restore).
+  std::vector<ColumnImage> source_columns(const std::string& source_key);
+  // Whether the source's base columns are in memory (false once archived).
+  bool source_columns_resident(const std::string& source_key) const;
+  // An archived source's users (its expired-data warnings name them), set at open.
+  void set_archived_users(const std::string& source_key, std::shared_ptr<const Roaring> users);
+  // Every user with interaction data in the source (base, late part, archived).
+  Roaring source_users(const std::string& source_key);
 
  private:
   // One int64 column's state: everything folded so far (immutable chunks,
@@ -101,6 +143,7 @@ class IndexBuilder {
     std::shared_ptr<const sdk::IntColumn<Tag>> state = std::make_shared<const sdk::IntColumn<Tag>>();
     std::vector<std::pair<UserIndex, std::int64_t>> pending;
     bool changed = false;  // state changed since the last snapshot
+    bool dirty = true;     // state changed since the last checkpoint capture
   };
   // A latest-wins column (attributes, feature flags): per user the time of
   // the latest state (`times`: set or unset) and the visible value.
@@ -115,21 +158,30 @@ class IndexBuilder {
     std::shared_ptr<const sdk::UserAttributes> values = std::make_shared<const sdk::UserAttributes>();
     std::vector<LatestUpdate> pending;
     bool changed = false;
+    bool dirty = true;
   };
   struct FlagState {
     std::shared_ptr<const sdk::UserTimes> states = std::make_shared<const sdk::UserTimes>();  // time * 2 + enabled
     std::shared_ptr<const sdk::UserTimes> enabled = std::make_shared<const sdk::UserTimes>(); // visible: time
     std::vector<LatestUpdate> pending;
     bool changed = false;
+    bool dirty = true;
   };
   struct SourceData {
-    std::unordered_map<std::string, IntState<sdk::TimeTag>> facts;  // by fact_key_string
+    enum class Residence : std::uint8_t { kResident, kArchiving, kArchived };
+    std::unordered_map<std::string, IntState<sdk::TimeTag>> facts;  // the base, by fact_key_string
+    std::unordered_map<std::string, IntState<sdk::TimeTag>> late;   // new events while archiving or archived
     SourceStats stats;
-    bool republish = false;  // tier changed: (un)publish every column at the next snapshot
+    Residence residence = Residence::kResident;
+    std::shared_ptr<const Roaring> archived_users;  // kArchived: the base's users
+    bool republish = false;   // tier changed: (un)publish every column at the next snapshot
+    bool dirty = true;        // stats changed since the last capture
+    bool analytics_dirty = true;
   };
   enum class Combine { kMax, kSum };
 
   bool add_hashed(const Event& event, const Catalog& catalog, const Hash128& hash);
+  void apply(const Event& event, const Catalog& catalog);
   template <typename Tag>
   static void push(IntState<Tag>& c, UserIndex u, std::int64_t value, Combine combine);
   template <typename Tag>
@@ -149,6 +201,11 @@ class IndexBuilder {
   IntState<sdk::CountTag> news_feed_views_;                      // pending: +1 per view
   std::map<std::string, AttributeState> attributes_;
   std::shared_ptr<Index> last_;
+  UserIndex users_captured_ = 0;          // users below this were captured by a checkpoint
+  std::vector<Hash128> new_hashes_;       // hashes added since the last capture
+  bool dedup_loaded_ = true;
+  std::uint64_t persisted_hashes_ = 0;
+  std::function<Status(HashSet128&)> dedup_loader_;
   // Per-event scratch (add_hashed): the column key being looked up, and the
   // event's source (interaction events only).
   std::string key_buf_;

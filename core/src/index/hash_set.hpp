@@ -42,6 +42,16 @@ class HashSet128 {
   }
 
   std::size_t size() const { return size_ + (has_empty_key_ ? 1 : 0); }
+  // Calls f(key) for every key (no order).
+  template <typename F>
+  void for_each(F&& f) const {
+    if (has_empty_key_) f(Key{});
+    for (const Key& k : slots_)
+      if (!is_empty(k)) f(k);
+  }
+  void reserve(std::size_t n) {
+    while ((n + 1) * 4 > slots_.size() * 3) grow();
+  }
   std::size_t memory_bytes() const { return slots_.capacity() * sizeof(Key); }
 
  private:

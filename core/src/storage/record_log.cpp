@@ -1,0 +1,122 @@
+#include "storage/record_log.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+#include "storage/crc32c.hpp"
+
+namespace retarget::storage {
+namespace {
+
+constexpr char kMagic[8] = {'R', 'T', 'L', 'O', 'G', 0, 0, 1};
+
+void put32(std::string& s, std::uint32_t v) { s.append(reinterpret_cast<const char*>(&v), 4); }
+void put64(std::string& s, std::uint64_t v) { s.append(reinterpret_cast<const char*>(&v), 8); }
+std::uint32_t get32(const char* p) {
+  std::uint32_t v;
+  std::memcpy(&v, p, 4);
+  return v;
+}
+std::uint64_t get64(const char* p) {
+  std::uint64_t v;
+  std::memcpy(&v, p, 8);
+  return v;
+}
+
+bool all_zero(std::string_view s) {
+  return std::all_of(s.begin(), s.end(), [](char c) { return c == 0; });
+}
+
+// Whether a record starts at `off` and checks out; its end when it does.
+bool record_at(std::string_view b, std::uint64_t off, std::uint64_t& end) {
+  if (off + kRecordHeaderBytes > b.size()) return false;
+  std::uint32_t crc = crc32c::unmask(get32(b.data() + off));
+  std::uint32_t len = get32(b.data() + off + 4);
+  if (off + kRecordHeaderBytes + len > b.size()) return false;
+  if (crc32c::extend(0, b.data() + off + 4, 5 + std::size_t{len}) != crc) return false;
+  end = off + kRecordHeaderBytes + len;
+  return true;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<LogWriter>> LogWriter::Create(Env& env, const std::string& path, std::uint64_t number) {
+  auto f = env.new_writable(path);
+  if (!f.ok()) return f.status();
+  std::string header(kMagic, 8);
+  put64(header, number);
+  Status s = (*f)->append(header);
+  if (!s.ok()) return s;
+  return std::unique_ptr<LogWriter>(new LogWriter(path, std::move(f).value()));
+}
+
+Result<std::unique_ptr<LogWriter>> LogWriter::Append(Env& env, const std::string& path) {
+  auto f = env.reopen_for_append(path);
+  if (!f.ok()) return f.status();
+  return std::unique_ptr<LogWriter>(new LogWriter(path, std::move(f).value()));
+}
+
+Status LogWriter::add(std::uint8_t type, std::string_view payload) {
+  if (payload.size() > 0xffffffffu) return Status::Failed("a log record over 4 GiB");
+  scratch_.clear();
+  scratch_.reserve(kRecordHeaderBytes + payload.size());
+  put32(scratch_, 0);
+  put32(scratch_, static_cast<std::uint32_t>(payload.size()));
+  scratch_.push_back(static_cast<char>(type));
+  scratch_.append(payload);
+  std::uint32_t crc = crc32c::mask(crc32c::extend(0, scratch_.data() + 4, scratch_.size() - 4));
+  std::memcpy(scratch_.data(), &crc, 4);
+  return file_->append(scratch_);  // one write: a crash tears at most this record
+}
+
+LogContents parse_log(std::string_view b, const std::string& path, bool last, bool salvage,
+                      std::vector<DamagedRange>* skipped) {
+  LogContents out;
+  auto damage = [&](std::uint64_t off, std::string why) {
+    out.corrupt = true;
+    out.corrupt_offset = off;
+    out.problem = path + ": damaged at byte " + std::to_string(off) + ": " + why;
+  };
+  if (b.size() < kLogHeaderBytes || std::memcmp(b.data(), kMagic, 8) != 0) {
+    if (last && all_zero(b)) {  // created, never written: nothing was acknowledged in it
+      out.torn_bytes = b.size();
+      return out;
+    }
+    damage(0, b.size() < kLogHeaderBytes ? "the file is shorter than its header" : "not a Retarget log (bad magic)");
+    return out;
+  }
+  out.number = get64(b.data() + 8);
+  std::uint64_t off = kLogHeaderBytes;
+  out.valid_bytes = off;
+  while (off < b.size()) {
+    std::uint64_t end = 0;
+    if (record_at(b, off, end)) {
+      out.records.push_back({static_cast<std::uint8_t>(b[off + 8]), b.substr(off + kRecordHeaderBytes, end - off - kRecordHeaderBytes),
+                             off, end});
+      off = end;
+      out.valid_bytes = off;
+      continue;
+    }
+    // Not a good record here. It is a torn tail (of the last file only) when
+    // no good record follows it: a crash tears only the last write.
+    std::uint64_t later = off + 1;
+    while (later < b.size() && !record_at(b, later, end)) ++later;
+    bool nothing_after = later >= b.size();
+    if (last && nothing_after) {
+      out.torn_bytes = b.size() - off;
+      return out;
+    }
+    if (!salvage) {
+      damage(off, nothing_after ? "an incomplete or damaged final record in a log that is not the newest"
+                                : "a damaged record followed by good ones (byte " + std::to_string(later) + ")");
+      return out;
+    }
+    // Salvage: go on at the next record that checks out.
+    if (skipped) skipped->push_back({off, later - off});
+    if (!out.corrupt) damage(off, "damaged records");
+    off = later;
+  }
+  return out;
+}
+
+}  // namespace retarget::storage
