@@ -1,0 +1,14 @@
+import { Session } from 'chdb';
+import { performance } from 'node:perf_hooks';
+const s = new Session('/tmp/chdb-proto');
+const q = (sql, f='TSV') => { const t0=performance.now(); const r = s.query(sql, f); console.log((performance.now()-t0).toFixed(1)+'ms', sql.slice(0,100).replace(/\s+/g,' '), '\n', r.slice(0,500)); return r; };
+q(`SELECT name, value FROM system.settings WHERE name IN ('max_threads','use_query_cache','use_query_condition_cache','join_use_nulls','union_default_mode','max_memory_usage','enable_analyzer','input_format_csv_empty_as_default')`);
+q(`DROP TABLE IF EXISTS ev`);
+q(`CREATE TABLE ev (time_ms Int64, uid UInt32, type String, campaign Nullable(String), canvas Nullable(String), step Nullable(String), variant Nullable(String), variation Nullable(String), channel Nullable(String), action Nullable(String), alias Nullable(String), conversion_event Nullable(Int32), flag Nullable(String), enabled Nullable(Bool), subscription_group Nullable(String), keyword_category Nullable(String), country Nullable(String), ltv Nullable(Float64), plan Nullable(String)) ENGINE = MergeTree ORDER BY (type, uid)`);
+q(`INSERT INTO ev SELECT DISTINCT * FROM file('/work/bench-data/S/events.csv', 'CSVWithNames', 'time_ms Int64, uid UInt32, type String, campaign Nullable(String), canvas Nullable(String), step Nullable(String), variant Nullable(String), variation Nullable(String), channel Nullable(String), action Nullable(String), alias Nullable(String), conversion_event Nullable(Int32), flag Nullable(String), enabled Nullable(Bool), subscription_group Nullable(String), keyword_category Nullable(String), country Nullable(String), ltv Nullable(Float64), plan Nullable(String)')`);
+q(`SELECT count(), countIf(campaign IS NULL), countIf(enabled), max(time_ms), countIf(time_ms > 1780272000000) FROM ev`);
+q(`SELECT count() FROM ((SELECT DISTINCT uid FROM ev WHERE type='received' AND campaign='c000') INTERSECT DISTINCT (SELECT DISTINCT uid FROM ev WHERE type='interaction'))`);
+q(`SELECT count() FROM ((SELECT DISTINCT uid FROM ev WHERE type='received' AND campaign='c000') INTERSECT DISTINCT (SELECT DISTINCT uid FROM ev WHERE type='interaction'))`);
+q(`WITH u AS (SELECT DISTINCT uid FROM ev) SELECT count() FROM ((SELECT uid FROM u) EXCEPT DISTINCT (SELECT DISTINCT uid FROM ev WHERE type='interaction'))`);
+q(`SELECT count() FROM (SELECT uid FROM ev WHERE type='attributes' GROUP BY uid HAVING argMax(tuple(country), time_ms).1 = 'US')`);
+s.close();
