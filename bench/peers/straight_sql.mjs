@@ -17,6 +17,8 @@ import {
  *   lit: a string literal;
  *   setOps: the set operators (ClickHouse needs DISTINCT spelled out: its
  *     UNION has no default mode and INTERSECT/EXCEPT default to ALL);
+ *   operand(sql): an operand of a set operator (ClickHouse's parser takes no
+ *     parenthesised compound query as an operand, so each is a subquery);
  *   ident: identifier quoting;
  *   latest(col): the value of `col` on the row with the latest time_ms, NULL
  *     included (DuckDB arg_max_null; ClickHouse argMax skips NULL arguments, so
@@ -29,6 +31,7 @@ export const DIALECTS = {
     name: 'duckdb',
     lit: (s) => `'${String(s).replaceAll("'", "''")}'`,
     setOps: { union: 'UNION', intersect: 'INTERSECT', except: 'EXCEPT' },
+    operand: (sql) => `(${sql})`,
     ident: (s) => `"${String(s).replaceAll('"', '""')}"`,
     latest: (col) => `arg_max_null(${col}, time_ms)`,
     isTrue: (expr) => `${expr} IS TRUE`,
@@ -38,6 +41,7 @@ export const DIALECTS = {
     name: 'clickhouse',
     lit: (s) => `'${String(s).replaceAll('\\', '\\\\').replaceAll("'", "''")}'`,
     setOps: { union: 'UNION DISTINCT', intersect: 'INTERSECT DISTINCT', except: 'EXCEPT DISTINCT' },
+    operand: (sql) => `SELECT uid FROM (${sql})`,
     ident: (s) => `\`${String(s).replaceAll('\\', '\\\\').replaceAll('`', '\\`')}\``,
     latest: (col) => `argMax(tuple(${col}), time_ms).1`,
     isTrue: (expr) => `coalesce(${expr}, false)`,
@@ -115,9 +119,9 @@ export class SqlTranslator {
   }
 
   // Set algebra. Every operand is parenthesised, so precedence never matters.
-  intersect(parts) { return parts.length ? parts.map((p) => `(${p})`).join(`\n${this.dialect.setOps.intersect}\n`) : 'SELECT uid FROM u'; }
-  union(parts) { return parts.length ? parts.map((p) => `(${p})`).join(`\n${this.dialect.setOps.union}\n`) : 'SELECT uid FROM u WHERE FALSE'; }
-  except(a, b) { return `(${a})\n${this.dialect.setOps.except}\n(${b})`; }
+  intersect(parts) { return parts.length ? parts.map((p) => this.dialect.operand(p)).join(`\n${this.dialect.setOps.intersect}\n`) : 'SELECT uid FROM u'; }
+  union(parts) { return parts.length ? parts.map((p) => this.dialect.operand(p)).join(`\n${this.dialect.setOps.union}\n`) : 'SELECT uid FROM u WHERE FALSE'; }
+  except(a, b) { return `${this.dialect.operand(a)}\n${this.dialect.setOps.except}\n${this.dialect.operand(b)}`; }
   complement(sql) { return this.except('SELECT uid FROM u', sql); }
   /** `sql` when positive, its complement over U otherwise (have/is/are: false). */
   polarity(positive, sql) { return positive ? sql : this.complement(sql); }
