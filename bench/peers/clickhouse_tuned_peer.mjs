@@ -1,0 +1,247 @@
+#!/usr/bin/env node
+// ClickHouse peer of the Retarget benchmark, tuned form (embedded ClickHouse
+// through chdb). The schema and the query form are what a ClickHouse expert
+// would build for "which users are in this segment" (README.md explains why):
+//
+//   node clickhouse_tuned_peer.mjs --data DIR --suite bench/suite.yaml --out OUTDIR [--reps 5] [--work DIR]
+//
+// Load (timed as load_ms): the distinct raw events into a staging MergeTree.
+// Build (timed as build_ms; an expert's ETL, done once, never per segment):
+//   facts        (fact LowCardinality, src LowCardinality, uid UInt32, t Int64, n UInt32)
+//                ORDER BY (fact, src, uid): one row per (fact, source, user) with the
+//                latest time and the event count (facts.mjs has the fact kinds);
+//   fact_bitmaps (fact, src, users AggregateFunction(groupBitmap, UInt32))
+//                ORDER BY (fact, src): one roaring bitmap of the users of each (fact, src);
+//   profiles     (uid, bucket, the declared custom attributes of the latest attributes
+//                row, LowCardinality strings) ORDER BY uid, one row per user of U;
+//   users        (uid, user) to turn dense ids into external ids when listing members.
+// Query: each segment is ONE query whose WITH clause computes one bitmap per
+// leaf (a precomputed state for a presence leaf, groupBitmapState over a
+// range of facts for a time or count leaf, over profiles for an attribute)
+// and whose result is bitmapAnd / bitmapOr / bitmapAndnot algebra over them;
+// the count is bitmapCardinality. `now` is a bound query parameter {now:Int64}.
+
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { EVENT_COLUMNS, USER_COLUMNS, checkHeader, loadBenchInputs, parseCli, readFirstLine } from './semantics.mjs';
+import { DIALECTS, num } from './straight_sql.mjs';
+import { parseReps, runSegments, timed, writeResult } from './harness.mjs';
+import { ChSession, EVENT_SCHEMA, USER_SCHEMA, fileSource } from './clickhouse_common.mjs';
+import { compileSegment, factDerivations, prune } from './facts.mjs';
+
+const USAGE = 'node clickhouse_tuned_peer.mjs --data DIR --suite bench/suite.yaml --out OUTDIR [--reps 5] [--work DIR]';
+const d = DIALECTS.clickhouse;
+const lit = d.lit;
+
+// ---------------------------------------------------------------------------
+// Load and build
+
+/** ClickHouse column type of a declared custom attribute. */
+const attributeType = (type) => (type === 'number' ? 'Nullable(Float64)' : 'LowCardinality(Nullable(String))');
+
+function load(ch, dataDir) {
+  const eventsFile = path.resolve(dataDir, 'events.csv');
+  const usersFile = path.resolve(dataDir, 'users.csv');
+  checkHeader(eventsFile, readFirstLine(eventsFile), EVENT_COLUMNS);
+  checkHeader(usersFile, readFirstLine(usersFile), USER_COLUMNS);
+  ch.run(`CREATE TABLE ev (${EVENT_SCHEMA}) ENGINE = MergeTree ORDER BY (type, uid)`);
+  ch.run(`INSERT INTO ev SELECT DISTINCT * FROM ${fileSource(eventsFile, EVENT_SCHEMA)}`); // identical rows = one event
+  ch.run(`CREATE TABLE users_csv (${USER_SCHEMA}) ENGINE = MergeTree ORDER BY uid`);
+  ch.run(`INSERT INTO users_csv SELECT * FROM ${fileSource(usersFile, USER_SCHEMA)}`);
+}
+
+function build(ch, catalog) {
+  const derivations = factDerivations(catalog, { str: lit, sep: 'char(31)' });
+  const rows = derivations.map(([f, s, where]) => `SELECT ${f} AS fact, ${s} AS src, uid, time_ms FROM ev WHERE ${where}`);
+  ch.run(`CREATE TABLE facts (fact LowCardinality(String), src LowCardinality(String), uid UInt32, t Int64, n UInt32)
+    ENGINE = MergeTree ORDER BY (fact, src, uid)`);
+  ch.run(`INSERT INTO facts SELECT fact, src, uid, max(time_ms), count() FROM (\n${rows.join('\nUNION ALL\n')}\n)
+    GROUP BY fact, src, uid`);
+  // The latest state of each feature flag: one row per user whose flag is on.
+  ch.run(`INSERT INTO facts SELECT 'flag_on:' || flag, '*', uid, max(time_ms), count() FROM ev
+    WHERE type = 'feature_flag' AND flag IS NOT NULL GROUP BY flag, uid HAVING ${d.isTrue(d.latest('enabled'))}`);
+  ch.run('OPTIMIZE TABLE facts FINAL');
+
+  ch.run(`CREATE TABLE fact_bitmaps (fact LowCardinality(String), src LowCardinality(String),
+    users AggregateFunction(groupBitmap, UInt32), rows UInt64) ENGINE = MergeTree ORDER BY (fact, src)`);
+  ch.run('INSERT INTO fact_bitmaps SELECT fact, src, groupBitmapState(uid), count() FROM facts GROUP BY fact, src');
+  ch.run('OPTIMIZE TABLE fact_bitmaps FINAL');
+
+  const attrs = Object.entries(catalog.attributes).filter(([name]) => EVENT_COLUMNS.includes(name));
+  const cols = attrs.map(([name, type]) => `${d.ident(name)} ${attributeType(type)}`);
+  ch.run(`CREATE TABLE profiles (uid UInt32, bucket UInt16${cols.map((c) => `, ${c}`).join('')})
+    ENGINE = MergeTree ORDER BY uid`);
+  // The custom attributes take the values of the user's latest attributes row
+  // (argMax over a tuple keeps NULLs: an empty field there = absent).
+  const latest = attrs.length ? `, argMax(tuple(${attrs.map(([n]) => d.ident(n)).join(', ')}), time_ms) AS latest` : '';
+  const picks = attrs.map(([n], i) => `, tupleElement(latest, ${i + 1}) AS ${d.ident(`attr_${n}`)}`).join('');
+  const missing = Number(ch.scalar('SELECT count() FROM (SELECT DISTINCT uid FROM ev) WHERE uid NOT IN (SELECT uid FROM users_csv)'));
+  if (missing) throw new Error(`${missing} uids of events.csv are not in users.csv`);
+  ch.run(`INSERT INTO profiles SELECT u.uid, us.bucket${attrs.map(([n]) => `, la.${d.ident(`attr_${n}`)}`).join('')}
+    FROM (SELECT uid FROM facts WHERE fact = 'any_event' AND src = '*') AS u
+    LEFT ANY JOIN users_csv AS us ON us.uid = u.uid
+    LEFT ANY JOIN (SELECT uid${latest}${picks} FROM ev WHERE type = 'attributes' GROUP BY uid) AS la ON la.uid = u.uid`);
+  ch.run('OPTIMIZE TABLE profiles FINAL');
+  ch.run('CREATE TABLE users (uid UInt32, user String) ENGINE = MergeTree ORDER BY uid');
+  ch.run('INSERT INTO users SELECT uid, user FROM users_csv');
+  ch.run('OPTIMIZE TABLE users FINAL');
+  ch.run('DROP TABLE ev');
+  ch.run('DROP TABLE users_csv');
+}
+
+/** The facts and sources the facts table holds (queries name no other). */
+function dictionary(ch) {
+  return {
+    facts: new Set(ch.rows('SELECT DISTINCT fact FROM fact_bitmaps').map(([f]) => f)),
+    srcs: new Set(ch.rows('SELECT DISTINCT src FROM fact_bitmaps').map(([s]) => s)),
+  };
+}
+
+// ---------------------------------------------------------------------------
+// Rendering the set algebra as bitmap expressions
+
+const inSet = (col, values) => (values.length === 1 ? `${col} = ${lit(values[0])}` : `${col} IN (${values.map(lit).join(', ')})`);
+const factRange = (x) => `${inSet('fact', x.facts)} AND ${inSet('src', x.srcs)}`;
+
+/** A time bound as SQL: relative to the {now:Int64} parameter, or absolute. */
+const bound = (b) => (b.rel ? `({now:Int64} + ${num(b.offset)})` : num(b.value));
+
+class BitmapQuery {
+  constructor() {
+    this.withs = []; // [alias, sql]
+    this.aliases = new Map(); // sql text or algebra object -> alias
+  }
+
+  /** Names a scalar subquery (the same text once). */
+  scalar(sql) {
+    if (!this.aliases.has(sql)) {
+      const alias = `b${this.withs.length}`;
+      this.withs.push([alias, `(${sql})`]);
+      this.aliases.set(sql, alias);
+    }
+    return this.aliases.get(sql);
+  }
+
+  state(where, from = 'facts') { return this.scalar(`SELECT groupBitmapState(uid) FROM ${from} WHERE ${where}`); }
+
+  render(x) {
+    if (x.segment !== undefined && this.aliases.has(x)) return this.aliases.get(x);
+    const sql = this.expr(x);
+    if (x.segment === undefined) return sql;
+    // A nested segment: computed once per query under its own name.
+    const alias = `seg${this.withs.length}`;
+    this.withs.push([alias, sql]);
+    this.aliases.set(x, alias);
+    return alias;
+  }
+
+  expr(x) {
+    switch (x.k) {
+      case 'U': return this.scalar("SELECT groupBitmapOrState(users) FROM fact_bitmaps WHERE fact = 'any_event' AND src = '*'");
+      case 'empty': return 'bitmapBuild(emptyArrayUInt32())';
+      case 'fact': return this.scalar(`SELECT groupBitmapOrState(users) FROM fact_bitmaps WHERE ${factRange(x)}`);
+      case 'timed': return this.timed(x);
+      case 'count': return this.state(`fact = ${lit(x.fact)} AND src = ${lit(x.src)} AND n ${x.cmp} ${num(x.value)}`);
+      case 'recurring_conv':
+        // A conversion counts only at or after the user's last receipt of the campaign.
+        return this.scalar(`SELECT groupBitmapState(uid) FROM (
+  SELECT uid FROM facts WHERE fact IN ('conv0', 'received') AND src = ${lit(x.src)} GROUP BY uid
+  HAVING countIf(fact = 'conv0') > 0 AND (countIf(fact = 'received') = 0 OR maxIf(t, fact = 'conv0') >= maxIf(t, fact = 'received')))`);
+      case 'profile': return this.state(this.profileCond(x), 'profiles');
+      case 'and': return x.parts.map((p) => this.render(p)).reduce((a, b) => `bitmapAnd(${a}, ${b})`);
+      case 'or': return x.parts.map((p) => this.render(p)).reduce((a, b) => `bitmapOr(${a}, ${b})`);
+      case 'andnot': return `bitmapAndnot(${this.render(x.a)}, ${this.render(x.b)})`;
+      default: throw new Error(`unknown set algebra node ${x.k}`);
+    }
+  }
+
+  /**
+   * The latest t over the rows satisfies the bounds. One (fact, src): one row
+   * per user, so a range condition on t. Several (a tag): the latest t is
+   * >= lo iff some row is, and <= hi iff no row is above, so the users with a
+   * row past lo minus those with a row past hi, with no GROUP BY.
+   */
+  timed(x) {
+    const b = x.bounds;
+    const lo = b.lo && `t ${b.loIncl ? '>=' : '>'} ${bound(b.lo)}`;
+    const hi = b.hi && `t ${b.hiIncl ? '<=' : '<'} ${bound(b.hi)}`;
+    const range = factRange(x);
+    if (x.facts.length === 1 && x.srcs.length === 1) return this.state([range, lo, hi].filter(Boolean).join(' AND '));
+    const reached = lo ? this.state(`${range} AND ${lo}`) : this.expr({ k: 'fact', facts: x.facts, srcs: x.srcs });
+    if (!hi) return reached;
+    return `bitmapAndnot(${reached}, ${this.state(`${range} AND NOT (${hi})`)})`;
+  }
+
+  profileCond(x) {
+    const col = d.ident(x.col);
+    const value = (v) => (x.type === 'number' ? num(v) : lit(v));
+    switch (x.op) {
+      case '=': case '>': case '<': return `${col} ${x.op} ${value(x.value)}`;
+      case 'in': return x.value.length ? `${col} IN (${x.value.map(lit).join(', ')})` : 'false';
+      case 'regex': return d.regex(col, lit(x.value));
+      case 'notnull': return `${col} IS NOT NULL`;
+      default: throw new Error(`unknown profile condition ${x.op}`);
+    }
+  }
+
+  /** The full query: WITH the named bitmaps, SELECT what(bitmap). */
+  sql(root, what) {
+    const top = this.render(root);
+    const withs = this.withs.map(([alias, sql]) => `  ${sql} AS ${alias}`).join(',\n');
+    return `WITH\n${withs}\nSELECT ${what(top)}`;
+  }
+}
+
+function segmentQueries(suite, catalog, known) {
+  return suite.order.map((id) => {
+    const algebra = prune(compileSegment(suite, catalog, id), known);
+    const count = new BitmapQuery().sql(algebra, (b) => `bitmapCardinality(${b})`);
+    const members = new BitmapQuery().sql(algebra, (b) => `arrayJoin(bitmapToArray(${b})) AS uid`);
+    return [id, { count, members }];
+  });
+}
+
+async function main() {
+  const args = parseCli(USAGE, {
+    data: { required: true }, suite: { required: true }, out: { required: true }, reps: { default: '5' }, work: {},
+  });
+  const reps = parseReps(args.reps);
+  const { catalog, suite, nowMs } = loadBenchInputs(args.data, args.suite);
+  for (const id of suite.order) compileSegment(suite, catalog, id); // fail before loading
+
+  const threads = os.availableParallelism();
+  const work = path.resolve(args.work ?? path.join(args.out, 'clickhouse_tuned-work'));
+  const settings = { max_threads: threads };
+  const ch = new ChSession(work, settings);
+  try {
+    const [, loadMs] = await timed(async () => load(ch, args.data));
+    const [, buildMs] = await timed(async () => build(ch, catalog));
+    const facts = Number(ch.scalar('SELECT count() FROM facts'));
+    const bytes = ch.rows(`SELECT table, sum(data_compressed_bytes), sum(data_uncompressed_bytes) FROM system.parts
+      WHERE active AND database = currentDatabase() GROUP BY table ORDER BY table`);
+    console.log(`clickhouse_tuned: loaded in ${loadMs.toFixed(0)} ms, built ${facts} fact rows in ${buildMs.toFixed(0)} ms (${threads} threads)`);
+    const queries = segmentQueries(suite, catalog, dictionary(ch));
+    const params = { now: nowMs };
+    const peer = {
+      name: 'clickhouse_tuned',
+      count: async (q) => Number(ch.rowsBind(q.count, params)[0][0]),
+      members: async (q) => ch.memberIds(q.members, params),
+    };
+    const segments = await runSegments(peer, queries, reps, args.out, (q) => q.count);
+    writeResult(args.out, 'clickhouse_tuned', {
+      engine: `ClickHouse ${ch.version()} (chdb ${ch.chdbVersion()})`, form: 'tuned',
+      load_ms: loadMs, build_ms: buildMs, threads, settings, fact_rows: facts,
+      tables: Object.fromEntries(bytes.map(([t, c, u]) => [t, { compressed_bytes: Number(c), bytes: Number(u) }])),
+      params: { now: nowMs },
+    }, segments);
+  } finally {
+    ch.close();
+    fs.rmSync(work, { recursive: true, force: true });
+  }
+}
+
+main().catch((e) => {
+  process.stderr.write(`clickhouse tuned peer: ${e.message}\n`);
+  process.exit(1);
+});
