@@ -74,7 +74,7 @@ async function main() {
     }, segments);
   } finally {
     ch.close();
-    fs.rmSync(work, { recursive: true, force: true });
+    if (!process.env.RETARGET_PEER_KEEP_WORK) fs.rmSync(work, { recursive: true, force: true });
   }
 }
 

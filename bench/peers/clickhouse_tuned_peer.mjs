@@ -63,11 +63,6 @@ function build(ch, catalog) {
     WHERE type = 'feature_flag' AND flag IS NOT NULL GROUP BY flag, uid HAVING ${d.isTrue(d.latest('enabled'))}`);
   ch.run('OPTIMIZE TABLE facts FINAL');
 
-  ch.run(`CREATE TABLE fact_bitmaps (fact LowCardinality(String), src LowCardinality(String),
-    users AggregateFunction(groupBitmap, UInt32), rows UInt64) ENGINE = MergeTree ORDER BY (fact, src)`);
-  ch.run('INSERT INTO fact_bitmaps SELECT fact, src, groupBitmapState(uid), count() FROM facts GROUP BY fact, src');
-  ch.run('OPTIMIZE TABLE fact_bitmaps FINAL');
-
   const attrs = Object.entries(catalog.attributes).filter(([name]) => EVENT_COLUMNS.includes(name));
   const cols = attrs.map(([name, type]) => `${d.ident(name)} ${attributeType(type)}`);
   ch.run(`CREATE TABLE profiles (uid UInt32, bucket UInt16${cols.map((c) => `, ${c}`).join('')})
@@ -83,6 +78,20 @@ function build(ch, catalog) {
     LEFT ANY JOIN users_csv AS us ON us.uid = u.uid
     LEFT ANY JOIN (SELECT uid${latest}${picks} FROM ev WHERE type = 'attributes' GROUP BY uid) AS la ON la.uid = u.uid`);
   ch.run('OPTIMIZE TABLE profiles FINAL');
+
+  // One roaring bitmap per (fact, src), and per value of each string attribute
+  // (fact 'attr:<name>', src = the value): the bitmap index of user profiling.
+  // A Memory table: a few thousand rows that every query reads from, kept as
+  // they are in RAM (a MergeTree would decompress and deserialise its granules).
+  ch.run(`CREATE TABLE fact_bitmaps (fact LowCardinality(String), src LowCardinality(String),
+    users AggregateFunction(groupBitmap, UInt32), rows UInt64) ENGINE = Memory`);
+  ch.run('INSERT INTO fact_bitmaps SELECT fact, src, groupBitmapState(uid), count() FROM facts GROUP BY fact, src');
+  for (const [name, type] of attrs) {
+    if (type === 'number') continue;
+    const col = d.ident(name);
+    ch.run(`INSERT INTO fact_bitmaps SELECT ${lit(`attr:${name}`)}, ${col}, groupBitmapState(uid), count() FROM profiles
+      WHERE ${col} IS NOT NULL GROUP BY ${col}`);
+  }
   ch.run('CREATE TABLE users (uid UInt32, user String) ENGINE = MergeTree ORDER BY uid');
   ch.run('INSERT INTO users SELECT uid, user FROM users_csv');
   ch.run('OPTIMIZE TABLE users FINAL');
@@ -105,50 +114,57 @@ const inSet = (col, values) => (values.length === 1 ? `${col} = ${lit(values[0])
 const factRange = (x) => `${inSet('fact', x.facts)} AND ${inSet('src', x.srcs)}`;
 
 /** A time bound as SQL: relative to the {now:Int64} parameter, or absolute. */
-const bound = (b) => (b.rel ? `({now:Int64} + ${num(b.offset)})` : num(b.value));
+function bound(b) {
+  if (!b.rel) return num(b.value);
+  if (b.offset === 0) return '{now:Int64}';
+  return b.offset < 0 ? `({now:Int64} - ${num(-b.offset)})` : `({now:Int64} + ${num(b.offset)})`;
+}
 
+/**
+ * One segment's query. Every bitmap a leaf needs comes from one of three
+ * scans, each a single scalar subquery returning a tuple of bitmaps (a
+ * subquery costs about a millisecond of fixed work in ClickHouse, so the
+ * leaves share them):
+ *   p: fact_bitmaps, groupBitmapOrStateIf(users, <fact, src>) per presence leaf
+ *      (and per string attribute condition, over the attribute's value bitmaps);
+ *   f: facts, groupBitmapStateIf(uid, <fact, src, t or n condition>) per time
+ *      or count leaf: the union of the leaves' key ranges, read once;
+ *   a: profiles, groupBitmapStateIf(uid, <condition>) per numeric attribute
+ *      or bucket condition.
+ * A recurring campaign's conversions (a join of two ranges) is its own subquery.
+ */
 class BitmapQuery {
   constructor() {
-    this.withs = []; // [alias, sql]
-    this.aliases = new Map(); // sql text or algebra object -> alias
+    this.scans = { p: [], f: [], a: [] }; // condition lists
+    this.extra = []; // [alias, sql] of other scalar subqueries
   }
 
-  /** Names a scalar subquery (the same text once). */
-  scalar(sql) {
-    if (!this.aliases.has(sql)) {
-      const alias = `b${this.withs.length}`;
-      this.withs.push([alias, `(${sql})`]);
-      this.aliases.set(sql, alias);
-    }
-    return this.aliases.get(sql);
+  /** A bitmap of scan `s` for condition `cond` (the same condition once). */
+  from(s, cond) {
+    const list = this.scans[s];
+    let i = list.indexOf(cond);
+    if (i < 0) i = list.push(cond) - 1;
+    return `tupleElement(${s}, ${i + 1})`;
   }
-
-  state(where, from = 'facts') { return this.scalar(`SELECT groupBitmapState(uid) FROM ${from} WHERE ${where}`); }
 
   render(x) {
-    if (x.segment !== undefined && this.aliases.has(x)) return this.aliases.get(x);
-    const sql = this.expr(x);
-    if (x.segment === undefined) return sql;
-    // A nested segment: computed once per query under its own name.
-    const alias = `seg${this.withs.length}`;
-    this.withs.push([alias, sql]);
-    this.aliases.set(x, alias);
-    return alias;
-  }
-
-  expr(x) {
     switch (x.k) {
-      case 'U': return this.scalar("SELECT groupBitmapOrState(users) FROM fact_bitmaps WHERE fact = 'any_event' AND src = '*'");
+      case 'U': return this.from('p', "fact = 'any_event' AND src = '*'");
       case 'empty': return 'bitmapBuild(emptyArrayUInt32())';
-      case 'fact': return this.scalar(`SELECT groupBitmapOrState(users) FROM fact_bitmaps WHERE ${factRange(x)}`);
+      case 'fact': return this.from('p', factRange(x));
       case 'timed': return this.timed(x);
-      case 'count': return this.state(`fact = ${lit(x.fact)} AND src = ${lit(x.src)} AND n ${x.cmp} ${num(x.value)}`);
-      case 'recurring_conv':
-        // A conversion counts only at or after the user's last receipt of the campaign.
-        return this.scalar(`SELECT groupBitmapState(uid) FROM (
-  SELECT uid FROM facts WHERE fact IN ('conv0', 'received') AND src = ${lit(x.src)} GROUP BY uid
-  HAVING countIf(fact = 'conv0') > 0 AND (countIf(fact = 'received') = 0 OR maxIf(t, fact = 'conv0') >= maxIf(t, fact = 'received')))`);
-      case 'profile': return this.state(this.profileCond(x), 'profiles');
+      case 'count': return this.from('f', `fact = ${lit(x.fact)} AND src = ${lit(x.src)} AND n ${x.cmp} ${num(x.value)}`);
+      case 'recurring_conv': {
+        // A conversion counts only at or after the user's last receipt of the
+        // campaign: the converted users minus those received later.
+        const alias = `r${this.extra.length}`;
+        this.extra.push([alias, `SELECT groupBitmapState(r.uid) FROM
+    (SELECT uid, t FROM facts WHERE fact = 'received' AND src = ${lit(x.src)}) AS r
+    INNER JOIN (SELECT uid, t FROM facts WHERE fact = 'conv0' AND src = ${lit(x.src)}) AS c ON r.uid = c.uid
+    WHERE r.t > c.t`]);
+        return `bitmapAndnot(${this.from('p', `fact = 'conv0' AND src = ${lit(x.src)}`)}, ${alias})`;
+      }
+      case 'profile': return this.profile(x);
       case 'and': return x.parts.map((p) => this.render(p)).reduce((a, b) => `bitmapAnd(${a}, ${b})`);
       case 'or': return x.parts.map((p) => this.render(p)).reduce((a, b) => `bitmapOr(${a}, ${b})`);
       case 'andnot': return `bitmapAndnot(${this.render(x.a)}, ${this.render(x.b)})`;
@@ -158,38 +174,50 @@ class BitmapQuery {
 
   /**
    * The latest t over the rows satisfies the bounds. One (fact, src): one row
-   * per user, so a range condition on t. Several (a tag): the latest t is
-   * >= lo iff some row is, and <= hi iff no row is above, so the users with a
-   * row past lo minus those with a row past hi, with no GROUP BY.
+   * per user, so a condition on t. Several (a tag): the latest t is past lo iff
+   * some row is, and within hi iff no row is beyond it: the users with a row
+   * past lo minus those with a row beyond hi, with no GROUP BY.
    */
   timed(x) {
     const b = x.bounds;
     const lo = b.lo && `t ${b.loIncl ? '>=' : '>'} ${bound(b.lo)}`;
     const hi = b.hi && `t ${b.hiIncl ? '<=' : '<'} ${bound(b.hi)}`;
     const range = factRange(x);
-    if (x.facts.length === 1 && x.srcs.length === 1) return this.state([range, lo, hi].filter(Boolean).join(' AND '));
-    const reached = lo ? this.state(`${range} AND ${lo}`) : this.expr({ k: 'fact', facts: x.facts, srcs: x.srcs });
+    if (x.facts.length === 1 && x.srcs.length === 1) return this.from('f', [range, lo, hi].filter(Boolean).join(' AND '));
+    const reached = lo ? this.from('f', `${range} AND ${lo}`) : this.from('p', range);
     if (!hi) return reached;
-    return `bitmapAndnot(${reached}, ${this.state(`${range} AND NOT (${hi})`)})`;
+    return `bitmapAndnot(${reached}, ${this.from('f', `${range} AND NOT (${hi})`)})`;
   }
 
-  profileCond(x) {
-    const col = d.ident(x.col);
-    const value = (v) => (x.type === 'number' ? num(v) : lit(v));
+  /** String attributes: the value bitmaps; numbers and the bucket: a scan of profiles. */
+  profile(x) {
+    if (x.type === 'number') {
+      return this.from('a', `${d.ident(x.col)} ${x.op} ${num(x.value)}`);
+    }
+    const values = `fact = ${lit(`attr:${x.col}`)}`;
     switch (x.op) {
-      case '=': case '>': case '<': return `${col} ${x.op} ${value(x.value)}`;
-      case 'in': return x.value.length ? `${col} IN (${x.value.map(lit).join(', ')})` : 'false';
-      case 'regex': return d.regex(col, lit(x.value));
-      case 'notnull': return `${col} IS NOT NULL`;
+      case '=': return this.from('p', `${values} AND src = ${lit(x.value)}`);
+      case 'in': return x.value.length ? this.from('p', `${values} AND ${inSet('src', x.value)}`) : 'bitmapBuild(emptyArrayUInt32())';
+      case 'regex': return this.from('p', `${values} AND ${d.regex('src', lit(x.value))}`); // over the distinct values
+      case 'notnull': return this.from('p', values);
       default: throw new Error(`unknown profile condition ${x.op}`);
     }
   }
 
-  /** The full query: WITH the named bitmaps, SELECT what(bitmap). */
+  /** The full query: WITH the scans, SELECT what(bitmap). */
   sql(root, what) {
     const top = this.render(root);
-    const withs = this.withs.map(([alias, sql]) => `  ${sql} AS ${alias}`).join(',\n');
-    return `WITH\n${withs}\nSELECT ${what(top)}`;
+    const withs = [];
+    const agg = { p: ['groupBitmapOrStateIf(users', 'fact_bitmaps'], f: ['groupBitmapStateIf(uid', 'facts'], a: ['groupBitmapStateIf(uid', 'profiles'] };
+    for (const [s, conds] of Object.entries(this.scans)) {
+      if (!conds.length) continue;
+      const [fn, table] = agg[s];
+      const cols = conds.map((c) => `${fn}, ${c})`).join(',\n    ');
+      const where = conds.length === 1 ? conds[0] : conds.map((c) => `(${c})`).join(' OR ');
+      withs.push(`  (SELECT tuple(\n    ${cols})\n    FROM ${table} WHERE ${where}) AS ${s}`);
+    }
+    for (const [alias, sql] of this.extra) withs.push(`  (${sql}) AS ${alias}`);
+    return withs.length ? `WITH\n${withs.join(',\n')}\nSELECT ${what(top)}` : `SELECT ${what(top)}`;
   }
 }
 
@@ -237,7 +265,7 @@ async function main() {
     }, segments);
   } finally {
     ch.close();
-    fs.rmSync(work, { recursive: true, force: true });
+    if (!process.env.RETARGET_PEER_KEEP_WORK) fs.rmSync(work, { recursive: true, force: true });
   }
 }
 
