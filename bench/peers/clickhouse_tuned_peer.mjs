@@ -61,7 +61,6 @@ function build(ch, catalog) {
   // The latest state of each feature flag: one row per user whose flag is on.
   ch.run(`INSERT INTO facts SELECT 'flag_on:' || flag, '*', uid, max(time_ms), count() FROM ev
     WHERE type = 'feature_flag' AND flag IS NOT NULL GROUP BY flag, uid HAVING ${d.isTrue(d.latest('enabled'))}`);
-  ch.run('OPTIMIZE TABLE facts FINAL');
 
   const attrs = Object.entries(catalog.attributes).filter(([name]) => EVENT_COLUMNS.includes(name));
   const cols = attrs.map(([name, type]) => `${d.ident(name)} ${attributeType(type)}`);
@@ -73,25 +72,27 @@ function build(ch, catalog) {
   const picks = attrs.map(([n], i) => `, tupleElement(latest, ${i + 1}) AS ${d.ident(`attr_${n}`)}`).join('');
   const missing = Number(ch.scalar('SELECT count() FROM (SELECT DISTINCT uid FROM ev) WHERE uid NOT IN (SELECT uid FROM users_csv)'));
   if (missing) throw new Error(`${missing} uids of events.csv are not in users.csv`);
+  const latestRows = `(SELECT uid, max(time_ms) AS attr_t${latest}${picks} FROM ev WHERE type = 'attributes' GROUP BY uid)`;
   ch.run(`INSERT INTO profiles SELECT u.uid, us.bucket${attrs.map(([n]) => `, la.${d.ident(`attr_${n}`)}`).join('')}
     FROM (SELECT uid FROM facts WHERE fact = 'any_event' AND src = '*') AS u
     LEFT ANY JOIN users_csv AS us ON us.uid = u.uid
-    LEFT ANY JOIN (SELECT uid${latest}${picks} FROM ev WHERE type = 'attributes' GROUP BY uid) AS la ON la.uid = u.uid`);
+    LEFT ANY JOIN ${latestRows} AS la ON la.uid = u.uid`);
   ch.run('OPTIMIZE TABLE profiles FINAL');
+  // String attributes are facts too: fact 'attr:<name>', src = the value.
+  for (const [name, type] of attrs) {
+    if (type === 'number') continue;
+    const col = d.ident(`attr_${name}`);
+    ch.run(`INSERT INTO facts SELECT ${lit(`attr:${name}`)}, ${col}, uid, attr_t, 1 FROM ${latestRows} WHERE ${col} IS NOT NULL`);
+  }
+  ch.run('OPTIMIZE TABLE facts FINAL');
 
-  // One roaring bitmap per (fact, src), and per value of each string attribute
-  // (fact 'attr:<name>', src = the value): the bitmap index of user profiling.
+  // One roaring bitmap per (fact, src), string attribute values included: the
+  // bitmap index of user profiling.
   // A Memory table: a few thousand rows that every query reads from, kept as
   // they are in RAM (a MergeTree would decompress and deserialise its granules).
   ch.run(`CREATE TABLE fact_bitmaps (fact LowCardinality(String), src LowCardinality(String),
     users AggregateFunction(groupBitmap, UInt32), rows UInt64) ENGINE = Memory`);
   ch.run('INSERT INTO fact_bitmaps SELECT fact, src, groupBitmapState(uid), count() FROM facts GROUP BY fact, src');
-  for (const [name, type] of attrs) {
-    if (type === 'number') continue;
-    const col = d.ident(name);
-    ch.run(`INSERT INTO fact_bitmaps SELECT ${lit(`attr:${name}`)}, ${col}, groupBitmapState(uid), count() FROM profiles
-      WHERE ${col} IS NOT NULL GROUP BY ${col}`);
-  }
   ch.run('CREATE TABLE users (uid UInt32, user String) ENGINE = MergeTree ORDER BY uid');
   ch.run('INSERT INTO users SELECT uid, user FROM users_csv');
   ch.run('OPTIMIZE TABLE users FINAL');

@@ -33,9 +33,14 @@
 //   news_feed               `news_feed_view` (n = distinct views)  *
 //   sms:<category>          `sms_inbound` of that keyword category g
 //   any_event               any event: the rows are U              *
+//   attr:<name>             the string custom attribute <name> of  the value
+//                           the user's latest `attributes` row
 //
 // profiles: one row per user of U with the bucket (users.csv) and the custom
-// attributes of the user's latest `attributes` row (NULL = absent).
+// attributes of the user's latest `attributes` row (NULL = absent); string
+// attributes are also facts (above), so `equals`, `in`, `matches` and
+// `exists` read the rows of a few values, and `matches` runs its regex over
+// the distinct values only.
 //
 // The set algebra is a small tree (compileSegment): U, empty, fact (users
 // with a row of one of the facts at one of the sources), timed (the latest t
