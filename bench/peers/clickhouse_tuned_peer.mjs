@@ -9,17 +9,18 @@
 // Build (timed as build_ms; an expert's ETL, done once, never per segment):
 //   facts        (fact LowCardinality, src LowCardinality, uid UInt32, t Int64, n UInt32)
 //                ORDER BY (fact, src, uid): one row per (fact, source, user) with the
-//                latest time and the event count (facts.mjs has the fact kinds);
-//   fact_bitmaps (fact, src, users AggregateFunction(groupBitmap, UInt32))
-//                ORDER BY (fact, src): one roaring bitmap of the users of each (fact, src);
-//   profiles     (uid, bucket, the declared custom attributes of the latest attributes
-//                row, LowCardinality strings) ORDER BY uid, one row per user of U;
+//                latest time and the event count (facts.mjs has the fact kinds; string
+//                custom attributes are facts 'attr:<name>' at src = the value);
+//   fact_bitmaps (fact, src, users AggregateFunction(groupBitmap, UInt32)) in a Memory
+//                table: one roaring bitmap of the users of each (fact, src);
+//   profiles     (uid, bucket, the custom attributes of the latest attributes row)
+//                ORDER BY uid, one row per user of U;
 //   users        (uid, user) to turn dense ids into external ids when listing members.
-// Query: each segment is ONE query whose WITH clause computes one bitmap per
-// leaf (a precomputed state for a presence leaf, groupBitmapState over a
-// range of facts for a time or count leaf, over profiles for an attribute)
-// and whose result is bitmapAnd / bitmapOr / bitmapAndnot algebra over them;
-// the count is bitmapCardinality. `now` is a bound query parameter {now:Int64}.
+// Query: each segment is ONE query whose WITH clause makes at most three scans
+// (fact_bitmaps, facts, profiles), each returning a tuple of bitmaps, one per
+// leaf, and whose result is bitmapAnd / bitmapOr / bitmapAndnot algebra over
+// them; the count is bitmapCardinality. `now` is a bound query parameter
+// {now:Int64}.
 
 import fs from 'node:fs';
 import os from 'node:os';
