@@ -19,6 +19,7 @@
 //   received_variant:<v>    `received` with variant v              c
 //   received_channel:<ch>   `received` on channel ch               *
 //   action:<a>              `interaction` with action a            c, k, ks, *
+//   action:any              `interaction` with any known action    c, k, ks
 //   alias:<x>               `interaction` clicked_email, alias x   c, k, ks, *
 //   interaction             any `interaction`                      *
 //   conv0                   primary `converted` (event 0 or none)  c, k
@@ -49,7 +50,7 @@
 // or, andnot. Every engine renders it its own way; `now` stays a parameter of
 // the rendered query (bounds relative to now carry an offset).
 
-import { DAY_MS, TIME_KEYS, actionEvents, controlVariationPairs, dayStartMs, segmentDependencies } from './semantics.mjs';
+import { DAY_MS, EVENT_ACTIONS, TIME_KEYS, actionEvents, controlVariationPairs, dayStartMs, segmentDependencies } from './semantics.mjs';
 
 /** The separator inside a step's source key. */
 export const SEP = '\u001f';
@@ -79,6 +80,7 @@ export function factDerivations(catalog, d) {
   const rcv = "type = 'received'";
   const act = "type = 'interaction'";
   const alias = `${act} AND action = 'clicked_email' AND alias IS NOT NULL`;
+  const anyAction = `${act} AND action IN (${EVENT_ACTIONS.map(s).join(', ')})`;
   const conv = "type = 'converted' AND coalesce(conversion_event, 0) = 0";
   return [
     [s('received'), cat("'c:'", 'campaign'), `${rcv} AND campaign IS NOT NULL`],
@@ -91,6 +93,9 @@ export function factDerivations(catalog, d) {
     [cat("'action:'", 'action'), cat("'k:'", 'canvas'), `${act} AND canvas IS NOT NULL`],
     [cat("'action:'", 'action'), cat("'ks:'", 'canvas', d.sep, 'step'), `${act} AND canvas IS NOT NULL AND step IS NOT NULL`],
     [cat("'action:'", 'action'), s('*'), `${act} AND action IS NOT NULL`],
+    [s('action:any'), cat("'c:'", 'campaign'), `${anyAction} AND campaign IS NOT NULL`],
+    [s('action:any'), cat("'k:'", 'canvas'), `${anyAction} AND canvas IS NOT NULL`],
+    [s('action:any'), cat("'ks:'", 'canvas', d.sep, 'step'), `${anyAction} AND canvas IS NOT NULL AND step IS NOT NULL`],
     [cat("'alias:'", 'alias'), cat("'c:'", 'campaign'), `${alias} AND campaign IS NOT NULL`],
     [cat("'alias:'", 'alias'), cat("'k:'", 'canvas'), `${alias} AND canvas IS NOT NULL`],
     [cat("'alias:'", 'alias'), cat("'ks:'", 'canvas', d.sep, 'step'), `${alias} AND canvas IS NOT NULL AND step IS NOT NULL`],
@@ -207,7 +212,8 @@ function tagged(catalog, tag) {
   return [...t.campaigns.map(src.campaign), ...t.canvases.map(src.canvas)];
 }
 
-const actions = (action) => actionEvents(action).map((a) => `action:${a}`);
+/** The facts of an `action` parameter: `any` (every known action) is one fact per source. */
+const actions = (action) => (action === 'any' ? ['action:any'] : actionEvents(action).map((a) => `action:${a}`));
 const CHANNEL_OF = {
   last_received_email: 'email', last_received_push: 'push', last_received_sms: 'sms',
   last_received_webhook: 'webhook', last_received_whatsapp: 'whatsapp',
