@@ -102,17 +102,21 @@ ${union.join('\nUNION ALL\n')}
       WHERE a.${d.ident(name)} IS NOT NULL`);
   }
 
+  // The staging tables go as soon as they are read for the last time (memory on L).
+  for (const t of ['ev', 'latest_attributes']) await conn.run(`DROP TABLE ${t}`);
+
   // Dictionary-encoded keys, then the table sorted by them.
   await conn.run('CREATE TYPE fact_t AS ENUM (SELECT DISTINCT fact FROM facts_raw ORDER BY fact)');
   await conn.run('CREATE TYPE src_t AS ENUM (SELECT DISTINCT src FROM facts_raw ORDER BY src)');
   await conn.run(`CREATE TABLE facts AS SELECT fact::fact_t AS fact, src::src_t AS src, uid, t, n::UINTEGER AS n
     FROM facts_raw ORDER BY fact, src, uid`);
+  await conn.run('DROP TABLE facts_raw');
   const [[maxUid, users]] = await rows(conn, 'SELECT max(uid), count(*) FROM users_csv');
   await conn.run(`CREATE TABLE fact_bits AS SELECT fact, src, bitstring_agg(uid, 0, ${num(Number(maxUid))}) AS bits, count(*) AS rows
     FROM facts GROUP BY fact, src HAVING count(*) * ${DENSE} >= ${num(Number(users))} ORDER BY fact, src`);
   await conn.run(`CREATE TABLE zero AS SELECT bitstring('0', ${num(Number(maxUid) + 1)}) AS zero`);
   await conn.run('CREATE TABLE users AS SELECT uid, user FROM users_csv ORDER BY uid');
-  for (const t of ['facts_raw', 'latest_attributes', 'ev', 'users_csv']) await conn.run(`DROP TABLE ${t}`);
+  await conn.run('DROP TABLE users_csv');
 
   const [[facts]] = await rows(conn, 'SELECT count(*) FROM facts');
   const dense = new Set((await rows(conn, 'SELECT fact::VARCHAR, src::VARCHAR FROM fact_bits')).map(([f, s]) => `${f}\0${s}`));
@@ -243,8 +247,10 @@ async function main() {
   for (const id of suite.order) compileSegment(suite, catalog, id); // fail before loading
 
   const threads = os.availableParallelism();
+  const tmp = path.resolve(args.out, 'duckdb_tuned-tmp'); // where a build larger than memory spills
   const settings = {
     threads: String(threads),
+    temp_directory: tmp,
     // Every scalar subquery here is an aggregate or a key lookup (one row at most):
     // skip the per-subquery row-count check.
     scalar_subquery_error_on_multiple_rows: 'false',
@@ -291,6 +297,7 @@ async function main() {
   }, segments);
   conn.closeSync();
   instance.closeSync();
+  fs.rmSync(tmp, { recursive: true, force: true });
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1]).href) {
