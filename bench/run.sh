@@ -1,35 +1,112 @@
 #!/usr/bin/env bash
-# The peer comparison, end to end (docs/PERFORMANCE.md):
+# The peer comparison, end to end (docs/PERFORMANCE.md, bench/peers/README.md):
 #
-#   bench/run.sh M        # M (1M users / 10M events) against DuckDB, plus S against
-#                         # json-rules-engine, plus the lifecycle figures at 10M records
-#   bench/run.sh L        # the same with L (10M users / 100M events)
-#   bench/run.sh S        # S only (DuckDB and json-rules-engine), lifecycle at 1M records
+#   bench/run.sh M          # M (1M users / 10M events) against DuckDB and ClickHouse
+#                           # (chdb), each straightforward and tuned, plus S against
+#                           # json-rules-engine, plus the lifecycle figures at 10M records
+#   bench/run.sh L          # the same with L (10M users / 100M events)
+#   bench/run.sh S          # S only, every peer, lifecycle at 1M records
+#   bench/run.sh S --check  # the fast check for CI (also RETARGET_BENCH_CHECK=1): S data,
+#                           # every peer, one timed run per segment, no lifecycle bench
 #
-# Builds the release preset (scripts/setup.sh), installs the peers from the npm
-# registry (bench/peers, `npm ci`), generates the data sets once (kept under
-# build/bench-data; regenerate by deleting them), runs the engine's benchmark
-# and the peers, and checks that every member set is equal (exit 1 when not).
-# Figures land in build/bench-out/<size>/ (ours.json, duckdb.json, jre.json,
-# comparison.json) and on standard output.
+# Builds the release preset (scripts/setup.sh) with the benchmark programs and the
+# filter plugins, installs the peers from the npm registry (bench/peers, `npm ci`),
+# generates the data sets once (kept under build/bench-data; regenerate by deleting
+# them), runs the engine's benchmark and the peers, and checks that every member set
+# is equal. Figures land in build/bench-out/<size>/ (ours.json, <peer>.json,
+# comparison.json) and on standard output. Every comparison runs even when an
+# earlier one failed; the exit status is 1 when any member set differs.
 #
-# Environment: RETARGET_BENCH_DATA / RETARGET_BENCH_OUT move the data and the
-# results; RETARGET_BENCH_REPS (default 7) sets the timed runs per segment.
+# Environment:
+#   RETARGET_BENCH_BIN    a directory of prebuilt binaries (retarget_bench_gen,
+#                         retarget_suite_bench, retarget_lifecycle_bench; the plugins
+#                         are found relative to them): skips the build step
+#   RETARGET_BENCH_DATA / RETARGET_BENCH_OUT   move the data and the results
+#   RETARGET_BENCH_REPS   timed runs per segment (default 7; 1 in check mode)
+#   RETARGET_BENCH_CHECK  1 = check mode (as --check)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
-size="${1:-M}"
-case "$size" in S | M | L) ;; *) echo "usage: bench/run.sh S|M|L" >&2; exit 2 ;; esac
+usage() { echo "usage: bench/run.sh S|M|L [--check]" >&2; exit 2; }
+size="M"
+check="${RETARGET_BENCH_CHECK:-0}"
+sized=0
+for arg in "$@"; do
+  case "$arg" in
+    S | M | L) size="$arg"; sized=1 ;;
+    --check) check=1 ;;
+    *) usage ;;
+  esac
+done
+[[ "$check" == 0 || "$check" == 1 ]] || { echo "bench/run.sh: RETARGET_BENCH_CHECK must be 0 or 1" >&2; exit 2; }
+if [[ "$check" == 1 ]]; then
+  [[ "$sized" == 0 || "$size" == S ]] || { echo "bench/run.sh: the check mode runs S only" >&2; exit 2; }
+  size=S
+fi
 data_root="${RETARGET_BENCH_DATA:-$root/build/bench-data}"
 out_root="${RETARGET_BENCH_OUT:-$root/build/bench-out}"
-reps="${RETARGET_BENCH_REPS:-7}"
-bin="$root/build/release/bin"
+if [[ "$check" == 1 ]]; then reps="${RETARGET_BENCH_REPS:-1}"; else reps="${RETARGET_BENCH_REPS:-7}"; fi
+sql_peers=(duckdb duckdb_tuned clickhouse clickhouse_tuned)
+
 start=$(date +%s)
+stage_name=""
+stage_start=$start
+stages=()
+# Ends the current stage (printing its time) and starts the next one.
+step() {
+  local now
+  now=$(date +%s)
+  if [[ -n "$stage_name" ]]; then
+    printf -- '--- %s: %ds\n' "$stage_name" $((now - stage_start))
+    stages+=("$(printf '%6ds  %s' $((now - stage_start)) "$stage_name")")
+  fi
+  stage_name="$*"
+  stage_start=$now
+  [[ -n "$stage_name" ]] && printf '\n=== %s (at %ds)\n' "$stage_name" $((now - start))
+  return 0
+}
 
-step() { printf '\n=== %s (%ds)\n' "$*" $(($(date +%s) - start)); }
+# The engine's benchmark programs load the filter plugins from the directory
+# compiled into them (RETARGET_PLUGIN_DIR, the build tree they were built in),
+# not from beside the binary. Prebuilt binaries whose build tree now holds other
+# plugins (a newer ABI, or none) are run in a private mount namespace where the
+# prebuilt plugins ($bin/../lib/retarget/plugins) are bound over that directory;
+# nothing outside the namespace changes.
+overlay=()
+prebuilt_plugins() {
+  local plugins compiled
+  plugins="$(cd "$bin/../lib/retarget/plugins" 2>/dev/null && pwd)" ||
+    { echo "bench/run.sh: no plugins beside the prebuilt binaries ($bin/../lib/retarget/plugins)" >&2; exit 1; }
+  compiled="$(grep -aom1 '/[[:alnum:]_./+-]*/lib/retarget/plugins' "$bin/retarget_suite_bench" || true)"
+  [[ -n "$compiled" && "$compiled" != "$plugins" ]] || return 0
+  if [[ ! -d "$compiled" ]] || ! command -v unshare >/dev/null || [[ "$(id -u)" != 0 ]]; then
+    echo "bench/run.sh: $bin/retarget_suite_bench loads plugins from $compiled (compiled in);" \
+      "running it with $plugins needs that directory to exist, unshare and root" >&2
+    exit 1
+  fi
+  echo "the bench programs load plugins from $compiled (compiled in): bound to $plugins in a private mount namespace"
+  overlay=(unshare --mount --propagation private -- sh -c 'mount --bind "$1" "$2" && shift 2 && exec "$@"' sh "$plugins" "$compiled")
+}
+engine() {  # program args...: one of the engine's benchmark programs
+  local prog="$bin/$1"
+  shift
+  "${overlay[@]}" "$prog" "$@"
+}
 
-step "build (release)"
-scripts/setup.sh release retarget retarget_bench_gen retarget_suite_bench retarget_lifecycle_bench >/dev/null
+if [[ -n "${RETARGET_BENCH_BIN:-}" ]]; then
+  bin="$(cd "$RETARGET_BENCH_BIN" && pwd)"
+  step "prebuilt binaries: $bin (no build)"
+  for b in retarget_bench_gen retarget_suite_bench retarget_lifecycle_bench; do
+    [[ -x "$bin/$b" ]] || { echo "bench/run.sh: $bin/$b is missing" >&2; exit 1; }
+  done
+  prebuilt_plugins
+else
+  bin="$root/build/release/bin"
+  step "build (release: benchmark programs and filter plugins)"
+  scripts/setup.sh release retarget retarget_bench_gen retarget_suite_bench retarget_lifecycle_bench \
+    retarget_campaign_filters retarget_canvas_filters retarget_tag_filters retarget_profile_filters \
+    retarget_attribute_filters >/dev/null
+fi
 command -v node >/dev/null || { echo "bench/run.sh: Node.js 20 is needed for the peers" >&2; exit 1; }
 
 step "peers (npm ci in bench/peers)"
@@ -47,6 +124,7 @@ generate() {  # size
   fi
 }
 
+failed=()
 compare() {  # size peers...
   local s="$1"
   shift
@@ -54,17 +132,21 @@ compare() {  # size peers...
   rm -rf "$out"
   mkdir -p "$out"
   step "$s: the engine (durable ingest, open, suite, footprint, freshness)"
-  "$bin/retarget_suite_bench" --data "$dir" --suite bench/suite.yaml --out "$out" --reps "$reps" \
+  engine retarget_suite_bench --data "$dir" --suite bench/suite.yaml --out "$out" --reps "$reps" \
     --store "$out/store"
   rm -rf "$out/store"
   for peer in "$@"; do
     step "$s: $peer"
     extra=()
-    [[ "$peer" == duckdb ]] && extra=(--reps "$reps")
-    node bench/peers/"${peer}_peer.mjs" --data "$dir" --suite bench/suite.yaml --out "$out" "${extra[@]}"
+    [[ "$peer" == jre ]] || extra=(--reps "$reps")
+    if ! node bench/peers/"${peer}_peer.mjs" --data "$dir" --suite bench/suite.yaml --out "$out" "${extra[@]}"; then
+      failed+=("$s: $peer failed")
+    fi
   done
   step "$s: comparison (member sets must be equal)"
-  node bench/peers/compare.mjs --out "$out"
+  if ! node bench/peers/compare.mjs --out "$out"; then
+    failed+=("$s: member sets differ or results are missing ($out/comparison.json)")
+  fi
 }
 
 step "data"
@@ -72,16 +154,26 @@ generate S
 [[ "$size" == S ]] || generate "$size"
 
 if [[ "$size" == S ]]; then
-  compare S duckdb jre
+  compare S "${sql_peers[@]}" jre
   records=1000000
 else
   compare S jre
-  compare "$size" duckdb
+  compare "$size" "${sql_peers[@]}"
   records=10000000
 fi
 
-step "lifecycle: expire and restore a source with $records records, pins at 100k sources / 1M edges"
-"$bin/retarget_lifecycle_bench" --records "$records" --dir "$out_root/lifecycle-store"
-rm -rf "$out_root/lifecycle-store"
+if [[ "$check" == 0 ]]; then
+  step "lifecycle: expire and restore a source with $records records, pins at 100k sources / 1M edges"
+  engine retarget_lifecycle_bench --records "$records" --dir "$out_root/lifecycle-store"
+  rm -rf "$out_root/lifecycle-store"
+fi
 
-step "done"
+step ""
+printf '\n=== stages (total %ds)\n' $(($(date +%s) - start))
+printf '%s\n' "${stages[@]}"
+if ((${#failed[@]})); then
+  printf '\nFAILED:\n' >&2
+  printf '  %s\n' "${failed[@]}" >&2
+  exit 1
+fi
+echo "done: every member set equal"

@@ -3,12 +3,15 @@
 //
 //   node compare.mjs --out OUTDIR
 //
-// Reads OUTDIR/ours.json + OUTDIR/ours/<id>.ids (the engine's bench), and
-// whichever of OUTDIR/duckdb.json + duckdb/ and OUTDIR/jre.json + jre/ exist.
-// Prints one row per segment (members, timings, ratios, whether every peer's
-// member set equals ours), the median and geometric mean of each ratio, and
-// writes OUTDIR/comparison.json. Exits 1 when a member set differs or a
-// segment is missing from a peer that ran, 0 otherwise.
+// Reads OUTDIR/ours.json + OUTDIR/ours/<id>.ids (the engine's bench) and every
+// peer result found there (OUTDIR/<peer>.json + OUTDIR/<peer>/<id>.ids; the
+// peers are listed in PEERS). Prints one row per segment: members, our median
+// time, each peer's median time and its ratio peer/ours (json-rules-engine:
+// time per user evaluated, against ours per user), and whether every peer's
+// member set equals ours; then per peer the geometric mean, median and lowest
+// ratio, and the load/build times of every side. Writes OUTDIR/comparison.json.
+// Exits 1 when a member set differs or a segment is missing from a peer that
+// ran, 0 otherwise.
 
 import fs from 'node:fs';
 import path from 'node:path';
@@ -16,10 +19,16 @@ import { median, parseCli, readIds, writeJson } from './semantics.mjs';
 
 const USAGE = 'node compare.mjs --out OUTDIR';
 
-/** The peers compare.mjs knows: results file and ids directory under OUTDIR. */
+/**
+ * The peers compare.mjs knows, in the order of the table. `per_user`: the
+ * peer's figure is the time per user evaluated (a per-user rules engine).
+ */
 const PEERS = [
-  { name: 'duckdb', file: 'duckdb.json', dir: 'duckdb' },
-  { name: 'jre', file: 'jre.json', dir: 'jre' },
+  { name: 'duckdb', label: 'DuckDB' },
+  { name: 'duckdb_tuned', label: 'DuckDB tuned' },
+  { name: 'clickhouse', label: 'ClickHouse' },
+  { name: 'clickhouse_tuned', label: 'ClickHouse tuned' },
+  { name: 'jre', label: 'json-rules-engine', per_user: true },
 ];
 
 const readJson = (file) => JSON.parse(fs.readFileSync(file, 'utf8'));
@@ -54,19 +63,22 @@ function geomean(values) {
 
 function summary(values) {
   const v = values.filter((x) => x !== null && Number.isFinite(x));
-  return { median: v.length ? median(v) : null, geomean: geomean(v), segments: v.length };
+  return {
+    geomean: geomean(v),
+    median: v.length ? median(v) : null,
+    lowest: v.length ? Math.min(...v) : null,
+    highest: v.length ? Math.max(...v) : null,
+    segments: v.length,
+  };
 }
 
-/**
- * Checks one peer's result for one segment against ours. Returns
- * {equal, problem?, diff?} where problem says what is missing or inconsistent.
- */
+/** Checks one peer's members of one segment against ours: {equal, problem?, diff?}. */
 function checkPeer(outDir, peer, result, id, ours) {
   const seg = result.segments?.[id];
-  if (!seg) return { equal: false, problem: `segment missing from ${peer.file}` };
-  const ids = members(outDir, peer.dir, id);
-  if (ids === null) return { equal: false, problem: `missing ${peer.dir}/${id}.ids` };
-  if (ids.length !== seg.count) return { equal: false, problem: `${peer.dir}/${id}.ids has ${ids.length} ids, ${peer.file} says ${seg.count}` };
+  if (!seg) return { equal: false, problem: `segment missing from ${peer.name}.json` };
+  const ids = members(outDir, peer.name, id);
+  if (ids === null) return { equal: false, problem: `missing ${peer.name}/${id}.ids` };
+  if (ids.length !== seg.count) return { equal: false, problem: `${peer.name}/${id}.ids has ${ids.length} ids, ${peer.name}.json says ${seg.count}` };
   const d = diff(ours, ids);
   return { equal: d.equal, diff: d };
 }
@@ -75,31 +87,32 @@ function checkPeer(outDir, peer, result, id, ours) {
 function compareSegment(outDir, ours, peers, id) {
   const o = ours.segments[id];
   const oursIds = members(outDir, 'ours', id);
-  const row = { segment: id, members: o.count, ours_median_ms: o.median_ms, problems: [], equal: true };
+  const row = { segment: id, members: o.count, ours_median_ms: o.median_ms, ours_per_user_us: ratio(o.median_ms * 1000, ours.users), problems: [], equal: true, peers: {} };
   if (oursIds === null) {
-    row.problems.push('missing ours/' + id + '.ids');
+    row.problems.push(`missing ours/${id}.ids`);
     row.equal = false;
   } else if (oursIds.length !== o.count) {
     row.problems.push(`ours/${id}.ids has ${oursIds.length} ids, ours.json says ${o.count}`);
     row.equal = false;
   }
-  const oursPerUser = ratio(o.median_ms * 1000, ours.users);
   for (const { peer, result } of peers) {
     const seg = result.segments?.[id];
-    if (peer.name === 'duckdb') {
-      row.duckdb_median_ms = seg?.median_ms ?? null;
-      row.duckdb_ratio = ratio(seg?.median_ms, o.median_ms);
+    const p = {};
+    if (peer.per_user) {
+      p.per_user_us = seg?.per_user_us ?? null;
+      p.ratio = ratio(p.per_user_us, row.ours_per_user_us);
     } else {
-      row.jre_per_user_us = seg?.per_user_us ?? null;
-      row.ours_per_user_us = oursPerUser;
-      row.jre_ratio = ratio(seg?.per_user_us, oursPerUser);
+      p.median_ms = seg?.median_ms ?? null;
+      p.ratio = ratio(p.median_ms, o.median_ms);
     }
-    if (oursIds === null) continue;
-    const check = checkPeer(outDir, peer, result, id, oursIds);
-    row[`${peer.name}_equal`] = check.equal;
-    if (check.diff) row[`${peer.name}_diff`] = check.diff;
-    if (check.problem) row.problems.push(`${peer.name}: ${check.problem}`);
-    if (!check.equal) row.equal = false;
+    if (oursIds !== null) {
+      const check = checkPeer(outDir, peer, result, id, oursIds);
+      p.equal = check.equal;
+      if (check.diff && !check.diff.equal) p.diff = check.diff;
+      if (check.problem) row.problems.push(`${peer.name}: ${check.problem}`);
+      if (!check.equal) row.equal = false;
+    }
+    row.peers[peer.name] = p;
   }
   return row;
 }
@@ -108,55 +121,91 @@ function compareSegment(outDir, ours, peers, id) {
 // Printing
 
 const fmt = (x, digits = 2) => (x === null || x === undefined ? 'n/a' : x.toFixed(digits));
-const fmtRatio = (x) => (x === null || x === undefined ? 'n/a' : `${x.toFixed(1)}x`);
+const fmtRatio = (x) => (x === null || x === undefined ? 'n/a' : x >= 100 ? `${x.toFixed(0)}x` : `${x.toFixed(1)}x`);
+const fmtS = (ms) => (Number.isFinite(ms) ? `${(ms / 1000).toFixed(1)} s` : 'n/a');
 
 /** The "sets equal" cell: yes, or NO with the first differing ids each way. */
-function equalCell(row, peers) {
+function equalCell(row) {
   if (row.equal) return 'yes';
   const parts = [...row.problems];
-  for (const { peer } of peers) {
-    const d = row[`${peer.name}_diff`];
-    if (d && !d.equal) {
-      parts.push(`${peer.name}: only ours ${d.only_ours_count} [${d.only_ours.join(' ')}], only ${peer.name} ${d.only_peer_count} [${d.only_peer.join(' ')}]`);
-    }
+  for (const [name, p] of Object.entries(row.peers)) {
+    const d = p.diff;
+    if (d) parts.push(`${name}: only ours ${d.only_ours_count} [${d.only_ours.join(' ')}], only ${name} ${d.only_peer_count} [${d.only_peer.join(' ')}]`);
   }
   return `NO ${parts.join('; ')}`;
 }
 
-function printTable(rows, peers, summaries) {
-  const hasDuck = peers.some((p) => p.peer.name === 'duckdb');
-  const hasJre = peers.some((p) => p.peer.name === 'jre');
-  const header = ['segment', 'members', 'ours median ms'];
-  if (hasDuck) header.push('DuckDB median ms', 'DuckDB/ours');
-  if (hasJre) header.push('jre us/user', 'ours us/user', 'jre/ours');
-  header.push('sets equal');
-  const lines = rows.map((r) => {
-    const cells = [r.segment, String(r.members), fmt(r.ours_median_ms, 3)];
-    if (hasDuck) cells.push(fmt(r.duckdb_median_ms), fmtRatio(r.duckdb_ratio));
-    if (hasJre) cells.push(fmt(r.jre_per_user_us), fmt(r.ours_per_user_us, 4), fmtRatio(r.jre_ratio));
-    cells.push(equalCell(r, peers));
-    return cells;
-  });
+function printTable(header, lines) {
   const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => (i < l.length - 1 ? l[i].length : 0))));
   const render = (cells) => cells.map((c, i) => (i === cells.length - 1 ? c : i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join(' | ');
   console.log(render(header));
   console.log(widths.map((w, i) => '-'.repeat(i === widths.length - 1 ? header[i].length : w)).join('-|-'));
   for (const l of lines) console.log(render(l));
+}
+
+function printSegments(rows, peers) {
+  const header = ['segment', 'members', 'ours ms'];
+  const hasPerUser = peers.some((p) => p.peer.per_user);
+  if (hasPerUser) header.push('ours us/user');
+  for (const { peer } of peers) header.push(peer.per_user ? `${peer.label} us/user` : `${peer.label} ms`, 'ratio');
+  header.push('sets equal');
+  const lines = rows.map((r) => {
+    const cells = [r.segment, String(r.members), fmt(r.ours_median_ms, 3)];
+    if (hasPerUser) cells.push(fmt(r.ours_per_user_us, 4));
+    for (const { peer } of peers) {
+      const p = r.peers[peer.name];
+      cells.push(peer.per_user ? fmt(p.per_user_us) : fmt(p.median_ms), fmtRatio(p.ratio));
+    }
+    cells.push(equalCell(r));
+    return cells;
+  });
+  printTable(header, lines);
+}
+
+function printSummary(summaries, peers) {
   console.log('');
-  for (const [name, s] of Object.entries(summaries)) {
-    console.log(`${name}: median ${fmtRatio(s.median)}, geometric mean ${fmtRatio(s.geomean)} over ${s.segments} segments`);
-  }
+  const header = ['ratio peer/ours', 'geometric mean', 'median', 'lowest', 'highest', 'segments'];
+  const lines = peers.map(({ peer }) => {
+    const s = summaries[peer.name];
+    return [`${peer.label}${peer.per_user ? ' (per user)' : ''}`, fmtRatio(s.geomean), fmtRatio(s.median), fmtRatio(s.lowest), fmtRatio(s.highest), String(s.segments)];
+  });
+  printTable(header, lines);
+}
+
+function printBuild(build) {
+  console.log('');
+  const lines = build.map((b) => [b.side, fmtS(b.load_ms), fmtS(b.build_ms), `${b.engine ?? ''}: ${b.note ?? ''}`]);
+  printTable(['load / build (not in query times)', 'load', 'build', 'what'], lines);
 }
 
 // ---------------------------------------------------------------------------
+
+/** Load and build times of every side: ours (durable ingest, open) and each peer. */
+function buildTimes(ours, peers) {
+  const out = [{
+    side: 'ours', engine: 'Retarget',
+    load_ms: Number.isFinite(ours.ingest?.seconds) ? ours.ingest.seconds * 1000 : null,
+    build_ms: Number.isFinite(ours.open_first_query_s) ? ours.open_first_query_s * 1000 : null,
+    note: 'load = durable ingest of events.jsonl; build = open the store (index build) and answer the first query',
+  }];
+  for (const { peer, result } of peers) {
+    out.push({
+      side: peer.name, engine: result.engine ?? null, load_ms: result.load_ms ?? null, build_ms: result.build_ms ?? null,
+      note: peer.per_user ? 'load = per-user facts built from events.csv'
+        : result.form === 'tuned' ? 'load = events.csv into staging; build = facts, bitmaps, profiles'
+          : 'load = events.csv into the raw events table',
+    });
+  }
+  return out;
+}
 
 function main() {
   const args = parseCli(USAGE, { out: { required: true } });
   const outDir = args.out;
   const ours = readJson(path.join(outDir, 'ours.json'));
   if (!ours.segments || !Number.isFinite(ours.users)) throw new Error(`${path.join(outDir, 'ours.json')}: needs "segments" and numeric "users"`);
-  const peers = PEERS.filter((p) => fs.existsSync(path.join(outDir, p.file)))
-    .map((peer) => ({ peer, result: readJson(path.join(outDir, peer.file)) }));
+  const peers = PEERS.filter((p) => fs.existsSync(path.join(outDir, `${p.name}.json`)))
+    .map((peer) => ({ peer, result: readJson(path.join(outDir, `${peer.name}.json`)) }));
   if (peers.length === 0) console.log('(no peer results found: only ours)');
 
   // Rows in the suite's order (the peers write segments in that order), then any others of ours.
@@ -168,18 +217,22 @@ function main() {
     for (const id of Object.keys(result.segments ?? {})) if (!ours.segments[id]) extra.push(`${peer.name}: ${id}`);
   }
 
-  const summaries = {};
-  if (peers.some((p) => p.peer.name === 'duckdb')) summaries['DuckDB/ours'] = summary(rows.map((r) => r.duckdb_ratio));
-  if (peers.some((p) => p.peer.name === 'jre')) summaries['jre/ours (per user)'] = summary(rows.map((r) => r.jre_ratio));
-  printTable(rows, peers, summaries);
+  const summaries = Object.fromEntries(peers.map(({ peer }) => [peer.name, summary(rows.map((r) => r.peers[peer.name].ratio))]));
+  const build = buildTimes(ours, peers);
+  console.log(`${ours.manifest?.size ?? '?'}: ${ours.users} users, ${ours.manifest?.events ?? '?'} events; times are medians of warm runs, ratio = peer / ours`);
+  printSegments(rows, peers);
+  printSummary(summaries, peers);
+  printBuild(build);
   if (extra.length) console.log(`note: segments the engine did not run: ${extra.join(', ')}`);
 
   const ok = rows.every((r) => r.equal);
   writeJson(path.join(outDir, 'comparison.json'), {
+    size: ours.manifest?.size ?? null,
     users: ours.users,
-    peers: peers.map((p) => p.peer.name),
+    peers: peers.map(({ peer, result }) => ({ name: peer.name, label: peer.label, engine: result.engine ?? null, form: result.form ?? null, per_user: !!peer.per_user, settings: result.settings ?? null })),
     segments: rows,
     summary: summaries,
+    build,
     extra_peer_segments: extra,
     ok,
   });

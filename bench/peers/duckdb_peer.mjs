@@ -1,30 +1,23 @@
 #!/usr/bin/env node
-// DuckDB peer of the Retarget benchmark.
+// DuckDB peer of the Retarget benchmark, straightforward form.
 //
 //   node duckdb_peer.mjs --data DIR --suite bench/suite.yaml --out OUTDIR [--reps 5]
 //
 // Loads DIR/events.csv and DIR/users.csv into native DuckDB tables (in-memory
-// database, default threads; identical event rows collapse), translates each
-// segment of the suite into ONE SQL query that returns its member uids, and
-//   - runs the count query once to warm up,
-//   - fetches the members once and writes OUTDIR/duckdb/<segment>.ids
-//     (external ids, byte order),
-//   - times `SELECT count(*) FROM (<query>)` --reps times (median reported).
+// database, threads = the machine's cores; identical event rows collapse),
+// translates each segment of the suite into ONE SQL query over the raw event
+// rows (straight_sql.mjs: INTERSECT / UNION / EXCEPT over uid sets,
+// complements over U) and times it with the shared harness (harness.mjs:
+// warm-up, members to OUTDIR/duckdb/<segment>.ids, median of --reps count runs).
 // Writes OUTDIR/duckdb.json.
-//
-// Translation: every leaf becomes a query returning a set of uids; all / any /
-// not / exclude become INTERSECT / UNION / EXCEPT; complements (not, have:false,
-// is:false, blank:true, ...) are taken over U = every uid named by an event
-// (CTE `u`); a nested `segment` filter reads the referenced segment's CTE.
 
+import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { DuckDBInstance } from '@duckdb/node-api';
-import {
-  EVENT_COLUMNS, USER_COLUMNS, LAST_RECEIVED_CHANNEL, PROFILE_FLAG_EVENT, actionEvents,
-  checkHeader, controlVariationPairs, loadBenchInputs, median, parseCli, readFirstLine,
-  segmentDependencies, writeIds, writeJson,
-} from './semantics.mjs';
+import { EVENT_COLUMNS, USER_COLUMNS, checkHeader, loadBenchInputs, parseCli, readFirstLine } from './semantics.mjs';
+import { DIALECTS, SqlTranslator, lit } from './straight_sql.mjs';
+import { parseReps, runSegments, writeResult } from './harness.mjs';
 
 const USAGE = 'node duckdb_peer.mjs --data DIR --suite bench/suite.yaml --out OUTDIR [--reps 5]';
 
@@ -39,28 +32,7 @@ const EVENT_TYPES = {
 const USER_TYPES = { uid: 'INTEGER', user: 'VARCHAR', bucket: 'INTEGER' };
 
 // ---------------------------------------------------------------------------
-// SQL text helpers
-
-/** A SQL string literal. */
-const lit = (s) => `'${String(s).replaceAll("'", "''")}'`;
-
-/** A SQL numeric literal (checked finite). */
-function num(v) {
-  if (typeof v !== 'number' || !Number.isFinite(v)) throw new Error(`not a finite number: ${v}`);
-  return String(v);
-}
-
-/** `col IN (...)`, or FALSE for an empty list. */
-const inList = (col, values) => (values.length ? `${col} IN (${values.map(lit).join(', ')})` : 'FALSE');
-
-/** A quoted identifier. */
-const ident = (s) => `"${String(s).replaceAll('"', '""')}"`;
-
-/** The CTE name of a segment. */
-const segmentCte = (id) => ident(`seg:${id}`);
-
-/** Conjunction of SQL conditions. */
-const and = (...conds) => conds.filter(Boolean).map((c) => `(${c})`).join(' AND ');
+// Loading
 
 /** The read_csv call for a file with explicit column types; empty field = NULL. */
 function readCsv(file, types) {
@@ -68,247 +40,6 @@ function readCsv(file, types) {
   return `read_csv(${lit(file)}, header = true, delim = ',', quote = '"', escape = '"', ` +
     `nullstr = '', auto_detect = false, columns = {${columns}})`;
 }
-
-// ---------------------------------------------------------------------------
-// Translator: segment trees -> SQL
-
-/**
- * Translates normalised segment trees (semantics.mjs) into SQL. Each method
- * returns a complete SELECT that yields one column `uid` (a set of users).
- */
-class SqlTranslator {
-  constructor(catalog, suite, nowMs) {
-    this.catalog = catalog;
-    this.suite = suite;
-    this.nowMs = nowMs;
-    this.controlPairs = controlVariationPairs(catalog);
-  }
-
-  /** The full query of a segment: WITH u, the nested segments' CTEs, then the segment. */
-  segmentQuery(id) {
-    const ctes = [['u', 'SELECT DISTINCT uid FROM events']];
-    for (const dep of segmentDependencies(this.suite, id)) ctes.push([segmentCte(dep), this.segmentBody(dep)]);
-    const with_ = ctes.map(([name, sql]) => `${name} AS (\n${sql}\n)`).join(',\n');
-    return `WITH ${with_}\n${this.segmentBody(id)}`;
-  }
-
-  /** A segment's own set: match EXCEPT (exclude_1 UNION ...). */
-  segmentBody(id) {
-    const seg = this.suite.segments.get(id);
-    const match = this.node(seg.matchTree);
-    if (seg.excludeTrees.length === 0) return match;
-    return this.except(match, this.union(seg.excludeTrees.map((t) => this.node(t))));
-  }
-
-  node(tree) {
-    switch (tree.op) {
-      case 'all': return this.intersect(tree.children.map((c) => this.node(c)));
-      case 'any': return this.union(tree.children.map((c) => this.node(c)));
-      case 'not': return this.complement(this.node(tree.child));
-      case 'leaf': return this.leaf(tree.leaf);
-      default: throw new Error(`unknown tree node ${tree.op}`);
-    }
-  }
-
-  // Set algebra. Every operand is parenthesised, so precedence never matters.
-  intersect(parts) { return parts.length ? parts.map((p) => `(${p})`).join('\nINTERSECT\n') : 'SELECT uid FROM u'; }
-  union(parts) { return parts.length ? parts.map((p) => `(${p})`).join('\nUNION\n') : 'SELECT uid FROM u WHERE FALSE'; }
-  except(a, b) { return `(${a})\nEXCEPT\n(${b})`; }
-  complement(sql) { return this.except('SELECT uid FROM u', sql); }
-  /** `sql` when positive, its complement over U otherwise (have/is/are: false). */
-  polarity(positive, sql) { return positive ? sql : this.complement(sql); }
-
-  /** Users with at least one event matching `cond`. */
-  having(cond) { return `SELECT DISTINCT uid FROM events WHERE ${cond}`; }
-
-  /** Users whose latest event matching `cond` satisfies the time bounds. */
-  timed(cond, bounds) {
-    if (bounds.blank !== undefined) return this.polarity(!bounds.blank, this.having(cond));
-    return `SELECT uid FROM events WHERE ${cond} GROUP BY uid HAVING ${this.timeCond('max(time_ms)', bounds)}`;
-  }
-
-  timeCond(expr, b) {
-    const parts = [];
-    if (b.lo !== undefined) parts.push(`${expr} ${b.loIncl ? '>=' : '>'} ${num(b.lo)}`);
-    if (b.hi !== undefined) parts.push(`${expr} ${b.hiIncl ? '<=' : '<'} ${num(b.hi)}`);
-    return parts.join(' AND ');
-  }
-
-  /** Events of the campaigns and Canvases (any step) carrying `tag`. */
-  taggedSources(tag) {
-    const t = this.catalog.tags.get(tag);
-    return `${inList('campaign', t.campaigns)} OR ${inList('canvas', t.canvases)}`;
-  }
-
-  /** canvas_entered events into a control variation of `canvas` (any Canvas when null). */
-  controlEntries(canvas) {
-    const pairs = this.controlPairs.filter(([k]) => canvas === null || k === canvas);
-    const pairConds = pairs.map(([k, v]) => and(`canvas = ${lit(k)}`, `variation = ${lit(v)}`));
-    return and(`type = 'canvas_entered'`, pairConds.length ? pairConds.join(' OR ') : 'FALSE');
-  }
-
-  leaf({ filter, params: p, time, attrType }) {
-    const translate = LEAF_SQL[filter];
-    if (!translate) throw new Error(`duckdb peer: no SQL translator for filter '${filter}'`);
-    return translate.call(this, p, time, attrType);
-  }
-}
-
-const interaction = (...conds) => and(`type = 'interaction'`, ...conds);
-const received = (...conds) => and(`type = 'received'`, ...conds);
-const actionIn = (action) => inList('action', actionEvents(action));
-const clickedAlias = (alias) => and(`action = 'clicked_email'`, `alias = ${lit(alias)}`);
-// conversion_event defaults to 0 (primary) when missing.
-const primaryConversion = (...conds) => and(`type = 'converted'`, 'conversion_event = 0 OR conversion_event IS NULL', ...conds);
-
-/** The latest value of a custom attribute per user: the value on the latest attributes row (NULL = absent). */
-const latestAttribute = (name) =>
-  `SELECT uid, arg_max_null(${ident(name)}, time_ms) AS v FROM events WHERE type = 'attributes' GROUP BY uid`;
-
-/** One translator per filter name: (params, timeBounds, attrType) -> SQL set of uids. `this` is the SqlTranslator. */
-const LEAF_SQL = {
-  // --- Interaction-dependent filters.
-  clicked_alias_in_campaign(p) {
-    return this.polarity(p.have, this.having(interaction(`campaign = ${lit(p.campaign)}`, clickedAlias(p.alias))));
-  },
-  clicked_alias_in_canvas_step(p) {
-    return this.polarity(p.have, this.having(interaction(
-      `canvas = ${lit(p.canvas)}`, `step = ${lit(p.step)}`, clickedAlias(p.alias))));
-  },
-  clicked_opened_campaign(p) {
-    return this.polarity(p.have, this.having(interaction(`campaign = ${lit(p.campaign)}`, actionIn(p.action))));
-  },
-  clicked_opened_step(p) {
-    return this.polarity(p.have, this.having(interaction(
-      `canvas = ${lit(p.canvas)}`, `step = ${lit(p.step)}`, actionIn(p.action))));
-  },
-  converted_campaign(p) {
-    // A primary conversion, not in the campaign's control group; for a recurring
-    // campaign the latest primary conversion must be at or after the latest receipt
-    // (or the user never received it).
-    const c = lit(p.campaign);
-    let converted;
-    if (this.catalog.campaigns.get(p.campaign).recurring) {
-      converted = `SELECT cv.uid FROM (SELECT uid, max(time_ms) AS t FROM events WHERE ${primaryConversion(`campaign = ${c}`)} GROUP BY uid) AS cv
-  LEFT JOIN (SELECT uid, max(time_ms) AS t FROM events WHERE ${received(`campaign = ${c}`)} GROUP BY uid) AS rc USING (uid)
-  WHERE rc.t IS NULL OR cv.t >= rc.t`;
-    } else {
-      converted = this.having(primaryConversion(`campaign = ${c}`));
-    }
-    const control = this.having(and(`type = 'control'`, `campaign = ${c}`));
-    return this.polarity(p.have, this.except(converted, control));
-  },
-  converted_canvas(p) {
-    return this.polarity(p.have, this.having(primaryConversion(`canvas = ${lit(p.canvas)}`)));
-  },
-  entered_canvas_variation(p) {
-    return this.polarity(p.have, this.having(and(
-      `type = 'canvas_entered'`, `canvas = ${lit(p.canvas)}`, `variation = ${lit(p.variation)}`)));
-  },
-  in_campaign_control_group(p) {
-    return this.polarity(p.are, this.having(and(`type = 'control'`, `campaign = ${lit(p.campaign)}`)));
-  },
-  in_canvas_control_group(p) {
-    // Only users who entered the Canvas: are:false = entered, never a control variation.
-    const control = this.having(this.controlEntries(p.canvas));
-    if (p.are) return control;
-    return this.except(this.having(and(`type = 'canvas_entered'`, `canvas = ${lit(p.canvas)}`)), control);
-  },
-  last_received_campaign(p, time) {
-    return this.timed(received(`campaign = ${lit(p.campaign)}`), time);
-  },
-  last_received_canvas_step(p, time) {
-    return this.timed(received(`canvas = ${lit(p.canvas)}`, `step = ${lit(p.step)}`), time);
-  },
-  received_campaign_variant(p) {
-    return this.polarity(p.have, this.having(received(`campaign = ${lit(p.campaign)}`, `variant = ${lit(p.variant)}`)));
-  },
-  received_campaign(p) {
-    return this.polarity(p.have, this.having(received(`campaign = ${lit(p.campaign)}`)));
-  },
-  received_canvas_step(p) {
-    return this.polarity(p.have, this.having(received(`canvas = ${lit(p.canvas)}`, `step = ${lit(p.step)}`)));
-  },
-  received_tagged(p) {
-    return this.polarity(p.have, this.having(received(this.taggedSources(p.tag))));
-  },
-  clicked_opened_tagged(p) {
-    return this.polarity(p.have, this.having(interaction(this.taggedSources(p.tag), actionIn(p.action))));
-  },
-  last_received_tagged(p, time) {
-    return this.timed(received(this.taggedSources(p.tag)), time);
-  },
-
-  // --- Profile-level filters.
-  clicked_alias_any(p) {
-    return this.polarity(p.have, this.having(interaction(clickedAlias(p.alias))));
-  },
-  feature_flag(p) {
-    // Latest state of the flag; never set = disabled, so enabled:false = not (latest is true).
-    const enabled = `SELECT uid FROM events WHERE ${and(`type = 'feature_flag'`, `flag = ${lit(p.flag)}`)}
-  GROUP BY uid HAVING arg_max_null(enabled, time_ms) IS TRUE`;
-    return this.polarity(p.enabled, enabled);
-  },
-  hard_bounced(p) { return this.polarity(p.is, this.having(`type = ${lit(PROFILE_FLAG_EVENT.hard_bounced)}`)); },
-  marked_spam(p) { return this.polarity(p.is, this.having(`type = ${lit(PROFILE_FLAG_EVENT.marked_spam)}`)); },
-  invalid_phone(p) { return this.polarity(p.is, this.having(`type = ${lit(PROFILE_FLAG_EVENT.invalid_phone)}`)); },
-  never_received(p) {
-    return this.polarity(!p.is, this.having(received()));
-  },
-  last_engaged(p, time) { return this.timed(interaction(), time); },
-  last_enrolled_control_group(p, time) {
-    return this.timed(`type = 'control' OR (${this.controlEntries(null)})`, time);
-  },
-  last_in_app_impression(p, time) { return this.timed(interaction(`action = 'viewed_in_app'`), time); },
-  last_received_any(p, time) { return this.timed(received(), time); },
-  last_received_email(p, time) { return this.timed(received(`channel = 'email'`), time); },
-  last_received_push(p, time) { return this.timed(received(`channel = 'push'`), time); },
-  last_received_sms(p, time) { return this.timed(received(`channel = 'sms'`), time); },
-  last_received_webhook(p, time) { return this.timed(received(`channel = 'webhook'`), time); },
-  last_received_whatsapp(p, time) { return this.timed(received(`channel = 'whatsapp'`), time); },
-  last_sms_inbound_keyword(p, time) {
-    return this.timed(and(`type = 'sms_inbound'`, `subscription_group = ${lit(p.subscription_group)}`,
-      `keyword_category = ${lit(p.keyword_category)}`), time);
-  },
-  last_viewed_news_feed(p, time) { return this.timed(`type = 'news_feed_view'`, time); },
-  news_feed_view_count(p) {
-    // Distinct views (the table holds distinct rows); users with none count 0.
-    const op = COUNT_OPS[p.op];
-    return `SELECT u.uid FROM u LEFT JOIN (SELECT uid, count(*) AS n FROM events WHERE type = 'news_feed_view' GROUP BY uid) AS nf
-  USING (uid) WHERE coalesce(nf.n, 0) ${op} ${num(p.value)}`;
-  },
-
-  // --- General filters.
-  custom_attribute(p, time, attrType) {
-    const value = attrType === 'number' ? num : lit;
-    const attr = latestAttribute(p.name);
-    const where = (cond) => `SELECT uid FROM (${attr}) AS a WHERE ${cond}`;
-    switch (p.op) {
-      case 'equals': return where(`v = ${value(p.value)}`);
-      case 'not_equals': return this.complement(where(`v = ${value(p.value)}`)); // also users lacking it
-      case 'more_than': return where(`v > ${value(p.value)}`);
-      case 'less_than': return where(`v < ${value(p.value)}`);
-      case 'in': return where(inList('v', p.value));
-      case 'not_in': return this.complement(where(inList('v', p.value))); // also users lacking it
-      case 'matches': return where(`regexp_matches(v, ${lit(p.value)})`);
-      case 'exists': return where('v IS NOT NULL');
-      case 'not_exists': return this.complement(where('v IS NOT NULL'));
-      default: throw new Error(`custom_attribute: unsupported op '${p.op}'`);
-    }
-  },
-  segment(p) {
-    return this.polarity(p.in, `SELECT uid FROM ${segmentCte(p.id)}`);
-  },
-  random_bucket(p) {
-    // The bucket comes from users.csv; restricted to U like every other set.
-    return `SELECT uid FROM users WHERE bucket ${COUNT_OPS[p.op]} ${num(p.value)} AND uid IN (SELECT uid FROM u)`;
-  },
-};
-
-const COUNT_OPS = { equals: '=', more_than: '>', less_than: '<' };
-
-// ---------------------------------------------------------------------------
-// Running
 
 /** Creates the native tables; returns the load time in ms. */
 async function loadTables(conn, dataDir) {
@@ -322,6 +53,9 @@ async function loadTables(conn, dataDir) {
   await conn.run(`CREATE TABLE users AS SELECT * FROM ${readCsv(usersFile, USER_TYPES)}`);
   return performance.now() - t0;
 }
+
+// ---------------------------------------------------------------------------
+// Running
 
 /** Runs a query and returns its rows (arrays). */
 async function rows(conn, sql) {
@@ -343,47 +77,34 @@ async function memberIds(conn, sql) {
   });
 }
 
-/** Warm-up, members, then `reps` timed count runs. */
-async function runSegment(conn, id, sql, reps, outDir) {
-  await count(conn, sql); // warm-up
-  const ids = await memberIds(conn, sql);
-  writeIds(path.join(outDir, 'duckdb', `${id}.ids`), ids);
-  const runs = [];
-  let n = -1;
-  for (let r = 0; r < reps; r++) {
-    const t0 = performance.now();
-    n = await count(conn, sql);
-    runs.push(performance.now() - t0);
-  }
-  if (n !== ids.length) throw new Error(`segment ${id}: count ${n} but ${ids.length} members fetched`);
-  return { count: n, median_ms: median(runs), runs_ms: runs, sql };
-}
-
 async function main() {
   const args = parseCli(USAGE, {
     data: { required: true }, suite: { required: true }, out: { required: true }, reps: { default: '5' },
   });
-  const reps = Number(args.reps);
-  if (!Number.isInteger(reps) || reps < 1) throw new Error(`--reps must be a positive integer (got ${args.reps})`);
+  const reps = parseReps(args.reps);
   const { catalog, suite, nowMs } = loadBenchInputs(args.data, args.suite);
-  const translator = new SqlTranslator(catalog, suite, nowMs);
+  const translator = new SqlTranslator(DIALECTS.duckdb, catalog, suite, nowMs);
   const queries = suite.order.map((id) => [id, translator.segmentQuery(id)]); // fail before loading
 
-  const instance = await DuckDBInstance.create(':memory:');
+  const threads = os.availableParallelism();
+  const instance = await DuckDBInstance.create(':memory:', { threads: String(threads) });
   const conn = await instance.connect();
   const loadMs = await loadTables(conn, args.data);
   const [[events]] = await rows(conn, 'SELECT count(*) FROM events');
-  console.log(`duckdb: loaded ${Number(events)} distinct events in ${loadMs.toFixed(0)} ms`);
+  console.log(`duckdb: loaded ${Number(events)} distinct events in ${loadMs.toFixed(0)} ms (${threads} threads)`);
 
-  const segments = {};
-  for (const [id, sql] of queries) {
-    const r = await runSegment(conn, id, sql, reps, args.out);
-    segments[id] = r;
-    console.log(`duckdb ${id.padEnd(30)} ${String(r.count).padStart(9)} members  median ${r.median_ms.toFixed(2)} ms`);
-  }
-  writeJson(path.join(args.out, 'duckdb.json'), { peer: 'duckdb', load_ms: loadMs, segments });
+  const peer = { name: 'duckdb', count: (sql) => count(conn, sql), members: (sql) => memberIds(conn, sql) };
+  const segments = await runSegments(peer, queries, reps, args.out);
+  writeResult(args.out, 'duckdb', {
+    engine: `DuckDB ${await version(conn)}`, form: 'straightforward', load_ms: loadMs, build_ms: 0, threads,
+  }, segments);
   conn.closeSync();
   instance.closeSync();
+}
+
+async function version(conn) {
+  const [[v]] = await rows(conn, 'SELECT version()');
+  return String(v);
 }
 
 main().catch((e) => {

@@ -19,6 +19,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import readline from 'node:readline';
+import { createRequire } from 'node:module';
 import { performance } from 'node:perf_hooks';
 import { Engine } from 'json-rules-engine';
 import {
@@ -462,7 +463,11 @@ async function main() {
     segments[id] = { count: members.length, total_ms: totalMs, per_user_us: perUserUs };
     console.log(`jre ${id.padEnd(30)} ${String(members.length).padStart(9)} members  ${totalMs.toFixed(0)} ms  ${perUserUs.toFixed(2)} us/user`);
   }
-  writeJson(path.join(args.out, 'jre.json'), { peer: 'json-rules-engine', users: all.length, load_ms: loadMs, segments });
+  const require = createRequire(import.meta.url);
+  writeJson(path.join(args.out, 'jre.json'), {
+    peer: 'json-rules-engine', engine: `json-rules-engine ${require('json-rules-engine/package.json').version}`,
+    form: 'per user', users: all.length, load_ms: loadMs, build_ms: 0, segments,
+  });
 }
 
 main().catch((e) => {
