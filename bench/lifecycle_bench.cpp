@@ -26,8 +26,8 @@ double ms_since(Clock::time_point t) { return std::chrono::duration<double, std:
 retarget::EngineOptions options(const std::string& dir, std::int64_t now) {
   retarget::EngineOptions o;
   o.data_dir = dir;
-  o.default_plugin_dirs = false;
-  o.extra_plugin_dirs = {RETARGET_PLUGIN_DIR};
+  // The plugins beside the binary (<bin>/../lib/retarget/plugins), as for `retarget`.
+  o.default_plugin_dirs = true;
   o.now_ms = now;
   return o;
 }

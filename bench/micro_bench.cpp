@@ -377,8 +377,8 @@ std::size_t line_count(std::string_view text) {
 retarget::Result<std::unique_ptr<retarget::Engine>> open_engine() {
   retarget::EngineOptions o;
   o.data_dir = ":memory:";
-  o.default_plugin_dirs = false;
-  o.extra_plugin_dirs = {RETARGET_PLUGIN_DIR};
+  // The plugins beside the binary (<bin>/../lib/retarget/plugins), as for `retarget`.
+  o.default_plugin_dirs = true;
   o.now_ms = now_ms();
   o.threads = 1;
   auto engine = retarget::Engine::Open(o);

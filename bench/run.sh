@@ -66,31 +66,12 @@ step() {
   return 0
 }
 
-# The engine's benchmark programs load the filter plugins from the directory
-# compiled into them (RETARGET_PLUGIN_DIR, the build tree they were built in),
-# not from beside the binary. Prebuilt binaries whose build tree now holds other
-# plugins (a newer ABI, or none) are run in a private mount namespace where the
-# prebuilt plugins ($bin/../lib/retarget/plugins) are bound over that directory;
-# nothing outside the namespace changes.
-overlay=()
-prebuilt_plugins() {
-  local plugins compiled
-  plugins="$(cd "$bin/../lib/retarget/plugins" 2>/dev/null && pwd)" ||
-    { echo "bench/run.sh: no plugins beside the prebuilt binaries ($bin/../lib/retarget/plugins)" >&2; exit 1; }
-  compiled="$(grep -aom1 '/[[:alnum:]_./+-]*/lib/retarget/plugins' "$bin/retarget_suite_bench" || true)"
-  [[ -n "$compiled" && "$compiled" != "$plugins" ]] || return 0
-  if [[ ! -d "$compiled" ]] || ! command -v unshare >/dev/null || [[ "$(id -u)" != 0 ]]; then
-    echo "bench/run.sh: $bin/retarget_suite_bench loads plugins from $compiled (compiled in);" \
-      "running it with $plugins needs that directory to exist, unshare and root" >&2
-    exit 1
-  fi
-  echo "the bench programs load plugins from $compiled (compiled in): bound to $plugins in a private mount namespace"
-  overlay=(unshare --mount --propagation private -- sh -c 'mount --bind "$1" "$2" && shift 2 && exec "$@"' sh "$plugins" "$compiled")
-}
+# The engine's benchmark programs load the filter plugins from beside their
+# binary (<bin>/../lib/retarget/plugins), as `retarget` does.
 engine() {  # program args...: one of the engine's benchmark programs
   local prog="$bin/$1"
   shift
-  "${overlay[@]}" "$prog" "$@"
+  "$prog" "$@"
 }
 
 if [[ -n "${RETARGET_BENCH_BIN:-}" ]]; then
@@ -99,7 +80,8 @@ if [[ -n "${RETARGET_BENCH_BIN:-}" ]]; then
   for b in retarget_bench_gen retarget_suite_bench retarget_lifecycle_bench; do
     [[ -x "$bin/$b" ]] || { echo "bench/run.sh: $bin/$b is missing" >&2; exit 1; }
   done
-  prebuilt_plugins
+  [[ -d "$bin/../lib/retarget/plugins" ]] ||
+    { echo "bench/run.sh: no plugins beside the prebuilt binaries ($bin/../lib/retarget/plugins)" >&2; exit 1; }
 else
   bin="$root/build/release/bin"
   step "build (release: benchmark programs and filter plugins)"

@@ -70,8 +70,8 @@ T must(retarget::Result<T> r, const std::string& what) {
 std::unique_ptr<Engine> open_engine(const std::string& store, std::int64_t now, unsigned threads) {
   retarget::EngineOptions o;
   o.data_dir = store;
-  o.default_plugin_dirs = false;
-  o.extra_plugin_dirs = {RETARGET_PLUGIN_DIR};
+  // The plugins beside the binary (<bin>/../lib/retarget/plugins), as for `retarget`.
+  o.default_plugin_dirs = true;
   o.now_ms = now;
   if (threads) o.threads = threads;
   return must(Engine::Open(o), "open " + store);
