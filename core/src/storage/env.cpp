@@ -24,19 +24,27 @@ class PosixWritableFile final : public WritableFile {
   ~PosixWritableFile() override {
     if (fd_ >= 0) ::close(fd_);
   }
-  Status append(std::string_view bytes) override {
+  Status append(std::string_view bytes) override { return write_at(size_, bytes); }
+  Status write_at(std::uint64_t offset, std::string_view bytes) override {
     const char* p = bytes.data();
     std::size_t left = bytes.size();
+    std::uint64_t at = offset;
     while (left > 0) {
-      ssize_t n = ::write(fd_, p, left);
+      ssize_t n = ::pwrite(fd_, p, left, static_cast<off_t>(at));
       if (n < 0) {
         if (errno == EINTR) continue;
         return io_error("cannot write", path_);
       }
       p += n;
+      at += static_cast<std::uint64_t>(n);
       left -= static_cast<std::size_t>(n);
-      size_ += static_cast<std::uint64_t>(n);
     }
+    size_ = std::max(size_, at);
+    return Status::Ok();
+  }
+  Status truncate(std::uint64_t size) override {
+    if (::ftruncate(fd_, static_cast<off_t>(size)) != 0) return io_error("cannot truncate", path_);
+    size_ = size;
     return Status::Ok();
   }
   Status sync() override {
@@ -78,7 +86,7 @@ class PosixEnv final : public Env {
     return std::unique_ptr<WritableFile>(new PosixWritableFile(path, fd, 0));
   }
   Result<std::unique_ptr<WritableFile>> reopen_for_append(const std::string& path) override {
-    int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
+    int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
     if (fd < 0) return io_error("cannot open", path);
     struct stat st {};
     if (::fstat(fd, &st) != 0) {

@@ -46,10 +46,13 @@ class WritableFile {
  public:
   virtual ~WritableFile() = default;
   virtual Status append(std::string_view bytes) = 0;
+  // Writes at a position (over bytes already there, or past the end).
+  virtual Status write_at(std::uint64_t offset, std::string_view bytes) = 0;
+  virtual Status truncate(std::uint64_t size) = 0;
   // Makes everything appended so far durable.
   virtual Status sync() = 0;
   virtual Status close() = 0;
-  virtual std::uint64_t size() const = 0;
+  virtual std::uint64_t size() const = 0;  // the file's size (the furthest byte written)
 };
 
 // An exclusive lock on the data directory, released when destroyed.

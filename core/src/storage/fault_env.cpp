@@ -14,11 +14,14 @@ class FaultFile final : public WritableFile {
  public:
   FaultFile(FaultInjectionEnv& env, std::string path, std::unique_ptr<WritableFile> base)
       : env_(env), path_(std::move(path)), base_(std::move(base)) {}
-  Status append(std::string_view bytes) override {
+  Status append(std::string_view bytes) override { return write_at(base_->size(), bytes); }
+  Status write_at(std::uint64_t offset, std::string_view bytes) override {
     Status s = env_.charge(bytes.size(), path_);
     if (!s.ok()) return s;
-    return base_->append(bytes);
+    env_.written(path_, offset, bytes.size());
+    return base_->write_at(offset, bytes);
   }
+  Status truncate(std::uint64_t size) override { return base_->truncate(size); }
   Status sync() override {
     if (env_.syncs_fail()) return Status::IoError("cannot sync '" + path_ + "': Input/output error (injected)");
     Status s = base_->sync();
@@ -57,6 +60,12 @@ Status FaultInjectionEnv::charge(std::size_t bytes, const std::string& path) {
 void FaultInjectionEnv::synced(const std::string& path, std::uint64_t size) {
   std::lock_guard lock(mu_);
   synced_[path] = size;
+  unsynced_ranges_.erase(path);
+}
+
+void FaultInjectionEnv::written(const std::string& path, std::uint64_t offset, std::uint64_t length) {
+  std::lock_guard lock(mu_);
+  unsynced_ranges_[path].emplace_back(offset, length);
 }
 
 Result<std::unique_ptr<WritableFile>> FaultInjectionEnv::new_writable(const std::string& path) {
@@ -117,11 +126,21 @@ void FaultInjectionEnv::drop_unsynced() {
   for (const auto& path : unsynced_names_) base_->remove(path);
   for (const auto& [path, size] : synced_)
     if (!unsynced_names_.count(path) && base_->exists(path)) {
+      // Writes since the last sync are lost: over old bytes (the disk held
+      // zeros there: a log's preallocated runway) and past the synced end.
+      auto ranges = unsynced_ranges_.find(path);
+      if (ranges != unsynced_ranges_.end()) {
+        auto f = base_->reopen_for_append(path);
+        if (f.ok())
+          for (const auto& [off, len] : ranges->second)
+            if (off < size) (*f)->write_at(off, std::string(std::min(len, size - off), '\0'));
+      }
       auto now = base_->file_size(path);
       if (now.ok() && *now > size) base_->truncate(path, size);
     }
   for (const auto& path : unsynced_names_) synced_.erase(path);
   unsynced_names_.clear();
+  unsynced_ranges_.clear();
 }
 
 }  // namespace retarget::storage

@@ -15,6 +15,7 @@
 #include <map>
 #include <mutex>
 #include <set>
+#include <vector>
 
 #include "storage/env.hpp"
 
@@ -55,6 +56,7 @@ class FaultInjectionEnv final : public Env {
   Status charge(std::size_t bytes, const std::string& path);
   bool syncs_fail() const { return fail_syncs_; }
   void synced(const std::string& path, std::uint64_t size);
+  void written(const std::string& path, std::uint64_t offset, std::uint64_t length);
 
  private:
   Env* base_;
@@ -64,6 +66,7 @@ class FaultInjectionEnv final : public Env {
   std::int64_t space_left_ = -1;                 // guarded by mu_; -1 = no limit
   std::map<std::string, std::uint64_t> synced_;  // guarded by mu_: file -> durable size
   std::set<std::string> unsynced_names_;         // guarded by mu_: created since their dir was synced
+  std::map<std::string, std::vector<std::pair<std::uint64_t, std::uint64_t>>> unsynced_ranges_;  // guarded by mu_
 };
 
 }  // namespace retarget::storage

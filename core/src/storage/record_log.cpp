@@ -47,13 +47,27 @@ Result<std::unique_ptr<LogWriter>> LogWriter::Create(Env& env, const std::string
   put64(header, number);
   Status s = (*f)->append(header);
   if (!s.ok()) return s;
-  return std::unique_ptr<LogWriter>(new LogWriter(path, std::move(f).value()));
+  return std::unique_ptr<LogWriter>(new LogWriter(path, std::move(f).value(), header.size()));
 }
 
-Result<std::unique_ptr<LogWriter>> LogWriter::Append(Env& env, const std::string& path) {
+Result<std::unique_ptr<LogWriter>> LogWriter::Append(Env& env, const std::string& path, std::uint64_t end) {
   auto f = env.reopen_for_append(path);
   if (!f.ok()) return f.status();
-  return std::unique_ptr<LogWriter>(new LogWriter(path, std::move(f).value()));
+  std::uint64_t size = (*f)->size();
+  if (size > end) {
+    // A torn record (or an old runway): zeros, so that nothing of it is read again.
+    Status s = (*f)->write_at(end, std::string(static_cast<std::size_t>(size - end), '\0'));
+    if (s.ok()) s = (*f)->sync();
+    if (!s.ok()) return s;
+  }
+  return std::unique_ptr<LogWriter>(new LogWriter(path, std::move(f).value(), end));
+}
+
+Status LogWriter::finish() {
+  Status s = file_->truncate(end_);
+  if (s.ok()) s = file_->sync();
+  if (s.ok()) s = file_->close();
+  return s;
 }
 
 Status LogWriter::add(std::uint8_t type, std::string_view payload) {
@@ -66,7 +80,15 @@ Status LogWriter::add(std::uint8_t type, std::string_view payload) {
   scratch_.append(payload);
   std::uint32_t crc = crc32c::mask(crc32c::extend(0, scratch_.data() + 4, scratch_.size() - 4));
   std::memcpy(scratch_.data(), &crc, 4);
-  return file_->append(scratch_);  // one write: a crash tears at most this record
+  constexpr std::uint64_t kRunway = 1 << 20;
+  if (scratch_.size() < kRunway / 4 && end_ + scratch_.size() > file_->size()) {
+    // Zeros ahead of small records: later syncs flush data only.
+    Status s = file_->write_at(file_->size(), std::string(kRunway, '\0'));
+    if (!s.ok()) return s;
+  }
+  Status s = file_->write_at(end_, scratch_);  // one write: a crash tears at most this record
+  if (s.ok()) end_ += scratch_.size();
+  return s;
 }
 
 LogContents parse_log(std::string_view b, const std::string& path, bool last, bool salvage,

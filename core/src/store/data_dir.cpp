@@ -492,6 +492,7 @@ Status DataDir::collect_garbage() {
     bool table = n.size() == 24 && n.substr(20) == ".rtt";
     if (table && live.count(std::stoull(n.substr(0, 20)))) continue;
     if (!table && n.find(".tmp") == std::string::npos) continue;
+    if (in_progress_.count("tables/" + n)) continue;
     readers_.erase(table ? std::stoull(n.substr(0, 20)) : 0);
     env_->remove(dir_ + "/tables/" + n);
   }
@@ -500,7 +501,7 @@ Status DataDir::collect_garbage() {
   auto arch = env_->list(dir_ + "/archive");
   if (!arch.ok()) return arch.status();
   for (const auto& n : *arch)
-    if (!archive_files.count(n)) env_->remove(dir_ + "/archive/" + n);
+    if (!archive_files.count(n) && !in_progress_.count("archive/" + n)) env_->remove(dir_ + "/archive/" + n);
   return Status::Ok();
 }
 
@@ -509,11 +510,21 @@ Status DataDir::collect_garbage() {
 Status DataDir::archive_source(const std::string& key, const std::vector<ColumnImage>& columns, const Roaring& users,
                                const std::function<void(std::uint64_t, std::uint64_t)>& progress) {
   std::uint64_t n;
+  std::string name;
   {
     std::lock_guard lock(files_mu_);
     n = manifest_->take_file_number();
+    name = hex(key) + "-" + std::to_string(n) + ".rta";
+    in_progress_.insert("archive/" + name);
   }
-  std::string name = hex(key) + "-" + std::to_string(n) + ".rta";
+  struct Done {
+    DataDir& d;
+    std::string f;
+    ~Done() {
+      std::lock_guard lock(d.files_mu_);
+      d.in_progress_.erase(f);
+    }
+  } release_when_done{*this, "archive/" + name};
   std::string path = dir_ + "/archive/" + name;
   auto w = storage::TableWriter::Create(*env_, path);
   if (!w.ok()) return w.status();
@@ -610,7 +621,16 @@ Status DataDir::unarchive_source(const std::string& key, const std::vector<Colum
   {
     std::lock_guard lock(files_mu_);
     t = manifest_->take_file_number();
+    in_progress_.insert("tables/" + numbered(t, ".rtt"));
   }
+  struct Done {
+    DataDir& d;
+    std::string f;
+    ~Done() {
+      std::lock_guard lock(d.files_mu_);
+      d.in_progress_.erase(f);
+    }
+  } release_when_done{*this, "tables/" + numbered(t, ".rtt")};
   auto w = storage::TableWriter::Create(*env_, table_path(t));
   if (!w.ok()) return w.status();
   nlohmann::json ids = nlohmann::json::object();
@@ -659,19 +679,19 @@ std::vector<StoreProblem> DataDir::check() {
   auto add = [&](const Status& s, const std::string& file) {
     if (!s.ok()) out.push_back({file, 0, s.message()});
   };
-  auto state = Manifest::Read(*env_, dir_);
-  if (!state.ok()) {
-    add(state.status(), dir_ + "/RETARGET-MANIFEST");
+  // One consistent view: moves wait until the check is done.
+  std::lock_guard lock(files_mu_);
+  auto on_disk = Manifest::Read(*env_, dir_);
+  if (!on_disk.ok()) {
+    add(on_disk.status(), dir_ + "/RETARGET-MANIFEST");
     return out;
   }
+  const ManifestState* state = manifest_ ? &manifest_->state() : &read_state_;
   std::set<std::uint64_t> tables;
-  {
-    std::lock_guard lock(files_mu_);
-    for (const auto& [id, e] : columns_) tables.insert(e.table);
-    for (const auto& [k, t] : analytics_) tables.insert(t);
-    for (const auto& [t, n] : user_segments_) tables.insert(t);
-    for (std::uint64_t t : hash_segments_) tables.insert(t);
-  }
+  for (const auto& [id, e] : columns_) tables.insert(e.table);
+  for (const auto& [k, t] : analytics_) tables.insert(t);
+  for (const auto& [t, n] : user_segments_) tables.insert(t);
+  for (std::uint64_t t : hash_segments_) tables.insert(t);
   if (state->checkpoint) tables.insert(*state->checkpoint);
   for (const auto& [id, loc] : state->restored_columns) tables.insert(loc.table);
   for (std::uint64_t t : tables) {

@@ -168,6 +168,8 @@ class DataDir {
   std::uint64_t persisted_hashes_ = 0;
   std::map<std::uint64_t, std::shared_ptr<const storage::TableReader>> readers_;
   std::uint64_t checkpoints_since_full_ = 0;
+  // Files being written that no edit names yet: garbage collection leaves them.
+  std::set<std::string> in_progress_;
 };
 
 }  // namespace retarget::store

@@ -54,12 +54,8 @@ Result<std::unique_ptr<Wal>> Wal::Open(storage::Env& env, const std::string& dir
   std::unique_ptr<Wal> w(new Wal(env, dir));
   if (tail.last_file != 0 && tail.last_file_valid >= storage::kLogHeaderBytes) {
     std::string path = dir + "/" + wal_file_name(tail.last_file);
-    if (tail.torn_bytes) {
-      // Drop the torn record: it was never acknowledged.
-      Status s = env.truncate(path, tail.last_file_valid);
-      if (!s.ok()) return s;
-    }
-    auto writer = storage::LogWriter::Append(env, path);
+    // A torn record (never acknowledged) is overwritten with zeros.
+    auto writer = storage::LogWriter::Append(env, path, tail.last_file_valid);
     if (!writer.ok()) return writer.status();
     w->writer_ = std::move(writer).value();
     w->number_ = tail.last_file;
@@ -81,8 +77,8 @@ Status Wal::append(RecordType type, std::string_view payload) {
 }
 
 Result<LogPosition> Wal::roll() {
-  Status s = writer_->sync();
-  if (s.ok()) s = writer_->close();
+  // A file that is not the newest ends at its last record (no runway).
+  Status s = writer_->finish();
   if (!s.ok()) return s;
   std::uint64_t next = number_ + 1;
   auto writer = storage::LogWriter::Create(env_, dir_ + "/" + wal_file_name(next), next);
