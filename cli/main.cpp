@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <functional>
@@ -64,8 +65,15 @@ void print_diagnostics(const Diagnostics& d) {
   for (const auto& item : d.items()) std::cerr << item.to_string() << "\n";
 }
 
-int run_with_engine(const Globals& g, const std::function<int(Engine&)>& body) {
-  retarget::EngineOptions options;
+// What a command does with the data directory.
+enum class Access {
+  kRead,    // only reads: opened read-only (no lock: works while a service writes); must exist
+  kWrite,   // changes it: takes the lock (created when missing)
+  kNoData,  // needs none (plugins, schema): read-only when it exists, else nothing
+};
+
+// The engine options of the global flags; false (after a message) on a bad flag.
+bool engine_options(const Globals& g, retarget::EngineOptions& options) {
   options.config_path = g.config;
   options.data_dir = g.data_dir;
   options.extra_plugin_dirs = g.plugin_dirs;
@@ -74,12 +82,50 @@ int run_with_engine(const Globals& g, const std::function<int(Engine&)>& body) {
     auto t = retarget::parse_time_ms(g.now);
     if (!t) {
       std::cerr << "retarget: --now '" << g.now << "' is not an RFC 3339 time such as 2026-06-01T00:00:00Z\n";
-      return kBadInput;
+      return false;
     }
     options.now_ms = *t;
   }
+  return true;
+}
+
+// The data directory a command uses: --data-dir, else the config's.
+std::string data_dir_of(const retarget::EngineOptions& options) {
+  if (options.data_dir) return *options.data_dir;
+  if (options.config_path.empty()) return retarget::Config{}.data_dir;
+  Diagnostics d;
+  return retarget::load_config(options.config_path, d).data_dir;
+}
+
+// Set for a read-only open of a durable directory: when its state was written.
+std::optional<std::string> g_as_of;
+
+int run_with_engine(const Globals& g, Access access, const std::function<int(Engine&)>& body) {
+  retarget::EngineOptions options;
+  if (!engine_options(g, options)) return kBadInput;
+  // The one-process form writes (catalog and events first).
+  if (!g.catalogs.empty() || !g.events.empty()) access = Access::kWrite;
+  std::string dir = data_dir_of(options);
+  if (dir != ":memory:" && access != Access::kWrite) {
+    std::error_code ec;
+    if (!std::filesystem::exists(dir, ec)) {
+      if (access == Access::kNoData) {
+        options.data_dir = ":memory:";  // nothing is created for a command that only reads
+      } else {
+        std::cerr << "retarget: no data directory at '" << dir
+                  << "' (a command that writes creates it: catalog apply, ingest, rules apply; or pass --data-dir)\n";
+        return kBadInput;
+      }
+    } else {
+      options.read_only = true;
+    }
+  }
   auto engine = Engine::Open(options);
   if (!engine.ok()) return report(engine.status());
+  if ((*engine)->read_only()) {
+    g_as_of = retarget::format_time_ms((*engine)->as_of_ms());
+    std::cerr << "as of: " << *g_as_of << "\n";
+  }
   for (const auto& r : (*engine)->refused_plugins())
     std::cerr << "retarget: warning: plugin " << r.library << " refused: " << r.reason << "\n";
   for (const auto& c : g.catalogs) {
@@ -158,7 +204,7 @@ int main(int argc, char** argv) {
   std::string plugins_format = "text";
   plugins->add_option("--format", plugins_format, "text or json")->check(CLI::IsMember({"text", "json"}));
   plugins->callback([&] {
-    code = run_with_engine(g, [&](Engine& e) {
+    code = run_with_engine(g, Access::kNoData, [&](Engine& e) {
       if (plugins_format == "json") {
         json j{{"plugins", json::array()}, {"filters", json::array()}, {"refused", json::array()}};
         for (const auto& p : e.plugins())
@@ -199,7 +245,7 @@ int main(int argc, char** argv) {
   std::vector<std::string> validate_files;
   validate->add_option("rules", validate_files, "rule files")->required();
   validate->callback([&] {
-    code = run_with_engine(g, [&](Engine& e) {
+    code = run_with_engine(g, Access::kNoData, [&](Engine& e) {
       Diagnostics d;
       Status s = e.validate_rules(validate_files, d);
       print_diagnostics(d);
@@ -215,7 +261,7 @@ int main(int argc, char** argv) {
   std::string catalog_file;
   catalog_apply->add_option("file", catalog_file, "catalog YAML")->required();
   catalog_apply->callback([&] {
-    code = run_with_engine(g, [&](Engine& e) {
+    code = run_with_engine(g, Access::kWrite, [&](Engine& e) {
       Diagnostics d;
       Status s = e.apply_catalog_file(catalog_file, d);
       print_diagnostics(d);
@@ -235,7 +281,7 @@ int main(int argc, char** argv) {
   ingest->add_option("--batch", ingest_options.batch, "events per group commit (default 65536)");
   ingest->add_flag("--ack", ingest_ack, "print 'durable LINE' on stderr after each group commit");
   ingest->callback([&] {
-    code = run_with_engine(g, [&](Engine& e) {
+    code = run_with_engine(g, Access::kWrite, [&](Engine& e) {
       if (ingest_ack)
         ingest_options.on_durable = [](std::uint64_t line) { std::cerr << "durable " << line << std::endl; };
       auto r = e.ingest_file(ingest_file, ingest_options);
@@ -266,7 +312,7 @@ int main(int argc, char** argv) {
   evaluate->add_option("--format", eval_format, "text, count, ids, csv or json")
       ->check(CLI::IsMember({"text", "count", "ids", "csv", "json"}));
   evaluate->callback([&] {
-    code = run_with_engine(g, [&](Engine& e) {
+    code = run_with_engine(g, Access::kRead, [&](Engine& e) {
       if (int rc = load_command_rules(e, eval_rules); rc != kOk) return rc;
       std::vector<std::string> ids = eval_segments.empty() ? e.segment_ids() : eval_segments;
       if (ids.empty()) {
@@ -302,8 +348,10 @@ int main(int argc, char** argv) {
             std::cout << csv_cell(m) << "\n";
           }
         } else if (json_out) {
-          all.push_back({{"segment", r->id}, {"count", r->count}, {"members", r->members}, {"warnings", r->warnings},
-                         {"timing", {{"evaluate_ms", r->evaluate_ms}, {"compile_ms", r->compile_ms}}}});
+          json one{{"segment", r->id}, {"count", r->count}, {"members", r->members}, {"warnings", r->warnings},
+                   {"timing", {{"evaluate_ms", r->evaluate_ms}, {"compile_ms", r->compile_ms}}}};
+          if (g_as_of) one["as_of"] = *g_as_of;
+          all.push_back(std::move(one));
         } else {
           std::cout << r->id << " (" << r->name << "): " << r->count << " user(s)  [" << r->evaluate_ms << " ms]\n";
         }
@@ -323,7 +371,7 @@ int main(int argc, char** argv) {
   explain->add_option("--user", explain_user, "external user id")->required();
   explain->add_option("--format", explain_format, "text or json")->check(CLI::IsMember({"text", "json"}));
   explain->callback([&] {
-    code = run_with_engine(g, [&](Engine& e) {
+    code = run_with_engine(g, Access::kRead, [&](Engine& e) {
       if (int rc = load_command_rules(e, explain_rules); rc != kOk) return rc;
       auto r = e.explain(explain_segment, explain_user);
       if (!r.ok()) {
@@ -362,7 +410,7 @@ int main(int argc, char** argv) {
   std::vector<std::string> apply_files;
   rules_apply->add_option("files", apply_files, "rule files")->required();
   rules_apply->callback([&] {
-    code = run_with_engine(g, [&](Engine& e) {
+    code = run_with_engine(g, Access::kWrite, [&](Engine& e) {
       Diagnostics d;
       retarget::RulesChange change;
       Status s = e.load_rules(apply_files, d, /*store=*/true, &change);
@@ -382,7 +430,7 @@ int main(int argc, char** argv) {
   std::string remove_id;
   rules_remove->add_option("id", remove_id, "segment id")->required();
   rules_remove->callback([&] {
-    code = run_with_engine(g, [&](Engine& e) {
+    code = run_with_engine(g, Access::kWrite, [&](Engine& e) {
       Status s = e.remove_segment(remove_id);
       if (s.ok()) std::cout << "removed " << remove_id << "\n";
       return report(s);
@@ -405,7 +453,7 @@ int main(int argc, char** argv) {
         sub->add_flag("--restore", status_args.restore, "restore the expired data its audience needs first");
       std::string k = kind, v = verb;
       sub->callback([&, k, v] {
-        code = run_with_engine(g, [&](Engine& e) {
+        code = run_with_engine(g, Access::kWrite, [&](Engine& e) {
           Status s = e.set_status(k, status_args.id, v == "stop" ? "stopped" : "active", status_args.restore);
           if (s.ok()) std::cout << k << " " << status_args.id << ": " << (v == "stop" ? "stopped" : "active") << "\n";
           return report(s);
@@ -419,9 +467,14 @@ int main(int argc, char** argv) {
   std::string deps_format = "text";
   deps->add_option("--format", deps_format, "text, json or dot")->check(CLI::IsMember({"text", "json", "dot"}));
   deps->callback([&] {
-    code = run_with_engine(g, [&](Engine& e) {
+    code = run_with_engine(g, Access::kRead, [&](Engine& e) {
+      if (deps_format == "json") {
+        json j = json::parse(e.dependency_graph(deps_format));
+        if (g_as_of) j["as_of"] = *g_as_of;
+        std::cout << dump(j) << "\n";
+        return kOk;
+      }
       std::cout << e.dependency_graph(deps_format);
-      if (deps_format == "json") std::cout << "\n";
       return kOk;
     });
   });
@@ -433,7 +486,7 @@ int main(int argc, char** argv) {
   auto* sweep = lifecycle->add_subcommand("sweep", "expire what is due now");
   sweep->add_option("--format", lifecycle_format, "text or json")->check(CLI::IsMember({"text", "json"}));
   sweep->callback([&] {
-    code = run_with_engine(g, [&](Engine& e) {
+    code = run_with_engine(g, Access::kWrite, [&](Engine& e) {
       auto r = e.sweep();
       if (!r.ok()) return report(r.status());
       if (lifecycle_format == "json") {
@@ -451,7 +504,7 @@ int main(int argc, char** argv) {
   status->add_option("ids", status_ids, "campaign or Canvas ids (default: all)");
   status->add_option("--format", lifecycle_format, "text or json")->check(CLI::IsMember({"text", "json"}));
   status->callback([&] {
-    code = run_with_engine(g, [&](Engine& e) {
+    code = run_with_engine(g, Access::kRead, [&](Engine& e) {
       auto list = e.lifecycle_status(status_ids);
       // Every id asked for must exist: an unknown one is exit 1, with a suggestion.
       std::vector<std::string> known;
@@ -475,6 +528,7 @@ int main(int argc, char** argv) {
             j[s.tier == "deleted" ? "was_deleted_at" : "expired_at"] =
                 s.tier_changed_at_ms ? json(time_text(s.tier_changed_at_ms)) : json(nullptr);
           if (s.deletion_basis_ms) j["last_sent_or_stopped"] = time_text(s.deletion_basis_ms);
+          if (g_as_of) j["as_of"] = *g_as_of;
           arr.push_back(j);
         }
         std::cout << dump(arr) << "\n";
@@ -507,7 +561,7 @@ int main(int argc, char** argv) {
   plan->add_option("--until", plan_until, "RFC 3339 time")->required();
   plan->add_option("--format", lifecycle_format, "text or json")->check(CLI::IsMember({"text", "json"}));
   plan->callback([&] {
-    code = run_with_engine(g, [&](Engine& e) {
+    code = run_with_engine(g, Access::kRead, [&](Engine& e) {
       auto until = retarget::parse_time_ms(plan_until);
       if (!until) {
         std::cerr << "retarget: --until '" << plan_until << "' is not an RFC 3339 time\n";
@@ -536,8 +590,48 @@ int main(int argc, char** argv) {
   restore->add_option("--tag", restore_req.tags, "every expired source carrying the tag (repeatable)");
   restore->add_flag("--wait", restore_wait, "wait until the data is live again");
   restore->add_option("--format", restore_format, "text or json")->check(CLI::IsMember({"text", "json"}));
+  auto* restore_status = restore->add_subcommand("status", "restore jobs: every recent one, or one by id");
+  std::optional<std::uint64_t> restore_status_id;
+  restore_status->add_option("job", restore_status_id, "job id");
+  restore_status->add_option("--format", restore_format, "text or json")->check(CLI::IsMember({"text", "json"}));
+  restore_status->callback([&] {
+    code = run_with_engine(g, Access::kRead, [&](Engine& e) {
+      std::vector<retarget::RestoreJobInfo> jobs;
+      if (restore_status_id) {
+        auto j = e.restore_job(*restore_status_id);
+        if (!j.ok()) return report(j.status());
+        jobs.push_back(*j);
+      } else {
+        jobs = e.restore_jobs();
+      }
+      json arr = json::array();
+      for (const auto& j : jobs) {
+        json o{{"job", j.id}, {"sources", j.sources}, {"state", j.state}, {"moved", j.moved}, {"total", j.total}};
+        if (!j.error.empty()) o["error"] = j.error;
+        if (!j.not_restored.empty()) o["not_restored"] = j.not_restored;
+        if (j.created_at_ms) o["created_at"] = time_text(j.created_at_ms);
+        if (j.completed_at_ms) o["completed_at"] = time_text(j.completed_at_ms);
+        if (j.moving_total) o["moving"] = {{"moved", j.moving_done}, {"total", j.moving_total}};
+        if (g_as_of) o["as_of"] = *g_as_of;
+        arr.push_back(o);
+        if (restore_format != "json") {
+          std::cout << "restore job " << j.id << " " << j.state << ": " << join(j.sources, ", ") << " (" << j.moved << "/"
+                    << j.total << " records)";
+          if (j.moving_total && j.moving_done < j.moving_total)
+            std::cout << "; bytes moving back: " << j.moving_done << "/" << j.moving_total << " sources";
+          if (!j.error.empty()) std::cout << "; " << j.error;
+          if (!j.not_restored.empty()) std::cout << "; not restored: " << join(j.not_restored, ", ");
+          std::cout << "\n";
+        }
+      }
+      if (restore_format == "json") std::cout << dump(restore_status_id ? arr[0] : arr) << "\n";
+      else if (jobs.empty()) std::cout << "no restore jobs\n";
+      return kOk;
+    });
+  });
   restore->callback([&] {
-    code = run_with_engine(g, [&](Engine& e) {
+    if (restore_status->parsed()) return;
+    code = run_with_engine(g, Access::kWrite, [&](Engine& e) {
       if (restore_req.campaigns.empty() && restore_req.canvases.empty() && restore_req.tags.empty()) {
         std::cerr << "retarget: restore needs --campaign, --canvas or --tag\n";
         return kBadInput;
@@ -565,10 +659,12 @@ int main(int argc, char** argv) {
   std::string profile_user;
   profile->add_option("user", profile_user, "external user id")->required();
   profile->callback([&] {
-    code = run_with_engine(g, [&](Engine& e) {
+    code = run_with_engine(g, Access::kRead, [&](Engine& e) {
       auto r = e.profile(profile_user);
       if (!r.ok()) return report(r.status());
-      std::cout << *r << "\n";  // expired data it leaves out: the JSON's "warnings"
+      json j = json::parse(*r);  // expired data it leaves out: the JSON's "warnings"
+      if (g_as_of) j["as_of"] = *g_as_of;
+      std::cout << dump(j) << "\n";
       return kOk;
     });
   });
@@ -578,12 +674,14 @@ int main(int argc, char** argv) {
   std::string export_ids;
   exp_users->add_option("--ids", export_ids, "comma-separated external ids")->required();
   exp_users->callback([&] {
-    code = run_with_engine(g, [&](Engine& e) {
+    code = run_with_engine(g, Access::kRead, [&](Engine& e) {
       std::vector<std::string> ids;
       std::stringstream ss(export_ids);
       for (std::string id; std::getline(ss, id, ',');)
         if (!id.empty()) ids.push_back(id);
-      std::cout << e.export_users(ids) << "\n";  // with "warnings" naming expired sources it leaves out
+      json j = json::parse(e.export_users(ids));  // with "warnings" naming expired sources it leaves out
+      if (g_as_of) j["as_of"] = *g_as_of;
+      std::cout << dump(j) << "\n";
       return kOk;
     });
   });
@@ -593,7 +691,7 @@ int main(int argc, char** argv) {
   exp_rec->add_option("--canvas", rec_canvas, "Canvas id");
   exp_rec->add_option("--step", rec_step, "one step of the Canvas");
   exp_rec->callback([&] {
-    code = run_with_engine(g, [&](Engine& e) {
+    code = run_with_engine(g, Access::kRead, [&](Engine& e) {
       if (rec_campaign.empty() == rec_canvas.empty() || (!rec_step.empty() && rec_canvas.empty())) {
         std::cerr << "retarget: export recipients needs --campaign C, or --canvas K [--step S]\n";
         return kBadInput;
@@ -613,7 +711,7 @@ int main(int argc, char** argv) {
   analytics->add_option("--canvas", an_canvas, "Canvas id");
   analytics->add_option("--format", an_format, "text or json")->check(CLI::IsMember({"text", "json"}));
   analytics->callback([&] {
-    code = run_with_engine(g, [&](Engine& e) {
+    code = run_with_engine(g, Access::kRead, [&](Engine& e) {
       if (an_campaign.empty() == an_canvas.empty()) {
         std::cerr << "retarget: analytics needs --campaign C or --canvas K\n";
         return kBadInput;
@@ -621,7 +719,9 @@ int main(int argc, char** argv) {
       auto r = an_campaign.empty() ? e.analytics("canvas", an_canvas) : e.analytics("campaign", an_campaign);
       if (!r.ok()) return report(r.status());
       if (an_format == "json") {
-        std::cout << *r << "\n";
+        json j = json::parse(*r);
+        if (g_as_of) j["as_of"] = *g_as_of;
+        std::cout << dump(j) << "\n";
         return kOk;
       }
       json parsed = json::parse(*r);
@@ -633,13 +733,58 @@ int main(int argc, char** argv) {
   // store check
   auto* store = app.add_subcommand("store", "the data directory");
   store->require_subcommand(1);
-  auto* check = store->add_subcommand("check", "records per tier and source; consistency problems (JSON)");
+  auto* check = store->add_subcommand("check", "verify every checksum and record; where each source's data is (JSON)");
   check->callback([&] {
-    code = run_with_engine(g, [&](Engine& e) {
-      std::string report_json = e.check_store();
-      std::cout << report_json << "\n";
-      return json::parse(report_json)["ok"].get<bool>() ? kOk : kFailed;
+    code = run_with_engine(g, Access::kRead, [&](Engine& e) {
+      json report_json = json::parse(e.check_store());
+      if (g_as_of) report_json["as_of"] = *g_as_of;
+      std::cout << dump(report_json) << "\n";
+      for (const auto& p : report_json["problems"])
+        std::cerr << "retarget: " << p["message"].get<std::string>() << "\n";
+      return report_json["ok"].get<bool>() ? kOk : kFailed;
     });
+  });
+  auto* rebuild = store->add_subcommand(
+      "rebuild", "rebuild the index from the raw events kept in the data directory (or convert an earlier release's)");
+  rebuild->callback([&] {
+    retarget::EngineOptions options;
+    if (!engine_options(g, options)) {
+      code = kBadInput;
+      return;
+    }
+    auto r = Engine::RebuildStore(options);
+    if (!r.ok()) {
+      code = report(r.status());
+      return;
+    }
+    if (r->migrated)
+      std::cout << "converted the earlier release's data directory; its files are kept in " << r->backup_dir << "\n";
+    std::cout << "rebuilt the index from " << r->events << " events, " << r->changes << " catalog and rules changes, "
+              << r->sources << " sources' lifecycle states in " << r->seconds << " s\n";
+    code = kOk;
+  });
+  auto* repair = store->add_subcommand(
+      "repair", "drop the damaged parts of the log and the raw events (listing exactly what), then rebuild");
+  repair->callback([&] {
+    retarget::EngineOptions options;
+    if (!engine_options(g, options)) {
+      code = kBadInput;
+      return;
+    }
+    auto r = Engine::RepairStore(options);
+    if (!r.ok()) {
+      code = report(r.status());
+      return;
+    }
+    for (const auto& d : r->dropped)
+      std::cout << "dropped " << d.file << ": bytes " << d.offset << " to " << d.offset + d.length << " (damaged)\n";
+    if (r->dropped.empty()) std::cout << "nothing was damaged\n";
+    std::cout << r->records_kept << " records kept; the index was rebuilt from them\n";
+    code = kOk;
+  });
+  auto* checkpoint = store->add_subcommand("checkpoint", "write a checkpoint now (the next open replays nothing before it)");
+  checkpoint->callback([&] {
+    code = run_with_engine(g, Access::kWrite, [&](Engine& e) { return report(e.checkpoint()); });
   });
 
   // schema
@@ -649,7 +794,7 @@ int main(int argc, char** argv) {
   schema->add_option("--output,-o", schema_out, "file to write (default: standard output)");
   schema->add_option("--rules", schema_rules, "rule files whose segment ids to suggest");
   schema->callback([&] {
-    code = run_with_engine(g, [&](Engine& e) {
+    code = run_with_engine(g, Access::kNoData, [&](Engine& e) {
       if (int rc = load_command_rules(e, schema_rules); rc != kOk) return rc;
       std::string text = e.rules_json_schema() + "\n";
       if (schema_out.empty()) {

@@ -108,9 +108,12 @@ TEST(Cli, ExitCodes) {
   // A missing file is bad input (2); an unknown id is a failed request (1).
   EXPECT_EQ(run_command(kCli + " ingest /nonexistent/events.jsonl").exit_code, 2);
   EXPECT_EQ(run_command(kOneProcess + " evaluate --rules " + kCase + "/rules.yaml --segment nope").exit_code, 1);
-  // A data directory that cannot be created is a failed request (1), not bad usage.
+  // A data directory that cannot be created is a failed request (1), not bad
+  // usage; a command that only reads never creates one.
   EXPECT_EQ(run_command(std::string(RETARGET_CLI) + " --plugins " + RETARGET_PLUGIN_DIR +
-                        " --data-dir /proc/retarget-cannot-be-created plugins").exit_code, 1);
+                        " --data-dir /proc/retarget-cannot-be-created catalog apply " + kCase + "/catalog.yaml").exit_code, 1);
+  EXPECT_EQ(run_command(std::string(RETARGET_CLI) + " --plugins " + RETARGET_PLUGIN_DIR +
+                        " --data-dir /proc/retarget-cannot-be-created plugins").exit_code, 0);
   EXPECT_EQ(run_command(kCli + " plugins").exit_code, 0);
 }
 

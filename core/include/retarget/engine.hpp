@@ -227,9 +227,39 @@ struct IngestOptions {
   std::size_t read_block_bytes = std::size_t{256} << 20;
 };
 
+// What `store rebuild` did (Engine::RebuildStore).
+struct StoreRebuildReport {
+  bool migrated = false;      // the directory was an earlier release's (RocksDB) and was converted
+  std::string backup_dir;     // migrated: where the earlier release's files were moved (kept, not deleted)
+  std::uint64_t changes = 0;  // catalog, rules and status changes replayed
+  std::uint64_t events = 0;   // events replayed
+  std::uint64_t sources = 0;  // sources with a lifecycle state
+  double seconds = 0;
+};
+
+// What `store repair` dropped (Engine::RepairStore): each damaged range of a
+// log file or raw-event block, with the records lost there.
+struct StoreRepairReport {
+  struct Dropped {
+    std::string file;
+    std::uint64_t offset = 0, length = 0;  // bytes
+  };
+  std::vector<Dropped> dropped;
+  std::uint64_t records_kept = 0;
+  bool rebuilt = false;  // the index was rebuilt from the raw events afterwards
+};
+
 class Engine {
  public:
   static Result<std::unique_ptr<Engine>> Open(const EngineOptions& options);
+  // Rebuilds the index of options' data directory from the raw events it
+  // keeps (every event and change, in order), or converts a directory an
+  // earlier release wrote (its files are kept beside it as <dir>.v1-backup).
+  // Nothing else may use the directory meanwhile.
+  static Result<StoreRebuildReport> RebuildStore(const EngineOptions& options);
+  // Drops the damaged parts of the log and the raw-event blocks (listing
+  // exactly what), then rebuilds the index from what is left.
+  static Result<StoreRepairReport> RepairStore(const EngineOptions& options);
   ~Engine();
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
@@ -337,6 +367,7 @@ class Engine {
 
  private:
   explicit Engine(std::unique_ptr<Impl> impl);
+  static Result<std::unique_ptr<Engine>> OpenImpl(const EngineOptions& options, bool rebuild);
   std::unique_ptr<Impl> impl_;
 };
 

@@ -73,9 +73,12 @@ std::string format_time_ms(std::int64_t ms) { return sdk::format_time(ms); }
 Engine::Engine(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Engine::~Engine() = default;
 
-Result<std::unique_ptr<Engine>> Engine::Open(const EngineOptions& options) {
+Result<std::unique_ptr<Engine>> Engine::Open(const EngineOptions& options) { return OpenImpl(options, false); }
+
+Result<std::unique_ptr<Engine>> Engine::OpenImpl(const EngineOptions& options, bool rebuild) {
   auto impl = std::make_unique<Impl>();
   impl->options = options;
+  impl->rebuild = rebuild;
   if (options.now_ms) impl->fixed_now = *options.now_ms;
   if (!options.config_path.empty()) {
     Diagnostics diags;
@@ -112,7 +115,7 @@ Result<std::unique_ptr<Engine>> Engine::Open(const EngineOptions& options) {
       auto dir = store::DataDir::Open(c.data_dir, dopt);
       if (!dir.ok()) return dir.status();
       impl->data = std::move(dir).value();
-      Status s = impl->recover();
+      Status s = impl->recover(impl->rebuild);
       if (!s.ok()) return s;
     } else {
       impl->as_of_ms = impl->now();
@@ -328,30 +331,6 @@ Status Engine::apply_catalog_text(const std::string& yaml, const std::string& na
 
 // --- ingest -----------------------------------------------------------------------
 
-namespace {
-
-// One batch of the log's kEvents record: format (u32), logged at (i64 ms),
-// count (u32), then per event its content hash (2 x u64), length (u32) and
-// bytes (event_codec).
-void encode_batch(const std::vector<Event>& events, const std::vector<IndexBuilder::Hash128>& hashes,
-                  std::int64_t at, std::string& out) {
-  out.clear();
-  auto put = [&](const auto& v) { out.append(reinterpret_cast<const char*>(&v), sizeof v); };
-  put(std::uint32_t{1});
-  put(at);
-  put(static_cast<std::uint32_t>(events.size()));
-  std::string one;
-  for (std::size_t i = 0; i < events.size(); ++i) {
-    encode_event(events[i], one);
-    put(hashes[i].a);
-    put(hashes[i].b);
-    put(static_cast<std::uint32_t>(one.size()));
-    out += one;
-  }
-}
-
-}  // namespace
-
 Result<IngestReport> Engine::Impl::ingest(const char* data_ptr, std::size_t size, const IngestOptions& options,
                                           std::uint64_t line_base) {
   auto start = std::chrono::steady_clock::now();
@@ -416,7 +395,7 @@ Result<IngestReport> Engine::Impl::ingest(const char* data_ptr, std::size_t size
         if (!s.ok()) return s;
       }
       if (!fresh.empty()) {
-        encode_batch(fresh, fresh_hashes, now(), record);
+        encode_event_batch(fresh, fresh_hashes, now(), record);
         s = log(store::RecordType::kEvents, record, /*sync=*/true);
         if (!s.ok()) return s;
         for (std::size_t i = 0; i < fresh.size(); ++i) builder.add(fresh[i], catalog, fresh_hashes[i]);

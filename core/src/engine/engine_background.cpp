@@ -10,7 +10,10 @@
 
 #include <iostream>
 
+#include <filesystem>
+
 #include "engine/engine_impl.hpp"
+#include "store/migrate_v1.hpp"
 
 namespace retarget {
 
@@ -185,18 +188,17 @@ std::string Engine::check_store() const {
     auto it = im.lifecycle.find(key);
     Tier tier = it == im.lifecycle.end() ? Tier::kLive : it->second.tier;
     bool in_archive = std::find(archived.begin(), archived.end(), key) != archived.end();
-    bool resident = im.builder.source_columns_resident(key);
-    // Where the source's columns are: exactly one place (lifecycle.md).
+    // Where the source's columns are: the manifest names exactly one place
+    // (lifecycle.md). A tier that differs from the place is a move not done
+    // yet: expired with its bytes still live, or restored with its bytes
+    // still in long-term storage (then read from there).
     std::string place = !durable ? "memory" : in_archive ? "long-term storage" : "live tables";
-    bool moving = im.to_move.count(key) > 0 || im.moving_now == key;
-    if (durable && in_archive && resident && tier != Tier::kExpired && !moving)
-      problems.push_back({{"file", ""}, {"offset", 0}, {"message", key + " is " + to_string(tier) +
-                                                          " but its columns are named in long-term storage"}});
+    bool pending = durable && ((tier == Tier::kExpired && !in_archive) || (tier == Tier::kLive && in_archive));
     sources.push_back({{"source", key},
                        {"tier", to_string(tier)},
                        {"records", im.builder.source_stats(key).records},
                        {"columns_in", place},
-                       {"moving", moving}});
+                       {"move_pending", pending}});
   }
   json out{{"durable", durable}, {"events", events}, {"sources", sources}, {"problems", problems},
            {"ok", problems.empty()}};
@@ -205,6 +207,155 @@ std::string Engine::check_store() const {
     out["bytes"] = {{"tables", z.tables}, {"archive", z.archive}, {"events", z.events}, {"wal", z.wal}};
   }
   return out.dump(2);
+}
+
+}  // namespace retarget
+
+// --- rebuild and repair ---------------------------------------------------------------
+
+namespace retarget {
+
+namespace {
+
+std::string data_dir_of(const EngineOptions& options) {
+  if (options.data_dir) return *options.data_dir;
+  Config c;
+  if (!options.config_path.empty()) {
+    Diagnostics d;
+    c = load_config(options.config_path, d);
+  }
+  return c.data_dir;
+}
+
+}  // namespace
+
+Result<StoreRebuildReport> Engine::RebuildStore(const EngineOptions& options) {
+  auto start = std::chrono::steady_clock::now();
+  StoreRebuildReport report;
+  std::string dir = data_dir_of(options);
+  if (dir == ":memory:") return Status::InvalidInput("store rebuild needs a data directory, not :memory:");
+  storage::Env& env = options.env ? *options.env : *storage::Env::Default();
+  if (!env.exists(dir)) return Status::NotFound("no data directory at '" + dir + "'");
+  EngineOptions o = options;
+  o.read_only = false;
+  o.background = false;
+  if (store::is_legacy_layout(env, dir)) {
+    // Convert into a new directory beside it, then swap the two.
+    std::string fresh = dir + ".rebuild";
+    std::error_code ec;
+    std::filesystem::remove_all(fresh, ec);
+    auto m = store::migrate_v1(dir, fresh, env);
+    if (!m.ok()) return m.status();
+    report.migrated = true;
+    report.changes = m->changes, report.events = m->events, report.sources = m->sources;
+    o.data_dir = fresh;
+    {
+      auto e = Engine::Open(o);  // replays what the migration logged; closing writes a checkpoint
+      if (!e.ok()) return e.status();
+      Status s = (*e)->impl_->checkpoint_now(/*full=*/true);
+      if (!s.ok()) return s;
+    }
+    report.backup_dir = dir + ".v1-backup";
+    Status s = env.rename(dir, report.backup_dir);
+    if (s.ok()) s = env.rename(fresh, dir);
+    if (!s.ok()) return s;
+  } else {
+    auto e = Engine::OpenImpl(o, /*rebuild=*/true);
+    if (!e.ok()) return e.status();
+    {
+      MutexLock lock((*e)->impl_->writer_mu);
+      report.changes = (*e)->impl_->meta_ops.size();
+      report.events = (*e)->impl_->builder.event_count();
+      report.sources = (*e)->impl_->lifecycle.size();
+    }
+    Status s = (*e)->impl_->checkpoint_now(/*full=*/true);
+    if (!s.ok()) return s;
+  }
+  report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return report;
+}
+
+Result<StoreRepairReport> Engine::RepairStore(const EngineOptions& options) {
+  StoreRepairReport report;
+  std::string dir = data_dir_of(options);
+  if (dir == ":memory:") return Status::InvalidInput("store repair needs a data directory, not :memory:");
+  storage::Env& env = options.env ? *options.env : *storage::Env::Default();
+  if (!env.exists(dir)) return Status::NotFound("no data directory at '" + dir + "'");
+  if (store::is_legacy_layout(env, dir))
+    return Status::Failed("'" + dir + "' was written by an earlier release: run `retarget store rebuild` first");
+  auto lock = env.lock(dir + "/LOCK");
+  if (!lock.ok()) return Status::Failed("data directory '" + dir + "' is in use by another retarget process");
+  // The log's files: keep every record that checks out, drop the rest.
+  auto files = store::wal_files(env, dir + "/wal");
+  if (!files.ok()) return files.status();
+  for (std::size_t i = 0; i < files->size(); ++i) {
+    std::string path = dir + "/wal/" + store::wal_file_name((*files)[i]);
+    auto bytes = env.read_file(path);
+    if (!bytes.ok()) return bytes.status();
+    std::vector<storage::DamagedRange> damaged;
+    auto c = storage::parse_log((*bytes)->view(), path, i + 1 == files->size(), /*salvage=*/true, &damaged);
+    report.records_kept += c.records.size();
+    if (damaged.empty()) continue;
+    for (const auto& d : damaged) report.dropped.push_back({path, d.offset, d.length});
+    // Rewrite the file with its good records only.
+    std::string tmp = path + ".repair";
+    auto w = storage::LogWriter::Create(env, tmp, (*files)[i]);
+    if (!w.ok()) return w.status();
+    for (const auto& r : c.records) {
+      Status s = (*w)->add(r.type, r.payload);
+      if (!s.ok()) return s;
+    }
+    Status s = (*w)->finish();
+    if (s.ok()) s = env.rename(tmp, path);
+    if (s.ok()) s = env.sync_dir(dir + "/wal");
+    if (!s.ok()) return s;
+  }
+  // Raw-event blocks: the same, inside their compressed section.
+  auto blocks = env.list(dir + "/events");
+  if (!blocks.ok()) return blocks.status();
+  for (const auto& name : *blocks) {
+    std::string path = dir + "/events/" + name;
+    auto table = storage::TableReader::Open(env, path);
+    if (!table.ok()) {
+      report.dropped.push_back({path, 0, 0});  // unreadable as a whole: its records are lost
+      env.rename(path, path + ".damaged");
+      continue;
+    }
+    auto bytes = (*table)->read("log");
+    if (!bytes.ok()) {
+      report.dropped.push_back({path, 0, 0});
+      env.rename(path, path + ".damaged");
+      continue;
+    }
+    std::vector<storage::DamagedRange> damaged;
+    auto c = storage::parse_log((*bytes)->view(), path, /*last=*/false, /*salvage=*/true, &damaged);
+    report.records_kept += c.records.size();
+    if (damaged.empty()) continue;
+    for (const auto& d : damaged) report.dropped.push_back({path + " (log bytes)", d.offset, d.length});
+    std::string tmp = path + ".repair.log";
+    auto w = storage::LogWriter::Create(env, tmp, c.number);
+    if (!w.ok()) return w.status();
+    for (const auto& r : c.records) {
+      Status s = (*w)->add(r.type, r.payload);
+      if (!s.ok()) return s;
+    }
+    Status s = (*w)->finish();
+    if (!s.ok()) return s;
+    auto fixed = env.read_file(tmp);
+    if (!fixed.ok()) return fixed.status();
+    auto tw = storage::TableWriter::Create(env, path + ".repair");
+    if (!tw.ok()) return tw.status();
+    s = (*tw)->add("log", (*fixed)->view(), /*compress=*/true);
+    if (s.ok()) s = (*tw)->finish();
+    if (s.ok()) s = env.rename(path + ".repair", path);
+    env.remove(tmp);
+    if (!s.ok()) return s;
+  }
+  (*lock).reset();  // the rebuild takes the lock itself
+  auto rebuilt = RebuildStore(options);
+  if (!rebuilt.ok()) return rebuilt.status();
+  report.rebuilt = true;
+  return report;
 }
 
 }  // namespace retarget

@@ -65,6 +65,7 @@ struct Engine::Impl {
   std::unique_ptr<tbb::task_arena> arena;
   std::unique_ptr<LifecyclePolicy> policy;
   bool read_only = false;
+  bool rebuild = false;  // RebuildStore: replay every record, ignore the checkpoint
   std::atomic<std::int64_t> fixed_now{kWallClock};  // set_now_ms; kWallClock = the wall clock
   static constexpr std::int64_t kWallClock = INT64_MIN;
 
@@ -167,7 +168,7 @@ struct Engine::Impl {
   void apply_job(const nlohmann::json& record) REQUIRES(writer_mu);
   Status apply_events(std::string_view payload) REQUIRES(writer_mu);
   // Opens the data directory's content into memory (checkpoint, then log).
-  Status recover() REQUIRES(writer_mu);
+  Status recover(bool rebuild) REQUIRES(writer_mu);
   // The engine's part of a checkpoint's state.
   nlohmann::json checkpoint_state() const REQUIRES(writer_mu);
   static nlohmann::json job_json(const RestoreJobInfo& info);

@@ -98,29 +98,13 @@ void Engine::Impl::apply_job(const json& j) {
 }
 
 Status Engine::Impl::apply_events(std::string_view in) {
-  auto get = [&](auto& v) {
-    if (in.size() < sizeof v) return false;
-    std::memcpy(&v, in.data(), sizeof v);
-    in.remove_prefix(sizeof v);
-    return true;
-  };
-  std::uint32_t format = 0, count = 0;
   std::int64_t at = 0;
-  if (!get(format) || format != 1 || !get(at) || !get(count)) return Status::IoError("an events record does not read");
-  as_of_ms = std::max(as_of_ms, at);
-  Event e;
-  for (std::uint32_t i = 0; i < count; ++i) {
-    IndexBuilder::Hash128 h;
-    std::uint32_t len = 0;
-    if (!get(h.a) || !get(h.b) || !get(len) || in.size() < len) return Status::IoError("an events record is truncated");
-    if (!decode_event(in.substr(0, len), e)) return Status::IoError("an event in the log does not decode");
-    in.remove_prefix(len);
+  bool ok = decode_event_batch(in, at, [&](const Event& e, const HashSet128::Key& h) REQUIRES(writer_mu) {
     next_seq = std::max(next_seq, e.seq + 1);
-    if (is_interaction_event(e.type)) {
-      // A source the legacy policy deleted gets fresh data (its lifecycle record says so).
-    }
     builder.add_replayed(e, catalog, h);
-  }
+  });
+  if (!ok) return Status::IoError("an events record in the log does not decode");
+  as_of_ms = std::max(as_of_ms, at);
   return Status::Ok();
 }
 
@@ -223,9 +207,9 @@ class EngineLoader final : public store::Loader {
 
 }  // namespace
 
-Status Engine::Impl::recover() {
+Status Engine::Impl::recover(bool rebuild_all) {
   EngineLoader loader(*this);
-  Status s = data->load(loader);
+  Status s = data->load(loader, rebuild_all);
   if (!s.ok()) return s;
   as_of_ms = std::max(as_of_ms, data->as_of_ms());
   store::DataDir* dir = data.get();

@@ -199,13 +199,14 @@ Result<std::shared_ptr<const storage::TableReader>> DataDir::table(std::uint64_t
   return *r;
 }
 
-Status DataDir::load(Loader& loader) {
+Status DataDir::load(Loader& loader, bool rebuild) {
   std::lock_guard lock(files_mu_);
   auto state = Manifest::Read(*env_, dir_);
   if (!state.ok()) return state.status();
   read_state_ = *state;
   nlohmann::json engine = nlohmann::json::object();
-  if (state->checkpoint) {
+  LogPosition from = rebuild ? LogPosition{} : state->covered;
+  if (state->checkpoint && !rebuild) {
     std::uint64_t t = *state->checkpoint;
     auto reader = table(t);
     if (!reader.ok()) return reader.status();
@@ -299,8 +300,9 @@ Status DataDir::load(Loader& loader) {
     }
     covered_ = state->covered;
   }
-  // The log after the checkpoint.
-  auto tail = read_log_tail(*env_, dir_ + "/wal", state->covered);
+  // The log after the checkpoint (all of it, raw-event blocks included, when
+  // there is none or for a rebuild).
+  auto tail = read_log_tail(*env_, dir_ + "/wal", from, dir_ + "/events", state->event_blocks);
   if (!tail.ok()) return tail.status();
   for (const auto& r : tail->records) {
     Status s = loader.record(r.type, r.payload, r.end);
@@ -313,6 +315,7 @@ Status DataDir::load(Loader& loader) {
   auto m = Manifest::Create(*env_, dir_, *state);
   if (!m.ok()) return m.status();
   manifest_ = std::move(m).value();
+  if (rebuild) return Status::Ok();  // the old checkpoint stays until the new one is written
   return collect_garbage();
 }
 

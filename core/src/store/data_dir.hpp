@@ -85,7 +85,10 @@ class DataDir {
 
   // Recovery: hands the checkpoint and the log tail to `loader`. Writable:
   // then opens the log for appending (a torn final record dropped).
-  Status load(Loader& loader);
+  // `rebuild`: ignore the checkpoint and replay every record the directory
+  // holds (raw-event blocks, then the log); nothing is deleted until the
+  // checkpoint that follows is written.
+  Status load(Loader& loader, bool rebuild = false);
   // The content hashes of events stored before the checkpoint (the dedup set).
   Status load_hashes(HashSet128& into);
   std::uint64_t persisted_hashes() const { return persisted_hashes_; }

@@ -129,4 +129,43 @@ bool decode_event(std::string_view in, Event& e) {
   return r.ok && r.in.empty();
 }
 
+void encode_event_batch(const std::vector<Event>& events, const std::vector<HashSet128::Key>& hashes,
+                        std::int64_t at, std::string& out) {
+  out.clear();
+  auto put = [&](const auto& v) { out.append(reinterpret_cast<const char*>(&v), sizeof v); };
+  put(std::uint32_t{1});
+  put(at);
+  put(static_cast<std::uint32_t>(events.size()));
+  std::string one;
+  for (std::size_t i = 0; i < events.size(); ++i) {
+    encode_event(events[i], one);
+    put(hashes[i].a);
+    put(hashes[i].b);
+    put(static_cast<std::uint32_t>(one.size()));
+    out += one;
+  }
+}
+
+bool decode_event_batch(std::string_view in, std::int64_t& at,
+                        const std::function<void(const Event&, const HashSet128::Key&)>& f) {
+  auto get = [&](auto& v) {
+    if (in.size() < sizeof v) return false;
+    std::memcpy(&v, in.data(), sizeof v);
+    in.remove_prefix(sizeof v);
+    return true;
+  };
+  std::uint32_t format = 0, count = 0;
+  if (!get(format) || format != 1 || !get(at) || !get(count)) return false;
+  Event e;
+  for (std::uint32_t i = 0; i < count; ++i) {
+    HashSet128::Key h;
+    std::uint32_t len = 0;
+    if (!get(h.a) || !get(h.b) || !get(len) || in.size() < len) return false;
+    if (!decode_event(in.substr(0, len), e)) return false;
+    in.remove_prefix(len);
+    f(e, h);
+  }
+  return in.empty();
+}
+
 }  // namespace retarget

@@ -2,6 +2,8 @@
 
 #include <cstdio>
 
+#include "storage/table_file.hpp"
+
 namespace retarget::store {
 
 std::string wal_file_name(std::uint64_t number) {
@@ -22,10 +24,29 @@ Result<std::vector<std::uint64_t>> wal_files(storage::Env& env, const std::strin
   return out;
 }
 
-Result<LogTail> read_log_tail(storage::Env& env, const std::string& dir, LogPosition from) {
+Result<LogTail> read_log_tail(storage::Env& env, const std::string& dir, LogPosition from,
+                              const std::string& events_dir, const std::set<std::uint64_t>& event_blocks) {
   auto files = wal_files(env, dir);
   if (!files.ok()) return files.status();
   LogTail tail;
+  std::uint64_t first_wal = files->empty() ? UINT64_MAX : files->front();
+  for (std::uint64_t n : event_blocks) {
+    if (n < from.file || n >= first_wal) continue;
+    char name[40];
+    std::snprintf(name, sizeof name, "%020llu.rte", static_cast<unsigned long long>(n));
+    std::string path = events_dir + "/" + name;
+    auto table = storage::TableReader::Open(env, path);
+    if (!table.ok()) return table.status();
+    auto buf = (*table)->read("log");
+    if (!buf.ok()) return buf.status();
+    storage::LogContents c = storage::parse_log((*buf)->view(), path, /*last=*/false);
+    if (c.corrupt) return Status::IoError(c.problem);
+    for (const auto& r : c.records) {
+      if (n == from.file && r.end <= from.offset) continue;
+      tail.records.push_back({static_cast<RecordType>(r.type), r.payload, {n, r.end}});
+    }
+    tail.buffers.push_back(std::move(buf).value());
+  }
   for (std::size_t i = 0; i < files->size(); ++i) {
     std::uint64_t n = (*files)[i];
     if (n < from.file) continue;

@@ -12,6 +12,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -55,7 +56,11 @@ struct LogTail {
 // read). Damage anywhere but a torn tail of the newest file is an error that
 // names the file and the offset. (A reader while a writer appends sees the
 // record being written as such a tail.)
-Result<LogTail> read_log_tail(storage::Env& env, const std::string& wal_dir, LogPosition from);
+// `event_blocks`: sealed files (in events_dir, compressed) that hold the
+// log's earlier files: read first when `from` reaches back to them (a
+// directory without a checkpoint, or a rebuild).
+Result<LogTail> read_log_tail(storage::Env& env, const std::string& wal_dir, LogPosition from,
+                              const std::string& events_dir = "", const std::set<std::uint64_t>& event_blocks = {});
 // The numbers of the files in the log, ascending.
 Result<std::vector<std::uint64_t>> wal_files(storage::Env& env, const std::string& wal_dir);
 
