@@ -366,6 +366,7 @@ class Engine {
   struct Impl;
 
  private:
+  friend struct EngineTestAccess;  // tests reach the writer path's lock (core/src/engine/engine_impl.hpp)
   explicit Engine(std::unique_ptr<Impl> impl);
   static Result<std::unique_ptr<Engine>> OpenImpl(const EngineOptions& options, bool rebuild);
   std::unique_ptr<Impl> impl_;

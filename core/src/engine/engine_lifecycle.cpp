@@ -46,7 +46,7 @@ Engine::Impl::~Impl() {
   for (std::thread* t : {&worker, &scheduler, &mover, &checkpointer})
     if (t->joinable()) t->join();
   // A clean close writes a checkpoint, so the next open replays nothing.
-  if (data && !read_only) {
+  if (data && !read_only && data->log_open()) {
     Status s = checkpoint_now(/*full=*/false);
     if (!s.ok()) std::cerr << "retarget: the closing checkpoint failed (the log keeps everything): " << s.message() << "\n";
   }

@@ -124,6 +124,12 @@ LogContents parse_log(std::string_view b, const std::string& path, bool last, bo
     std::uint64_t later = off + 1;
     while (later < b.size() && !record_at(b, later, end)) ++later;
     bool nothing_after = later >= b.size();
+    // Zeros after the last record: a preallocated runway (of any file: one
+    // that could not be cut when the log moved on is still whole).
+    if (nothing_after && all_zero(b.substr(off))) {
+      out.torn_bytes = b.size() - off;
+      return out;
+    }
     if (last && nothing_after) {
       out.torn_bytes = b.size() - off;
       return out;

@@ -352,6 +352,7 @@ bool is_legacy_layout(storage::Env& env, const std::string& dir) {
 }
 
 Status DataDir::log(RecordType type, std::string_view payload) {
+  if (!wal_) return Status::Failed("the log is not open (recovery did not finish)");
   // Files of about 64 MiB: a checkpoint seals the ones it covers.
   if (wal_->bytes_in_current_file() > (64ull << 20)) {
     auto rolled = wal_->roll();
@@ -359,7 +360,7 @@ Status DataDir::log(RecordType type, std::string_view payload) {
   }
   return wal_->append(type, payload);
 }
-Status DataDir::sync() { return wal_->sync(); }
+Status DataDir::sync() { return wal_ ? wal_->sync() : Status::Ok(); }
 
 std::uint64_t DataDir::log_bytes_since_checkpoint() const {
   if (!wal_) return 0;
@@ -369,6 +370,7 @@ std::uint64_t DataDir::log_bytes_since_checkpoint() const {
 }
 
 Result<LogPosition> DataDir::prepare_checkpoint() {
+  if (!wal_) return Status::Failed("the log is not open (recovery did not finish)");
   Status s = wal_->sync();
   if (!s.ok()) return s;
   return wal_->roll();

@@ -81,6 +81,8 @@ class DataDir {
 
   const std::string& path() const { return dir_; }
   bool read_only() const { return read_only_; }
+  // True once recovery opened the log for appending (a failed open never does).
+  bool log_open() const { return wal_ != nullptr; }
   storage::Env& env() { return *env_; }
 
   // Recovery: hands the checkpoint and the log tail to `loader`. Writable:

@@ -98,15 +98,22 @@ Status Wal::append(RecordType type, std::string_view payload) {
 }
 
 Result<LogPosition> Wal::roll() {
-  // A file that is not the newest ends at its last record (no runway).
-  Status s = writer_->finish();
+  // The new file first: if it cannot be made, the current one goes on.
+  Status s = writer_->sync();
   if (!s.ok()) return s;
   std::uint64_t next = number_ + 1;
-  auto writer = storage::LogWriter::Create(env_, dir_ + "/" + wal_file_name(next), next);
+  std::string path = dir_ + "/" + wal_file_name(next);
+  auto writer = storage::LogWriter::Create(env_, path, next);
   if (!writer.ok()) return writer.status();
   s = (*writer)->sync();
   if (s.ok()) s = env_.sync_dir(dir_);
-  if (!s.ok()) return s;
+  if (!s.ok()) {
+    env_.remove(path);
+    return s;
+  }
+  // A file that is not the newest ends at its last record (no runway); if it
+  // cannot be cut, its zeros read as the end all the same.
+  writer_->finish();
   writer_ = std::move(writer).value();
   number_ = next;
   return LogPosition{number_, writer_->size()};
