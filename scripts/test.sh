@@ -13,7 +13,7 @@ for preset in $presets; do
   if [[ $preset == tsan ]]; then
     scripts/setup.sh tsan integration_tests retarget
     echo "== tsan: test" >&2
-    ctest --preset tsan -j2 -R '^(Concurrency|Lifecycle|Scheduler|Durable|Exports)\.'
+    ctest --preset tsan -j2 -R '^(Concurrency|Lifecycle|Scheduler|Durable|Exports|Storage)\.'
     continue
   fi
   scripts/setup.sh "$preset"

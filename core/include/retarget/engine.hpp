@@ -53,7 +53,7 @@ struct EngineOptions {
   // nullptr: the operating system's.
   storage::Env* env = nullptr;
   // Background work: checkpoints when due and the tier mover. Off, they run
-  // only when asked (Engine::checkpoint, close) and moves happen in line.
+  // only when asked (Engine::checkpoint, Engine::settle) and at close.
   bool background = true;
 };
 
@@ -332,6 +332,12 @@ class Engine {
   // Writes a checkpoint now (the engine also does when one is due and on
   // close): what follows opens from it, replaying only later log records.
   Status checkpoint();
+  // Blocks until the tier mover has moved every pending source's bytes (an
+  // expired source's to long-term storage, a restored one's back); with
+  // background work off, moves them on the calling thread. Returns the first
+  // failure (the data then stays safe where it was). Queries never need it:
+  // a source is hidden or queryable before its bytes move.
+  Status settle();
   // When the state this engine reads was written, ms since the epoch (a
   // read-only open reads the last checkpoint and log as they were).
   std::int64_t as_of_ms() const;

@@ -867,4 +867,10 @@ Status Engine::checkpoint() {
   return impl_->checkpoint_now(/*full=*/false);
 }
 
+Status Engine::settle() {
+  Status s = impl_->require_writable();
+  if (!s.ok()) return s;
+  return impl_->settle_moves();
+}
+
 }  // namespace retarget

@@ -161,11 +161,39 @@ void Engine::Impl::run_mover() {
     moving_now.clear();
     if (!s.ok()) {
       background_error = "moving " + key + ": " + s.message();
+      move_error = background_error;
       std::cerr << "retarget: moving the bytes of " << key << " failed (its data is safe where it is; it will be "
                 << "tried again at the next open): " << s.message() << "\n";
     }
     changed.notify_all();
   }
+}
+
+Status Engine::Impl::settle_moves() {
+  if (!data) return Status::Ok();
+  MutexLock lock(writer_mu);
+  if (mover.joinable()) {
+    changed.wait(writer_mu, [&]() NO_THREAD_SAFETY_ANALYSIS { return to_move.empty() && moving_now.empty(); });
+    std::string error = std::exchange(move_error, std::string());
+    return error.empty() ? Status::Ok() : Status::IoError(error);
+  }
+  Status first;
+  // Each source is taken off the set before it moves; a failure puts it back
+  // for the next try (the next settle or open).
+  std::set<std::string> failed;
+  while (!to_move.empty()) {
+    std::string key = *to_move.begin();
+    to_move.erase(to_move.begin());
+    writer_mu.unlock();
+    Status s = move_bytes(key);
+    writer_mu.lock();
+    if (!s.ok()) {
+      failed.insert(key);
+      if (first.ok()) first = s;
+    }
+  }
+  to_move.insert(failed.begin(), failed.end());
+  return first;
 }
 
 // --- inspection -------------------------------------------------------------------

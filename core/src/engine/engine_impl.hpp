@@ -104,7 +104,8 @@ struct Engine::Impl {
   bool stopping GUARDED_BY(writer_mu) = false;
   std::uint64_t scheduled_sweeps GUARDED_BY(writer_mu) = 0;
   // Background work: the tier mover's queue and the checkpointer's trigger.
-  std::set<std::string> to_move GUARDED_BY(writer_mu);  // sources whose bytes must move
+  std::set<std::string> to_move GUARDED_BY(writer_mu);
+  std::string move_error GUARDED_BY(writer_mu);  // the mover's last failure, until settle() reports it  // sources whose bytes must move
   std::string moving_now GUARDED_BY(writer_mu);         // the one the mover is moving
   bool checkpoint_wanted GUARDED_BY(writer_mu) = false;
   bool checkpoint_running GUARDED_BY(writer_mu) = false;
@@ -181,6 +182,8 @@ struct Engine::Impl {
   Status checkpoint_now(bool full) EXCLUDES(writer_mu);
   // Moves the bytes of one source (archive after expiry, live table after a restore).
   Status move_bytes(const std::string& key) EXCLUDES(writer_mu);
+  // Engine::settle: waits for the mover, or moves in line without one.
+  Status settle_moves() EXCLUDES(writer_mu);
   void start_background() EXCLUDES(writer_mu);
   void want_checkpoint_if_due() REQUIRES(writer_mu);
 };

@@ -47,6 +47,9 @@ Engine::Impl::~Impl() {
     if (t->joinable()) t->join();
   // A clean close writes a checkpoint, so the next open replays nothing.
   if (data && !read_only && data->log_open()) {
+    // Without a mover thread, pending moves happen now (a failure leaves the
+    // data where it is; the next open tries again).
+    if (!options.background) settle_moves();
     Status s = checkpoint_now(/*full=*/false);
     if (!s.ok()) std::cerr << "retarget: the closing checkpoint failed (the log keeps everything): " << s.message() << "\n";
   }

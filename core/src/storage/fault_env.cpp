@@ -16,13 +16,19 @@ class FaultFile final : public WritableFile {
       : env_(env), path_(std::move(path)), base_(std::move(base)) {}
   Status append(std::string_view bytes) override { return write_at(base_->size(), bytes); }
   Status write_at(std::uint64_t offset, std::string_view bytes) override {
-    Status s = env_.charge(bytes.size(), path_);
+    Status s = env_.change("write", path_);
+    if (s.ok()) s = env_.charge(bytes.size(), path_);
     if (!s.ok()) return s;
     env_.written(path_, offset, bytes.size());
     return base_->write_at(offset, bytes);
   }
-  Status truncate(std::uint64_t size) override { return base_->truncate(size); }
+  Status truncate(std::uint64_t size) override {
+    Status s = env_.change("truncate", path_);
+    return s.ok() ? base_->truncate(size) : s;
+  }
   Status sync() override {
+    Status c = env_.change("sync", path_);
+    if (!c.ok()) return c;
     if (env_.syncs_fail()) return Status::IoError("cannot sync '" + path_ + "': Input/output error (injected)");
     Status s = base_->sync();
     if (s.ok()) env_.synced(path_, base_->size());
@@ -38,6 +44,28 @@ class FaultFile final : public WritableFile {
 };
 
 }  // namespace
+
+void FaultInjectionEnv::crash_after(std::uint64_t ops) {
+  crashed_ = false;
+  changes_left_ = static_cast<std::int64_t>(ops);
+}
+
+Status FaultInjectionEnv::change(const char* what, const std::string& path) {
+  if (!crashed_ && changes_left_.load() >= 0 && changes_left_.fetch_sub(1) <= 0) crashed_ = true;
+  if (crashed_) return Status::IoError(std::string("cannot ") + what + " '" + path + "': the process crashed (injected)");
+  ++changes_;
+  return Status::Ok();
+}
+
+Status FaultInjectionEnv::truncate(const std::string& path, std::uint64_t size) {
+  Status s = change("truncate", path);
+  return s.ok() ? base_->truncate(path, size) : s;
+}
+
+Status FaultInjectionEnv::create_dirs(const std::string& dir) {
+  Status s = change("create", dir);
+  return s.ok() ? base_->create_dirs(dir) : s;
+}
 
 void FaultInjectionEnv::set_space_limit(std::int64_t bytes) {
   std::lock_guard lock(mu_);
@@ -69,17 +97,21 @@ void FaultInjectionEnv::written(const std::string& path, std::uint64_t offset, s
 }
 
 Result<std::unique_ptr<WritableFile>> FaultInjectionEnv::new_writable(const std::string& path) {
+  Status c = change("create", path);
+  if (!c.ok()) return c;
+  bool existed = base_->exists(path);
   auto f = base_->new_writable(path);
   if (!f.ok()) return f.status();
   {
     std::lock_guard lock(mu_);
     synced_[path] = 0;
-    unsynced_names_.insert(path);
+    if (!existed) unsynced_names_.insert(path);  // (an existing name stays; its bytes go back to none)
   }
   return std::unique_ptr<WritableFile>(new FaultFile(*this, path, std::move(f).value()));
 }
 
 Result<std::unique_ptr<WritableFile>> FaultInjectionEnv::reopen_for_append(const std::string& path) {
+  if (crashed_) return Status::IoError("cannot open '" + path + "': the process crashed (injected)");
   auto f = base_->reopen_for_append(path);
   if (!f.ok()) return f.status();
   {
@@ -90,9 +122,21 @@ Result<std::unique_ptr<WritableFile>> FaultInjectionEnv::reopen_for_append(const
 }
 
 Status FaultInjectionEnv::rename(const std::string& from, const std::string& to) {
+  Status c = change("rename", from);
+  if (!c.ok()) return c;
+  std::string old;
+  bool replaces_durable = false;
+  {
+    std::lock_guard lock(mu_);
+    if (base_->exists(to) && !unsynced_names_.count(to) && !replaced_.count(to)) {
+      auto bytes = base_->read_file(to);
+      if (bytes.ok()) old = std::string((*bytes)->view()), replaces_durable = true;
+    }
+  }
   Status s = base_->rename(from, to);
   if (!s.ok()) return s;
   std::lock_guard lock(mu_);
+  if (replaces_durable) replaced_[to] = std::move(old);
   auto it = synced_.find(from);
   if (it != synced_.end()) {
     synced_[to] = it->second;
@@ -104,6 +148,8 @@ Status FaultInjectionEnv::rename(const std::string& from, const std::string& to)
 }
 
 Status FaultInjectionEnv::remove(const std::string& path) {
+  Status c = change("remove", path);
+  if (!c.ok()) return c;
   Status s = base_->remove(path);
   std::lock_guard lock(mu_);
   synced_.erase(path);
@@ -112,18 +158,30 @@ Status FaultInjectionEnv::remove(const std::string& path) {
 }
 
 Status FaultInjectionEnv::sync_dir(const std::string& dir) {
+  Status c = change("sync", dir);
+  if (!c.ok()) return c;
   if (fail_syncs_) return Status::IoError("cannot sync directory '" + dir + "': Input/output error (injected)");
   Status s = base_->sync_dir(dir);
   if (!s.ok()) return s;
   std::lock_guard lock(mu_);
   for (auto it = unsynced_names_.begin(); it != unsynced_names_.end();)
     it = dir_of(*it) == dir ? unsynced_names_.erase(it) : std::next(it);
+  for (auto it = replaced_.begin(); it != replaced_.end();)
+    it = dir_of(it->first) == dir ? replaced_.erase(it) : std::next(it);
   return s;
 }
 
 void FaultInjectionEnv::drop_unsynced() {
   std::lock_guard lock(mu_);
   for (const auto& path : unsynced_names_) base_->remove(path);
+  // A rename the directory never recorded: the name holds its old file.
+  for (const auto& [path, bytes] : replaced_) {
+    auto f = base_->new_writable(path);
+    if (f.ok()) (*f)->append(bytes), (*f)->sync(), (*f)->close();
+    synced_.erase(path);
+    unsynced_ranges_.erase(path);
+  }
+  replaced_.clear();
   for (const auto& [path, size] : synced_)
     if (!unsynced_names_.count(path) && base_->exists(path)) {
       // Writes since the last sync are lost: over old bytes (the disk held
