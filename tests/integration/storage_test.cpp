@@ -15,7 +15,9 @@
 #include "engine/engine_impl.hpp"
 #include "storage/fault_env.hpp"
 #include "storage/record_log.hpp"
+#include "store/event_codec.hpp"
 #include "store/wal.hpp"
+#include "storage/table_file.hpp"
 #include "test_support.hpp"
 
 namespace retarget {
@@ -447,6 +449,95 @@ TEST_F(Storage, ALegacyDeletionKeepsProfileDataUsersAndAnalyticsAcrossRestartAnd
   ASSERT_TRUE(Engine::RebuildStore(o).ok());
   auto e = open(o);
   check(*e);
+}
+
+// The purge: the deleted source's events leave the raw-event blocks for
+// good; a rebuild from the blocks gives the same profiles, analytics, users,
+// event count and duplicates as the engine had.
+TEST_F(Storage, ALegacyPurgeTakesTheDeletedSourcesEventsOutOfTheRawEventBlocks) {
+  testing::write_file(tmp_ / "legacy.yaml", "version: 1\npolicy: legacy\n");
+  EngineOptions o = options();
+  o.config_path = (tmp_ / "legacy.yaml").string();
+  std::string promo_events;
+  for (int i = 0; i < 40; ++i) promo_events += received(i, "promo", i % 3 ? "email" : "sms");
+  promo_events += R"({"time":"2025-12-20T10:00:00Z","user":"u7","type":"interaction","campaign":"promo","action":"clicked_email","alias":"cta"})" "\n";
+  // Events of sources in the block that block rewriting must keep.
+  std::string others;
+  for (int i = 0; i < 30; ++i) others += received(100 + i, "live_one");
+  auto blocks_hold = [&](const std::string& campaign) {
+    std::uint64_t n = 0, residues = 0;
+    for (const auto& f : fs::directory_iterator(dir() + "/events")) {
+      auto t = storage::TableReader::Open(*storage::Env::Default(), f.path().string());
+      EXPECT_TRUE(t.ok()) << t.status().message();
+      if (!t.ok()) continue;
+      auto log = (*t)->read("log");
+      EXPECT_TRUE(log.ok());
+      auto c = storage::parse_log((*log)->view(), f.path().string(), false);
+      EXPECT_FALSE(c.corrupt) << c.problem;
+      for (const auto& r : c.records) {
+        if (r.type == static_cast<std::uint8_t>(store::RecordType::kResidue)) ++residues;
+        if (r.type != static_cast<std::uint8_t>(store::RecordType::kEvents)) continue;
+        std::int64_t at;
+        decode_event_batch(r.payload, at, [&](const Event& e, const HashSet128::Key&) { n += e.source == campaign; });
+      }
+    }
+    return std::make_pair(n, residues);
+  };
+  struct Seen {
+    std::uint64_t sms, users, events;
+    std::string analytics, profile;
+  };
+  auto seen = [&](Engine& e) {
+    auto c = nlohmann::json::parse(e.check_store());
+    return Seen{count(e, "sms_ever"), e.users().size(), c["events"].get<std::uint64_t>(),
+                *e.analytics("campaign", "promo"), *e.profile("u7")};
+  };
+  Seen before;
+  {
+    auto e = open(o);
+    Diagnostics d;
+    ASSERT_TRUE(e->apply_catalog_text(kCatalog, "catalog.yaml", d).ok());
+    ASSERT_TRUE(e->load_rules_text(kRules, "rules.yaml", d).ok());
+    ASSERT_TRUE(e->ingest_text(promo_events + others).ok());
+    ASSERT_TRUE(e->checkpoint().ok());  // the events are in a sealed block now
+    EXPECT_EQ(blocks_hold("promo").first, 41u);
+    e->set_now_ms(*parse_time_ms("2028-03-01T00:00:00Z"));
+    auto r = e->sweep();
+    ASSERT_TRUE(r.ok());
+    ASSERT_EQ(r->deleted, Strings{"campaign:promo"});
+    before = seen(*e);
+    ASSERT_TRUE(e->checkpoint().ok());  // the purge follows the checkpoint
+    auto [left, residues] = blocks_hold("promo");
+    EXPECT_EQ(left, 0u) << "the deleted source's events are still in the raw-event blocks";
+    EXPECT_GE(residues, 1u);
+    EXPECT_EQ(blocks_hold("live_one").first, 30u) << "the purge took other sources' events";
+    Seen now = seen(*e);
+    EXPECT_EQ(now.analytics, before.analytics);
+    EXPECT_EQ(now.profile, before.profile);
+  }
+  auto same = [&](Engine& e, const char* when) {
+    SCOPED_TRACE(when);
+    Seen s = seen(e);
+    EXPECT_EQ(s.sms, before.sms);
+    EXPECT_EQ(s.users, before.users);
+    EXPECT_EQ(s.events, before.events);
+    EXPECT_EQ(s.analytics, before.analytics);
+    EXPECT_EQ(s.profile, before.profile);
+    EXPECT_FALSE(e.evaluate("got_promo").ok());
+    EXPECT_EQ(count(e, "got_live"), 30u);
+  };
+  {
+    auto e = open(o);
+    same(*e, "reopened");
+  }
+  ASSERT_TRUE(Engine::RebuildStore(o).ok());
+  auto e = open(o);
+  same(*e, "rebuilt from the purged blocks");
+  // A purged event sent again is still a duplicate.
+  auto again = e->ingest_text(received(4, "promo"));  // (u4 got it by email)
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->duplicates, 1u);
+  EXPECT_EQ(blocks_hold("promo").first, 0u);
 }
 
 // --- readers never wait for writers -------------------------------------------------------------

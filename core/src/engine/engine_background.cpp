@@ -50,6 +50,7 @@ Status Engine::Impl::checkpoint_now(bool full) {
   BuilderImage image;
   json state;
   store::LogPosition covered;
+  std::map<std::string, std::uint64_t> purges;
   {
     MutexLock lock(writer_mu);
     // One at a time (the checkpointer thread and a caller may both ask).
@@ -65,10 +66,13 @@ Status Engine::Impl::checkpoint_now(bool full) {
     covered = *pos;
     image = builder.capture(full);
     state = checkpoint_state();
+    purges = builder.unpurged_sources();
     checkpoint_wanted = false;
   }
   // The slow part, outside the lock: ingest and readers go on.
   Status s = data->write_checkpoint(image, state, covered, full);
+  // Deleted sources' events leave the blocks this checkpoint sealed.
+  if (s.ok()) s = purge_deleted(purges, covered);
   MutexLock lock(writer_mu);
   checkpoint_running = false;
   if (s.ok()) ++checkpoints;

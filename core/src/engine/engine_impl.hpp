@@ -186,6 +186,18 @@ struct Engine::Impl {
   Status settle_moves() EXCLUDES(writer_mu);
   void start_background() EXCLUDES(writer_mu);
   void want_checkpoint_if_due() REQUIRES(writer_mu);
+
+  // --- engine_purge.cpp ---
+  // The legacy purge: rewrites the raw-event blocks before `covered` without
+  // the events of the deleted sources (with how many of their events the
+  // checkpoint at `covered` counted as unpurged).
+  Status purge_deleted(const std::map<std::string, std::uint64_t>& unpurged, store::LogPosition covered)
+      EXCLUDES(writer_mu);
 };
+
+// A logged catalog change (a "catalog" or "status" op) applied to `catalog`;
+// false for any other op. Recovery and the purge (which replays the catalog
+// the blocks' events were ingested under) share it.
+bool apply_catalog_change(Catalog& catalog, const nlohmann::json& op, Diagnostics& d);
 
 }  // namespace retarget

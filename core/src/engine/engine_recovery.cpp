@@ -52,24 +52,34 @@ RestoreJobInfo Engine::Impl::job_from_json(const json& j) {
   return i;
 }
 
-Status Engine::Impl::apply_meta(const json& op, Diagnostics* diags) {
+bool apply_catalog_change(Catalog& catalog, const json& op, Diagnostics& d) {
   std::string kind = op.value("op", "");
-  Diagnostics local;
-  Diagnostics& d = diags ? *diags : local;
-  std::size_t before = d.error_count();
   if (kind == "catalog") {
     catalog.apply_text(op.value("text", ""), op.value("name", "catalog"), d);
-  } else if (kind == "rules") {
-    RuleSet added;
-    added.add_text(op.value("text", ""), op.value("name", "rules"), config.limits, d);
-    added.clear_duplicates();
-    rules.upsert(added);
-  } else if (kind == "status") {
+    return true;
+  }
+  if (kind == "status") {
     static const std::vector<std::string> kStatuses = {"draft", "active", "stopped", "archived"};
     auto it = std::find(kStatuses.begin(), kStatuses.end(), op.value("status", ""));
     if (it != kStatuses.end())
       catalog.set_status(op.value("kind", ""), op.value("id", ""), static_cast<LifecycleStatus>(it - kStatuses.begin()),
                          op.value("at", sdk::kNoTime));
+    return true;
+  }
+  return false;
+}
+
+Status Engine::Impl::apply_meta(const json& op, Diagnostics* diags) {
+  std::string kind = op.value("op", "");
+  Diagnostics local;
+  Diagnostics& d = diags ? *diags : local;
+  std::size_t before = d.error_count();
+  if (apply_catalog_change(catalog, op, d)) {
+  } else if (kind == "rules") {
+    RuleSet added;
+    added.add_text(op.value("text", ""), op.value("name", "rules"), config.limits, d);
+    added.clear_duplicates();
+    rules.upsert(added);
   } else if (kind == "remove_segment") {
     rules.remove(op.value("id", ""));
   } else {
@@ -195,8 +205,12 @@ class EngineLoader final : public store::Loader {
         }
         return Status::Ok();
       }
-      case store::RecordType::kResidue:
-        return impl_.apply_events(payload);
+      case store::RecordType::kResidue: {
+        Residue residue;
+        if (!decode_residue(payload, residue)) return Status::IoError("a residue record does not decode");
+        impl_.builder.apply_residue(residue);
+        return Status::Ok();
+      }
     }
     return Status::IoError("a log record of an unknown type " + std::to_string(static_cast<int>(type)));
   }

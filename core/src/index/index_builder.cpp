@@ -6,6 +6,7 @@
 #include <tuple>
 
 #include "index/column_codec.hpp"
+#include "index/derive.hpp"
 
 namespace retarget {
 namespace {
@@ -299,8 +300,17 @@ void IndexBuilder::erase_source(const std::string& key) {
     }
   s.archived_users = nullptr;
   s.residence = SourceData::Residence::kResident;
+  if (!s.stats.deleted) s.stats.unpurged += s.stats.records;
+  s.stats.deleted = true;
   s.stats.records = 0;
-  s.republish = true;
+  s.republish = s.dirty = true;
+}
+
+std::map<std::string, std::uint64_t> IndexBuilder::unpurged_sources() const {
+  std::map<std::string, std::uint64_t> out;
+  for (const auto& [k, s] : sources_)
+    if (s.stats.deleted && s.stats.unpurged > 0) out[k] = s.stats.unpurged;
+  return out;
 }
 
 std::vector<std::string> IndexBuilder::source_keys() const {
@@ -327,6 +337,7 @@ bool IndexBuilder::add_hashed(const Event& e, const Catalog& catalog, const Hash
 
 void IndexBuilder::apply(const Event& e, const Catalog& catalog) {
   UserIndex u = users_->intern(e.user);
+  SourceAnalytics* analytics = nullptr;
   if (is_interaction_event(e.type)) {
     key_buf_.clear();
     append_source_key(key_buf_, e.source_kind, e.source);
@@ -334,85 +345,28 @@ void IndexBuilder::apply(const Event& e, const Catalog& catalog) {
     current_source_->dirty = true;
     current_source_->analytics_dirty = true;
     SourceStats& stats = current_source_->stats;
-    ++stats.records;
+    // A source deleted under the legacy policy keeps no interaction data:
+    // its later events count (analytics, summaries), their facts are dropped
+    // and their raw events wait for the purge.
+    if (stats.deleted) ++stats.unpurged;
+    else ++stats.records;
     if (e.type == EventType::kReceived && e.time > stats.last_sent) stats.last_sent = e.time;
-    SourceAnalytics& a = column_at(analytics_, key_buf_);
-    switch (e.type) {
-      case EventType::kReceived:
-        ++a.sends;
-        a.recipients.add(u);
-        break;
-      case EventType::kInteraction:
-        if (e.action == "opened_email" || e.action == "opened_email_machine" || e.action == "opened_push") ++a.opens;
-        if (e.action == "clicked_email" || e.action == "clicked_in_app" || e.action == "clicked_sms" ||
-            e.action == "clicked_content_card")
-          ++a.clicks;
-        break;
-      case EventType::kConverted:
-        if (e.conversion_event == 0) ++a.conversions;
-        break;
-      case EventType::kControl:
-        a.control.add(u);
-        break;
-      case EventType::kCanvasEntered: {
-        const Canvas* canvas = catalog.canvas(e.source);
-        const NamedId* v = canvas ? canvas->variation(e.variation) : nullptr;
-        if (v && v->control) a.control.add(u);
-        break;
-      }
-      default:
-        break;
-    }
+    analytics = &column_at(analytics_, key_buf_);
   }
+  struct Into {
+    IndexBuilder& b;
+    const Event& e;
+    UserIndex u;
+    SourceAnalytics* a;
+    void fact(FactKind kind, std::string_view step, std::string_view detail) {
+      if (!b.current_source_->stats.deleted) b.fact(e, u, kind, step, detail);
+    }
+    void summary(SummaryKind kind, std::string_view x, std::string_view y) { b.summary(u, e.time, kind, x, y); }
+    void analytics(AnalyticsEffect effect) { add_effect(*a, effect, u); }
+  } into{*this, e, u, analytics};
+  derive(e, catalog, into);
 
   switch (e.type) {
-    case EventType::kReceived:
-      // Per source (and per step) facts: interaction data, subject to expiry.
-      fact(e, u, FactKind::kReceived, "", "");
-      if (!e.step.empty()) fact(e, u, FactKind::kReceived, e.step, "");
-      if (!e.variant.empty()) fact(e, u, FactKind::kReceivedVariant, "", e.variant);
-      // Profile summaries: never expire.
-      summary(u, e.time, SummaryKind::kLastReceived, "");
-      summary(u, e.time, SummaryKind::kLastReceived, e.channel);
-      break;
-    case EventType::kInteraction:
-      fact(e, u, FactKind::kInteraction, "", e.action);
-      if (!e.step.empty()) fact(e, u, FactKind::kInteraction, e.step, e.action);
-      if (!e.alias.empty()) {
-        fact(e, u, FactKind::kClickedAlias, "", e.alias);
-        if (!e.step.empty()) fact(e, u, FactKind::kClickedAlias, e.step, e.alias);
-        summary(u, e.time, SummaryKind::kLastClickedAlias, e.alias);
-      }
-      summary(u, e.time, SummaryKind::kLastInteraction, "");
-      summary(u, e.time, SummaryKind::kLastInteraction, e.action);
-      break;
-    case EventType::kConverted:
-      fact(e, u, FactKind::kConverted, "", std::to_string(e.conversion_event));
-      break;
-    case EventType::kControl:
-      fact(e, u, FactKind::kControl, "", "");
-      summary(u, e.time, SummaryKind::kLastControlEnrolled);
-      break;
-    case EventType::kCanvasEntered: {
-      fact(e, u, FactKind::kCanvasEntered, "", "");
-      fact(e, u, FactKind::kCanvasEntered, "", e.variation);
-      const Canvas* canvas = catalog.canvas(e.source);
-      const NamedId* variation = canvas ? canvas->variation(e.variation) : nullptr;
-      if (variation && variation->control) summary(u, e.time, SummaryKind::kLastControlEnrolled);
-      break;
-    }
-    case EventType::kCanvasExited:
-      fact(e, u, FactKind::kCanvasExited, "", "");
-      break;
-    case EventType::kHardBounce:
-      summary(u, e.time, SummaryKind::kFlag, "hard_bounced");
-      break;
-    case EventType::kSpamReport:
-      summary(u, e.time, SummaryKind::kFlag, "marked_spam");
-      break;
-    case EventType::kInvalidPhone:
-      summary(u, e.time, SummaryKind::kFlag, "invalid_phone");
-      break;
     case EventType::kFeatureFlag: {
       FlagState& f = feature_flags_[e.flag];
       f.pending.push_back({u, e.time, e.seq, e.enabled ? std::optional<AttributeValue>(AttributeValue{}) : std::nullopt});
@@ -420,11 +374,7 @@ void IndexBuilder::apply(const Event& e, const Catalog& catalog) {
       break;
     }
     case EventType::kNewsFeedView:
-      summary(u, e.time, SummaryKind::kLastNewsFeedView);
       push(news_feed_views_, u, std::int64_t{1}, Combine::kSum);
-      break;
-    case EventType::kSmsInbound:
-      summary(u, e.time, SummaryKind::kLastSmsInbound, e.subscription_group, e.keyword_category);
       break;
     case EventType::kAttributes:
       for (const auto& [name, value] : e.attributes) {
@@ -433,7 +383,36 @@ void IndexBuilder::apply(const Event& e, const Catalog& catalog) {
         if (a.pending.size() >= std::max<std::size_t>(std::size_t{1} << 16, a.times->size() / 2)) fold(a);
       }
       break;
+    default:
+      break;
   }
+}
+
+void IndexBuilder::apply_residue(const Residue& r) {
+  std::vector<UserIndex> users;
+  users.reserve(r.users.size());
+  for (const auto& id : r.users) users.push_back(users_->intern(id));
+  for (const auto& h : r.hashes)
+    if (seen_.insert(h)) new_hashes_.push_back(h);
+  SourceData& source = column_at(sources_, r.source);
+  source.dirty = source.analytics_dirty = true;
+  if (r.last_sent > source.stats.last_sent) source.stats.last_sent = r.last_sent;
+  SourceAnalytics& a = column_at(analytics_, r.source);
+  a.sends += r.sends, a.opens += r.opens, a.clicks += r.clicks, a.conversions += r.conversions;
+  for (std::uint32_t i : r.recipients) a.recipients.add(users[i]);
+  for (std::uint32_t i : r.control) a.control.add(users[i]);
+  for (const auto& [column, times] : r.summaries) {
+    auto& c = column_at(summaries_, column);
+    for (const auto& [i, t] : times) push(c, users[i], t, Combine::kMax);
+  }
+}
+
+void IndexBuilder::purged(const std::string& source_key, std::uint64_t events) {
+  auto it = sources_.find(source_key);
+  if (it == sources_.end()) return;
+  SourceStats& stats = it->second.stats;
+  stats.unpurged -= std::min(stats.unpurged, events);
+  it->second.dirty = true;
 }
 
 namespace {
@@ -584,7 +563,8 @@ BuilderImage IndexBuilder::capture(bool all) {
     }
     if (take(source.dirty))
       img.sources.push_back({skey, source.stats.records, source.stats.last_sent, source.stats.archived,
-                             source.residence != SourceData::Residence::kArchived});
+                             source.residence != SourceData::Residence::kArchived, source.stats.deleted,
+                             source.stats.unpurged});
     if (take(source.analytics_dirty)) {
       auto it = analytics_.find(skey);
       if (it != analytics_.end()) img.analytics.emplace_back(skey, it->second);
@@ -695,6 +675,8 @@ void IndexBuilder::install_source(const SourceImage& s) {
   d.stats.records = s.records;
   d.stats.last_sent = s.last_sent;
   d.stats.archived = s.archived;
+  d.stats.deleted = s.deleted;
+  d.stats.unpurged = s.unpurged;
   d.residence = s.resident ? SourceData::Residence::kResident : SourceData::Residence::kArchived;
   d.republish = true;
   d.dirty = false;

@@ -33,6 +33,7 @@
 #include "catalog/catalog.hpp"
 #include "index/index.hpp"
 #include "index/index_image.hpp"
+#include "index/residue.hpp"
 #include "retarget/status.hpp"
 #include "ingest/event.hpp"
 #include "index/hash_set.hpp"
@@ -80,14 +81,24 @@ class IndexBuilder {
     std::uint64_t records = 0;                // interaction events stored for the source
     sdk::Timestamp last_sent = sdk::kNoTime;  // latest `received` event
     bool archived = false;
+    bool deleted = false;        // legacy policy: its interaction data is gone (erase_source)
+    std::uint64_t unpurged = 0;  // deleted: its events still in the raw-event blocks or the log
   };
   SourceStats source_stats(const std::string& source_key) const;
   // Moves a source's data to (true) or from (false) the long-term tier.
   void set_archived(const std::string& source_key, bool archived);
   // Deletes a source's interaction data irrecoverably (legacy policy);
-  // profile summaries and analytics stay.
+  // profile summaries and analytics stay, and later events of the source
+  // keep no facts either. Its raw events wait for the purge (unpurged).
   void erase_source(const std::string& source_key);
+  // The legacy purge: a residue replayed in place of the events it dropped
+  // (index/residue.hpp), and, once a purge is durable, the events it took
+  // out of the raw-event blocks.
+  void apply_residue(const Residue& residue);
+  void purged(const std::string& source_key, std::uint64_t events);
   std::vector<std::string> source_keys() const;
+  // Deleted sources with events still to purge, and how many.
+  std::map<std::string, std::uint64_t> unpurged_sources() const;
 
   // --- Analytics: counted at ingest, never touched by expiry ------------------
   using SourceAnalytics = retarget::SourceAnalytics;

@@ -57,6 +57,8 @@ struct SourceImage {
   sdk::Timestamp last_sent = sdk::kNoTime;
   bool archived = false;
   bool resident = true;  // false: its columns are in its archive file
+  bool deleted = false;  // legacy policy (IndexBuilder::SourceStats)
+  std::uint64_t unpurged = 0;
 };
 
 struct BuilderImage {

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "common/bytes.hpp"
 #include "storage/crc32c.hpp"
 
 namespace retarget::storage {
@@ -10,8 +11,6 @@ namespace {
 
 constexpr char kMagic[8] = {'R', 'T', 'L', 'O', 'G', 0, 0, 1};
 
-void put32(std::string& s, std::uint32_t v) { s.append(reinterpret_cast<const char*>(&v), 4); }
-void put64(std::string& s, std::uint64_t v) { s.append(reinterpret_cast<const char*>(&v), 8); }
 std::uint32_t get32(const char* p) {
   std::uint32_t v;
   std::memcpy(&v, p, 4);
@@ -44,7 +43,7 @@ Result<std::unique_ptr<LogWriter>> LogWriter::Create(Env& env, const std::string
   auto f = env.new_writable(path);
   if (!f.ok()) return f.status();
   std::string header(kMagic, 8);
-  put64(header, number);
+  put_le<std::uint64_t>(header, number);
   Status s = (*f)->append(header);
   if (!s.ok()) return s;
   return std::unique_ptr<LogWriter>(new LogWriter(path, std::move(f).value(), header.size()));
@@ -70,16 +69,32 @@ Status LogWriter::finish() {
   return s;
 }
 
+namespace {
+
+void append_record(std::string& out, std::uint8_t type, std::string_view payload) {
+  std::size_t start = out.size();
+  put_le<std::uint32_t>(out, 0);
+  put_le<std::uint32_t>(out, static_cast<std::uint32_t>(payload.size()));
+  out.push_back(static_cast<char>(type));
+  out.append(payload);
+  std::uint32_t crc = crc32c::mask(crc32c::extend(0, out.data() + start + 4, out.size() - start - 4));
+  std::memcpy(out.data() + start, &crc, 4);
+}
+
+}  // namespace
+
+std::string encode_log(std::uint64_t number, const std::vector<std::pair<std::uint8_t, std::string_view>>& records) {
+  std::string out(kMagic, 8);
+  put_le<std::uint64_t>(out, number);
+  for (const auto& [type, payload] : records) append_record(out, type, payload);
+  return out;
+}
+
 Status LogWriter::add(std::uint8_t type, std::string_view payload) {
   if (payload.size() > 0xffffffffu) return Status::Failed("a log record over 4 GiB");
   scratch_.clear();
   scratch_.reserve(kRecordHeaderBytes + payload.size());
-  put32(scratch_, 0);
-  put32(scratch_, static_cast<std::uint32_t>(payload.size()));
-  scratch_.push_back(static_cast<char>(type));
-  scratch_.append(payload);
-  std::uint32_t crc = crc32c::mask(crc32c::extend(0, scratch_.data() + 4, scratch_.size() - 4));
-  std::memcpy(scratch_.data(), &crc, 4);
+  append_record(scratch_, type, payload);
   constexpr std::uint64_t kRunway = 1 << 20;
   if (scratch_.size() < kRunway / 4 && end_ + scratch_.size() > file_->size()) {
     // Zeros ahead of small records: later syncs flush data only.

@@ -59,6 +59,10 @@ class LogWriter {
   std::string scratch_;
 };
 
+// A whole log file's bytes with these records (REQUIRES: each payload < 4 GiB):
+// what a rewritten raw-event block holds.
+std::string encode_log(std::uint64_t number, const std::vector<std::pair<std::uint8_t, std::string_view>>& records);
+
 struct LogRecord {
   std::uint8_t type;
   std::string_view payload;  // into the buffer read

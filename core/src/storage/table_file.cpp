@@ -4,6 +4,7 @@
 
 #include <cstring>
 
+#include "common/bytes.hpp"
 #include "storage/crc32c.hpp"
 
 namespace retarget::storage {
@@ -13,17 +14,6 @@ constexpr char kMagic[8] = {'R', 'T', 'T', 'B', 'L', 0, 0, 1};
 constexpr char kFooterMagic[4] = {'R', 'T', 'T', 'B'};
 constexpr std::size_t kHeaderBytes = 16, kFooterBytes = 24;
 
-template <typename T>
-void put(std::string& s, T v) {
-  s.append(reinterpret_cast<const char*>(&v), sizeof v);
-}
-template <typename T>
-bool get(std::string_view& in, T& v) {
-  if (in.size() < sizeof v) return false;
-  std::memcpy(&v, in.data(), sizeof v);
-  in.remove_prefix(sizeof v);
-  return true;
-}
 
 }  // namespace
 
@@ -31,8 +21,8 @@ Result<std::unique_ptr<TableWriter>> TableWriter::Create(Env& env, const std::st
   auto f = env.new_writable(path);
   if (!f.ok()) return f.status();
   std::string header(kMagic, 8);
-  put<std::uint32_t>(header, kTableFormatVersion);
-  put<std::uint32_t>(header, 0);
+  put_le<std::uint32_t>(header, kTableFormatVersion);
+  put_le<std::uint32_t>(header, 0);
   Status s = (*f)->append(header);
   if (!s.ok()) return s;
   std::unique_ptr<TableWriter> w(new TableWriter(path, std::move(f).value()));
@@ -71,20 +61,20 @@ Status TableWriter::add(const std::string& name, std::string_view bytes, bool co
 
 Status TableWriter::finish() {
   std::string dir;
-  put<std::uint32_t>(dir, static_cast<std::uint32_t>(sections_.size()));
+  put_le<std::uint32_t>(dir, static_cast<std::uint32_t>(sections_.size()));
   for (const auto& s : sections_) {
-    put<std::uint16_t>(dir, static_cast<std::uint16_t>(s.name.size()));
+    put_le<std::uint16_t>(dir, static_cast<std::uint16_t>(s.name.size()));
     dir += s.name;
-    put<std::uint64_t>(dir, s.offset);
-    put<std::uint64_t>(dir, s.stored);
-    put<std::uint64_t>(dir, s.length);
-    put<std::uint32_t>(dir, crc32c::mask(s.crc));
-    put<std::uint8_t>(dir, s.codec);
+    put_le<std::uint64_t>(dir, s.offset);
+    put_le<std::uint64_t>(dir, s.stored);
+    put_le<std::uint64_t>(dir, s.length);
+    put_le<std::uint32_t>(dir, crc32c::mask(s.crc));
+    put_le<std::uint8_t>(dir, s.codec);
   }
   std::string footer;
-  put<std::uint64_t>(footer, offset_);
-  put<std::uint64_t>(footer, dir.size());
-  put<std::uint32_t>(footer, crc32c::mask(crc32c::value(dir)));
+  put_le<std::uint64_t>(footer, offset_);
+  put_le<std::uint64_t>(footer, dir.size());
+  put_le<std::uint32_t>(footer, crc32c::mask(crc32c::value(dir)));
   footer.append(kFooterMagic, 4);
   Status s = file_->append(dir);
   if (s.ok()) s = file_->append(footer);
@@ -114,11 +104,11 @@ Result<std::shared_ptr<const TableReader>> TableReader::Open(Env& env, const std
   auto footer = env.read_range(path, *size - kFooterBytes, kFooterBytes);
   if (!footer.ok()) return footer.status();
   std::string_view f = (*footer)->view();
-  std::uint64_t dir_off, dir_len;
-  std::uint32_t dir_crc;
-  get(f, dir_off);
-  get(f, dir_len);
-  get(f, dir_crc);
+  std::uint64_t dir_off = 0, dir_len = 0;
+  std::uint32_t dir_crc = 0;
+  get_le(f, dir_off);
+  get_le(f, dir_len);
+  get_le(f, dir_crc);
   if (std::memcmp(f.data(), kFooterMagic, 4) != 0) return bad(*size - 4, "no table footer (an incomplete file)");
   if (dir_off + dir_len + kFooterBytes != *size) return bad(*size - kFooterBytes, "the footer's directory does not fit");
   auto dir = env.read_range(path, dir_off, dir_len);
@@ -126,15 +116,15 @@ Result<std::shared_ptr<const TableReader>> TableReader::Open(Env& env, const std
   if (crc32c::value((*dir)->view()) != crc32c::unmask(dir_crc)) return bad(dir_off, "the directory's checksum does not match");
   std::string_view d = (*dir)->view();
   std::uint32_t count;
-  if (!get(d, count)) return bad(dir_off, "a truncated directory");
+  if (!get_le(d, count)) return bad(dir_off, "a truncated directory");
   for (std::uint32_t i = 0; i < count; ++i) {
     SectionInfo s;
     std::uint16_t name_len;
     std::uint32_t crc;
-    if (!get(d, name_len) || d.size() < name_len) return bad(dir_off, "a truncated directory");
+    if (!get_le(d, name_len) || d.size() < name_len) return bad(dir_off, "a truncated directory");
     s.name.assign(d.data(), name_len);
     d.remove_prefix(name_len);
-    if (!get(d, s.offset) || !get(d, s.stored) || !get(d, s.length) || !get(d, crc) || !get(d, s.codec))
+    if (!get_le(d, s.offset) || !get_le(d, s.stored) || !get_le(d, s.length) || !get_le(d, crc) || !get_le(d, s.codec))
       return bad(dir_off, "a truncated directory");
     s.crc = crc32c::unmask(crc);
     if (s.offset + s.stored > dir_off) return bad(dir_off, "section '" + s.name + "' lies outside the file");

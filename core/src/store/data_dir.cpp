@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "common/bytes.hpp"
 #include "index/column_file.hpp"
 
 namespace retarget::store {
@@ -19,17 +20,6 @@ std::int64_t now_ms() {
       .count();
 }
 
-template <typename T>
-void put(std::string& s, T v) {
-  s.append(reinterpret_cast<const char*>(&v), sizeof v);
-}
-template <typename T>
-bool get(std::string_view& in, T& v) {
-  if (in.size() < sizeof v) return false;
-  std::memcpy(&v, in.data(), sizeof v);
-  in.remove_prefix(sizeof v);
-  return true;
-}
 
 std::string numbered(std::uint64_t n, const char* ext) {
   char buf[40];
@@ -83,12 +73,12 @@ Status load_into(ColumnImage& c, std::shared_ptr<storage::FileBuffer> bytes, con
 std::string serialize_users(const UserDirectory& users, UserIndex first, UserIndex end) {
   std::string out;
   std::uint64_t count = end - first;
-  put<std::uint64_t>(out, count);
-  put<std::uint64_t>(out, first);
+  put_le<std::uint64_t>(out, count);
+  put_le<std::uint64_t>(out, first);
   std::uint64_t at = 0;
-  put<std::uint64_t>(out, 0);
-  for (UserIndex u = first; u < end; ++u) put<std::uint64_t>(out, at += users.id(u).size());
-  for (UserIndex u = first; u < end; ++u) put<std::uint16_t>(out, users.bucket(u));
+  put_le<std::uint64_t>(out, 0);
+  for (UserIndex u = first; u < end; ++u) put_le<std::uint64_t>(out, at += users.id(u).size());
+  for (UserIndex u = first; u < end; ++u) put_le<std::uint16_t>(out, users.bucket(u));
   out.resize((out.size() + 7) / 8 * 8, '\0');
   for (UserIndex u = first; u < end; ++u) out += users.id(u);
   return out;
@@ -102,7 +92,7 @@ std::string serialize_roaring(const Roaring& r) {
 
 Result<Roaring> read_roaring(std::string_view& in, const std::string& where) {
   std::uint64_t n;
-  if (!get(in, n) || n > in.size()) return Status::IoError(where + ": a truncated bitmap");
+  if (!get_le(in, n) || n > in.size()) return Status::IoError(where + ": a truncated bitmap");
   try {
     Roaring r = Roaring::readSafe(in.data(), n);
     in.remove_prefix(n);
@@ -114,21 +104,21 @@ Result<Roaring> read_roaring(std::string_view& in, const std::string& where) {
 
 std::string serialize_analytics(const SourceAnalytics& a) {
   std::string out;
-  put<std::uint64_t>(out, a.sends);
-  put<std::uint64_t>(out, a.opens);
-  put<std::uint64_t>(out, a.clicks);
-  put<std::uint64_t>(out, a.conversions);
+  put_le<std::uint64_t>(out, a.sends);
+  put_le<std::uint64_t>(out, a.opens);
+  put_le<std::uint64_t>(out, a.clicks);
+  put_le<std::uint64_t>(out, a.conversions);
   std::string r = serialize_roaring(a.recipients), c = serialize_roaring(a.control);
-  put<std::uint64_t>(out, r.size());
+  put_le<std::uint64_t>(out, r.size());
   out += r;
-  put<std::uint64_t>(out, c.size());
+  put_le<std::uint64_t>(out, c.size());
   out += c;
   return out;
 }
 
 Result<SourceAnalytics> parse_analytics(std::string_view in, const std::string& where) {
   SourceAnalytics a;
-  if (!get(in, a.sends) || !get(in, a.opens) || !get(in, a.clicks) || !get(in, a.conversions))
+  if (!get_le(in, a.sends) || !get_le(in, a.opens) || !get_le(in, a.clicks) || !get_le(in, a.conversions))
     return Status::IoError(where + ": truncated analytics");
   auto r = read_roaring(in, where);
   if (!r.ok()) return r.status();
@@ -230,7 +220,7 @@ Status DataDir::load(Loader& loader, bool rebuild) {
         std::string_view in = owner->view();
         std::uint64_t count, first;
         std::string where = table_path(st) + " users";
-        if (!get(in, count) || !get(in, first) || count > (in.size() / 10)) return Status::IoError(where + ": truncated");
+        if (!get_le(in, count) || !get_le(in, first) || count > (in.size() / 10)) return Status::IoError(where + ": truncated");
         const char* base = owner->data() + 16;
         std::uint64_t bucket_bytes = (count * 2 + 7) / 8 * 8;
         std::uint64_t header = 16 + (count + 1) * 8 + bucket_bytes;
@@ -259,6 +249,8 @@ Status DataDir::load(Loader& loader, bool rebuild) {
         img.records = s2["records"].get<std::uint64_t>();
         img.last_sent = s2["last_sent"].get<std::int64_t>();
         img.archived = s2["archived"].get<bool>();
+        img.deleted = s2.value("deleted", false);
+        img.unpurged = s2.value("unpurged", std::uint64_t{0});
         img.resident = !state->archives.count(img.key);
         sources_[img.key] = img;
         loader.source(img);
@@ -328,7 +320,7 @@ Status DataDir::load_hashes(HashSet128& into) {
     if (!hb.ok()) return hb.status();
     std::string_view in = (*hb)->view();
     std::uint64_t count;
-    if (!get(in, count) || in.size() != count * 16) return Status::IoError(table_path(t) + ": damaged hashes");
+    if (!get_le(in, count) || in.size() != count * 16) return Status::IoError(table_path(t) + ": damaged hashes");
     into.reserve(into.size() + count);
     for (std::uint64_t i = 0; i < count; ++i) {
       HashSet128::Key k;
@@ -398,8 +390,8 @@ Status DataDir::write_checkpoint(const BuilderImage& image, const nlohmann::json
   }
   if (!image.new_hashes.empty()) {
     std::string h;
-    put<std::uint64_t>(h, image.new_hashes.size());
-    for (const auto& k : image.new_hashes) put(h, k.a), put(h, k.b);
+    put_le<std::uint64_t>(h, image.new_hashes.size());
+    for (const auto& k : image.new_hashes) put_le(h, k.a), put_le(h, k.b);
     s = (*w)->add("hashes", h);
     if (!s.ok()) return s;
     // A full capture holds every hash (when the set was loaded): the older segments go.
@@ -436,7 +428,8 @@ Status DataDir::write_checkpoint(const BuilderImage& image, const nlohmann::json
   for (const auto& [key, at] : analytics_) j["analytics"][key] = at;
   j["sources"] = nlohmann::json::array();
   for (const auto& [key, src] : sources_)
-    j["sources"].push_back({{"key", key}, {"records", src.records}, {"last_sent", src.last_sent}, {"archived", src.archived}});
+    j["sources"].push_back({{"key", key}, {"records", src.records}, {"last_sent", src.last_sent}, {"archived", src.archived},
+                               {"deleted", src.deleted}, {"unpurged", src.unpurged}});
   s = (*w)->add("state", j.dump());
   if (s.ok()) s = (*w)->finish();
   if (s.ok()) s = env_->sync_dir(dir_ + "/tables");
@@ -507,7 +500,49 @@ Status DataDir::collect_garbage() {
   if (!arch.ok()) return arch.status();
   for (const auto& n : *arch)
     if (!archive_files.count(n) && !in_progress_.count("archive/" + n)) env_->remove(dir_ + "/archive/" + n);
+  // A block a purge did not finish rewriting.
+  auto blocks = env_->list(dir_ + "/events");
+  if (!blocks.ok()) return blocks.status();
+  for (const auto& n : *blocks)
+    if (n.size() > 4 && n.substr(n.size() - 4) == ".tmp" && !in_progress_.count("events/" + n))
+      env_->remove(dir_ + "/events/" + n);
   return Status::Ok();
+}
+
+// --- the raw-event blocks ---------------------------------------------------------
+
+std::vector<std::uint64_t> DataDir::event_blocks() const {
+  std::lock_guard lock(files_mu_);
+  const auto& blocks = manifest_ ? manifest_->state().event_blocks : read_state_.event_blocks;
+  return {blocks.begin(), blocks.end()};
+}
+
+Result<std::shared_ptr<storage::FileBuffer>> DataDir::read_event_block(std::uint64_t n) {
+  std::string path = dir_ + "/events/" + numbered(n, ".rte");
+  auto table = storage::TableReader::Open(*env_, path);
+  if (!table.ok()) return table.status();
+  return (*table)->read("log");
+}
+
+Status DataDir::replace_event_block(std::uint64_t n, std::string_view log_bytes) {
+  std::string path = dir_ + "/events/" + numbered(n, ".rte");
+  std::string tmp = path + ".tmp";
+  {
+    std::lock_guard lock(files_mu_);
+    in_progress_.insert("events/" + numbered(n, ".rte.tmp"));
+  }
+  Status s;
+  {
+    auto w = storage::TableWriter::Create(*env_, tmp);
+    s = w.ok() ? (*w)->add("log", log_bytes, /*compress=*/true) : w.status();
+    if (s.ok()) s = (*w)->finish();
+  }
+  if (s.ok()) s = env_->rename(tmp, path);
+  if (s.ok()) s = env_->sync_dir(dir_ + "/events");
+  if (!s.ok()) env_->remove(tmp);
+  std::lock_guard lock(files_mu_);
+  in_progress_.erase("events/" + numbered(n, ".rte.tmp"));
+  return s;
 }
 
 // --- long-term storage ------------------------------------------------------------

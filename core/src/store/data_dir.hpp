@@ -129,6 +129,15 @@ class DataDir {
   // The legacy policy: the source's archive is deleted for good.
   Status drop_archive(const std::string& source_key);
 
+  // --- the raw-event blocks (the legacy purge rewrites them) ---
+  // The sealed blocks (numbered as the log files they were), ascending.
+  std::vector<std::uint64_t> event_blocks() const;
+  // A block's records: a log file's bytes (storage::parse_log reads them).
+  Result<std::shared_ptr<storage::FileBuffer>> read_event_block(std::uint64_t n);
+  // Replaces a block with `log_bytes` (storage::encode_log), atomically: a
+  // crash leaves the old block or the new one.
+  Status replace_event_block(std::uint64_t n, std::string_view log_bytes);
+
   // --- inspection and repair ---
   // Verifies every checksum of every file the manifest names and every log
   // record; each problem with its file and offset.

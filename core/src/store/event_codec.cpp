@@ -2,62 +2,13 @@
 
 #include <cstring>
 
+#include "common/bytes.hpp"
+
 namespace retarget {
 namespace {
 
-void put_varint(std::string& out, std::uint64_t v) {
-  while (v >= 0x80) {
-    out.push_back(static_cast<char>(v | 0x80));
-    v >>= 7;
-  }
-  out.push_back(static_cast<char>(v));
-}
-void put_fixed(std::string& out, std::uint64_t v) {
-  char b[8];
-  std::memcpy(b, &v, 8);
-  out.append(b, 8);
-}
-void put_string(std::string& out, const std::string& s) {
-  put_varint(out, s.size());
-  out.append(s);
-}
-
-struct Reader {
-  std::string_view in;
-  bool ok = true;
-  std::uint64_t varint() {
-    std::uint64_t v = 0;
-    for (int shift = 0; shift < 64; shift += 7) {
-      if (in.empty()) return ok = false, 0;
-      auto b = static_cast<unsigned char>(in[0]);
-      in.remove_prefix(1);
-      v |= std::uint64_t{b & 0x7fu} << shift;
-      if (!(b & 0x80)) return v;
-    }
-    ok = false;
-    return 0;
-  }
-  std::uint64_t fixed() {
-    if (in.size() < 8) return ok = false, 0;
-    std::uint64_t v;
-    std::memcpy(&v, in.data(), 8);
-    in.remove_prefix(8);
-    return v;
-  }
-  std::uint8_t byte() {
-    if (in.empty()) return ok = false, 0;
-    auto b = static_cast<std::uint8_t>(in[0]);
-    in.remove_prefix(1);
-    return b;
-  }
-  std::string string() {
-    std::uint64_t n = varint();
-    if (!ok || n > in.size()) return ok = false, std::string();
-    std::string s(in.substr(0, n));
-    in.remove_prefix(n);
-    return s;
-  }
-};
+void put_fixed(std::string& out, std::uint64_t v) { put_le(out, v); }
+using Reader = ByteReader;
 
 }  // namespace
 
