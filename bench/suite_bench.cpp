@@ -4,7 +4,7 @@
 // bytes per interaction fact, and ingest-to-visible latency under load.
 //
 //   build/release/bin/retarget_suite_bench --data DIR --suite bench/suite.yaml --out OUT
-//       [--store DIR] [--reps 7] [--freshness 200]
+//       [--store DIR] [--reps 7] [--freshness 200] [--load-records 0 --load-seconds 15]
 //
 // Writes OUT/ours.json and OUT/ours/<segment>.ids (sorted external ids), which
 // bench/peers/compare.mjs checks against the peers' member sets.
@@ -166,12 +166,129 @@ nlohmann::json freshness(Engine& engine, std::int64_t now, int samples) {
           {"seen_by_next_evaluation", seen_first}, {"background_events", background.load()}};
 }
 
+// Readers under writers: the suite's evaluation latency while a restore of a
+// source with `records` records, sweeps and a steady ingest of ~20k events/s
+// run, against the same suite idle, in the same run. The source is ingested
+// and expired first (its bytes in long-term storage); the load phase
+// restores it (queryable, then the bytes move back), sweeps every half
+// second and ingests 200 events every 10 ms, for at least `seconds`.
+nlohmann::json under_load(Engine& engine, const std::vector<std::string>& ids, std::int64_t now, std::size_t records,
+                          double seconds) {
+  retarget::Diagnostics diags;
+  if (!engine.apply_catalog_text("version: 1\ncampaigns:\n"
+                                 "  - {id: load_big, status: stopped, stopped_at: 2025-01-01T00:00:00Z}\n"
+                                 "  - {id: load_stream, status: active}\n",
+                                 "load catalog", diags).ok())
+    fail("the load phase's catalog");
+  auto t = Clock::now();
+  for (std::size_t first = 0; first < records; first += 500000) {
+    std::string text;
+    char line[200];
+    for (std::size_t i = first; i < std::min(records, first + 500000); ++i) {
+      std::snprintf(line, sizeof line,
+                    "{\"time\":\"2024-12-%02zuT10:00:00Z\",\"user\":\"lb%zu\",\"type\":\"received\","
+                    "\"campaign\":\"load_big\",\"channel\":\"email\"}\n",
+                    1 + i % 28, i);
+      text += line;
+    }
+    must(engine.ingest_text(text), "load phase ingest");
+  }
+  if (!engine.checkpoint().ok()) fail("load phase checkpoint");
+  auto swept = must(engine.sweep(), "load phase sweep");
+  if (!engine.settle().ok()) fail("load phase: moving the expired bytes");
+  std::printf("load phase set-up: %zu records of load_big ingested and expired (%zu sources expired) in %.1f s\n",
+              records, swept.expired.size(), ms_since(t) / 1000);
+
+  auto pass = [&](std::map<std::string, std::vector<double>>& per, std::vector<double>& all) {
+    for (const auto& id : ids) {
+      auto t0 = Clock::now();
+      must(engine.evaluate(id, false), "evaluate " + id);
+      double ms = ms_since(t0);
+      per[id].push_back(ms);
+      all.push_back(ms);
+    }
+  };
+  std::map<std::string, std::vector<double>> idle, loaded;
+  std::vector<double> idle_all, loaded_all;
+  auto idle_start = Clock::now();
+  while (ms_since(idle_start) < seconds * 1000) pass(idle, idle_all);
+
+  std::atomic<bool> stop{false};
+  std::atomic<std::uint64_t> ingested{0}, sweeps{0};
+  std::string when = retarget::format_time_ms(now - 1000);
+  std::thread ingest([&] {
+    for (int batch = 0; !stop; ++batch) {
+      std::string text;
+      for (int i = 0; i < 200; ++i)
+        text += "{\"time\":\"" + when + "\",\"user\":\"ls" + std::to_string(batch) + "_" + std::to_string(i) +
+                "\",\"type\":\"received\",\"campaign\":\"load_stream\",\"channel\":\"push\"}\n";
+      auto r = engine.ingest_text(text);
+      if (r.ok()) ingested += r->accepted;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+  });
+  std::thread sweeper([&] {
+    while (!stop) {
+      if (engine.sweep().ok()) ++sweeps;
+      for (int i = 0; i < 50 && !stop; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+  });
+  double queryable_ms = 0, moved_ms = 0;
+  std::atomic<bool> restored{false};
+  std::thread restorer([&] {
+    auto t0 = Clock::now();
+    auto job = engine.restore({{"load_big"}, {}, {}});
+    if (job.ok()) engine.wait_restore(job->id);
+    queryable_ms = ms_since(t0);
+    engine.settle();
+    moved_ms = ms_since(t0);
+    restored = true;
+  });
+  auto load_start = Clock::now();
+  while (!restored || ms_since(load_start) < seconds * 1000) pass(loaded, loaded_all);
+  double load_s = ms_since(load_start) / 1000;
+  stop = true;
+  ingest.join();
+  sweeper.join();
+  restorer.join();
+
+  double idle_p99 = percentile(idle_all, 0.99), load_p99 = percentile(loaded_all, 0.99);
+  double worst = 0;
+  std::string worst_id;
+  nlohmann::json segments;
+  for (const auto& id : ids) {
+    double r = percentile(loaded[id], 0.99) / std::max(1e-6, percentile(idle[id], 0.99));
+    segments[id] = {{"idle_p99_ms", percentile(idle[id], 0.99)}, {"load_p99_ms", percentile(loaded[id], 0.99)}};
+    if (r > worst) worst = r, worst_id = id;
+  }
+  std::printf("readers under writers (%.0f s: a %zu-record restore, queryable after %.0f ms, bytes moved after %.0f ms; "
+              "%llu sweeps; %llu events ingested = %.0f events/s): evaluation p99 idle %.2f ms, under load %.2f ms = "
+              "%.2fx idle (%zu and %zu evaluations; the worst segment %s %.2fx)\n",
+              load_s, records, queryable_ms, moved_ms, static_cast<unsigned long long>(sweeps.load()),
+              static_cast<unsigned long long>(ingested.load()), ingested.load() / load_s, idle_p99, load_p99,
+              load_p99 / std::max(1e-6, idle_p99), idle_all.size(), loaded_all.size(), worst_id.c_str(), worst);
+  return {{"records", records},
+          {"seconds", load_s},
+          {"restore_queryable_ms", queryable_ms},
+          {"restore_moved_ms", moved_ms},
+          {"sweeps", sweeps.load()},
+          {"ingested", ingested.load()},
+          {"idle_p99_ms", idle_p99},
+          {"load_p99_ms", load_p99},
+          {"p99_ratio", load_p99 / std::max(1e-6, idle_p99)},
+          {"worst_segment", worst_id},
+          {"worst_segment_ratio", worst},
+          {"segments", segments}};
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   std::string data, suite = "bench/suite.yaml", out, store;
   int reps = 7, fresh_samples = 200;
   unsigned threads = 0;
+  std::size_t load_records = 0;
+  double load_seconds = 15;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string a = argv[i];
     if (a == "--data") data = argv[i + 1];
@@ -180,6 +297,8 @@ int main(int argc, char** argv) {
     else if (a == "--store") store = argv[i + 1];
     else if (a == "--reps") reps = std::stoi(argv[i + 1]);
     else if (a == "--freshness") fresh_samples = std::stoi(argv[i + 1]);
+    else if (a == "--load-records") load_records = std::stoull(argv[i + 1]);
+    else if (a == "--load-seconds") load_seconds = std::stod(argv[i + 1]);
     else if (a == "--threads") threads = static_cast<unsigned>(std::stoul(argv[i + 1]));
     else fail("unknown option " + a);
   }
@@ -226,13 +345,13 @@ int main(int argc, char** argv) {
   std::uint64_t rss = rss_bytes();
   double index_bytes = static_cast<double>(mem.interaction_bytes + mem.profile_bytes + mem.user_directory_bytes);
   std::printf("index: %llu users, %llu interaction events, %llu interaction entries; interaction columns %.1f MB = "
-              "%.2f bytes per interaction fact; whole index %.1f MB = %.2f bytes per fact; process RSS %.1f MB "
-              "(%.1f bytes per fact)\n",
+              "%.2f bytes per (user, fact) entry = %.2f bytes per interaction event; whole index %.1f MB; process RSS "
+              "%.1f MB\n",
               static_cast<unsigned long long>(mem.users), static_cast<unsigned long long>(mem.interaction_events),
               static_cast<unsigned long long>(mem.interaction_entries), mem.interaction_bytes / 1e6,
+              static_cast<double>(mem.interaction_bytes) / std::max<std::uint64_t>(1, mem.interaction_entries),
               static_cast<double>(mem.interaction_bytes) / std::max<std::uint64_t>(1, mem.interaction_events),
-              index_bytes / 1e6, index_bytes / std::max<std::uint64_t>(1, mem.interaction_events), rss / 1e6,
-              static_cast<double>(rss - std::min(rss, rss_before_open)) / std::max<std::uint64_t>(1, mem.interaction_events));
+              index_bytes / 1e6, rss / 1e6);
   report["memory"] = {{"users", mem.users},
                       {"interaction_events", mem.interaction_events},
                       {"interaction_entries", mem.interaction_entries},
@@ -274,8 +393,9 @@ int main(int argc, char** argv) {
                               {"bandwidth_limit_ms", limit_ms}};
   }
 
-  // 5. Freshness under load (changes the store: last).
+  // 5. Freshness under load, then readers under writers (they change the store: last).
   if (fresh_samples > 0) report["freshness"] = freshness(*engine, now, fresh_samples);
+  if (load_records > 0) report["under_load"] = under_load(*engine, ids, now, load_records, load_seconds);
 
   std::ofstream(fs::path(out) / "ours.json") << report.dump(2) << "\n";
   return 0;

@@ -14,16 +14,9 @@
 #include <vector>
 
 #include "retarget/sdk/filter.hpp"
+#include "rules/filter_lookup.hpp"
 
 namespace retarget {
-
-struct RegisteredFilter {
-  const sdk::FilterFactory* factory = nullptr;
-  const sdk::FilterInfo* info = nullptr;
-  std::string plugin_name;
-  std::string plugin_version;
-  std::string library_path;
-};
 
 struct PluginRecord {
   std::string name, version, path;
@@ -38,7 +31,7 @@ struct RefusedPlugin {
   std::vector<std::string> filters = {};
 };
 
-class FilterRegistry {
+class FilterRegistry final : public FilterLookup {
  public:
   // REQUIRES: !frozen(), no filter of that name yet.
   void add(RegisteredFilter filter);
@@ -49,13 +42,13 @@ class FilterRegistry {
   void freeze() { frozen_ = true; }
   bool frozen() const { return frozen_; }
 
-  const RegisteredFilter* find(std::string_view name) const;
+  const RegisteredFilter* find(std::string_view name) const override;
   // Why `name` is not available, when a refused library may have provided it:
   // "filter 'x' is provided by plugin library L, which was refused: REASON",
   // or a note naming the refused libraries whose filters are unknown; "" when
   // no refusal can explain it.
-  std::string unavailable_because(std::string_view name) const;
-  std::vector<std::string> names() const;
+  std::string unavailable_because(std::string_view name) const override;
+  std::vector<std::string> names() const override;
   const std::map<std::string, RegisteredFilter, std::less<>>& filters() const { return filters_; }
   const std::vector<PluginRecord>& plugins() const { return plugins_; }
   const std::vector<RefusedPlugin>& refused() const { return refused_; }

@@ -216,7 +216,7 @@ class LeafCompileContext : public sdk::CompileContext {
 
 }  // namespace
 
-Compiler::Compiler(const FilterRegistry& registry, const Catalog& catalog, const RuleSet& rules,
+Compiler::Compiler(const FilterLookup& registry, const Catalog& catalog, const RuleSet& rules,
                    CompileOptions options)
     : registry_(registry), catalog_(catalog), rules_(rules), options_(options), segment_ids_(rules.ids()) {}
 

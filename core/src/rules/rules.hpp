@@ -16,7 +16,7 @@
 #include "catalog/catalog.hpp"
 #include "common/time.hpp"
 #include "common/yaml_tree.hpp"
-#include "plugin/registry.hpp"
+#include "rules/filter_lookup.hpp"
 #include "retarget/config.hpp"
 #include "retarget/diagnostics.hpp"
 #include "rules/param_binder.hpp"
@@ -95,7 +95,7 @@ struct CompileOptions {
 
 class Compiler {
  public:
-  Compiler(const FilterRegistry& registry, const Catalog& catalog, const RuleSet& rules, CompileOptions options);
+  Compiler(const FilterLookup& registry, const Catalog& catalog, const RuleSet& rules, CompileOptions options);
 
   // Compiles one segment and every segment it nests; nullopt after
   // reporting errors (a nesting cycle is one).
@@ -113,7 +113,7 @@ class Compiler {
   std::optional<PlanNode> leaf(const YamlNode& key, const YamlNode& params, const std::string& file,
                                References& refs, Diagnostics& diags) const;
 
-  const FilterRegistry& registry_;
+  const FilterLookup& registry_;
   const Catalog& catalog_;
   const RuleSet& rules_;
   CompileOptions options_;

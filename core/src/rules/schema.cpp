@@ -50,7 +50,7 @@ json param_schema(const sdk::ParamSpec& p, const Catalog& catalog, const std::ve
 
 }  // namespace
 
-json rules_json_schema(const FilterRegistry& registry, const Catalog& catalog,
+json rules_json_schema(const FilterLookup& registry, const Catalog& catalog,
                        const std::vector<std::string>& segment_ids, const Limits& limits) {
   json defs;
   json node_choices = json::array({{{"$ref", "#/definitions/all"}}, {{"$ref", "#/definitions/any"}},
@@ -63,7 +63,8 @@ json rules_json_schema(const FilterRegistry& registry, const Catalog& catalog,
                                           {"description", "users in at least one child"}}}}}};
   defs["not"] = {{"type", "object"}, {"additionalProperties", false}, {"required", {"not"}},
                  {"properties", {{"not", {{"$ref", "#/definitions/node"}}}}}};
-  for (const auto& [name, f] : registry.filters()) {
+  for (const auto& name : registry.names()) {
+    const RegisteredFilter& f = *registry.find(name);
     json props = json::object();
     json required = json::array();
     json time_choice;

@@ -7,12 +7,12 @@
 #include <nlohmann/json.hpp>
 
 #include "catalog/catalog.hpp"
-#include "plugin/registry.hpp"
+#include "rules/filter_lookup.hpp"
 #include "retarget/config.hpp"
 
 namespace retarget {
 
-nlohmann::json rules_json_schema(const FilterRegistry& registry, const Catalog& catalog,
+nlohmann::json rules_json_schema(const FilterLookup& registry, const Catalog& catalog,
                                  const std::vector<std::string>& segment_ids, const Limits& limits);
 
 }  // namespace retarget
