@@ -606,7 +606,7 @@ int main(int argc, char** argv) {
       }
       json arr = json::array();
       for (const auto& j : jobs) {
-        json o{{"job", j.id}, {"sources", j.sources}, {"state", j.state}, {"moved", j.moved}, {"total", j.total}};
+        json o{{"job", j.id}, {"sources", j.sources}, {"state", to_string(j.state)}, {"moved", j.moved}, {"total", j.total}};
         if (!j.error.empty()) o["error"] = j.error;
         if (!j.not_restored.empty()) o["not_restored"] = j.not_restored;
         if (j.created_at_ms) o["created_at"] = time_text(j.created_at_ms);
@@ -641,7 +641,7 @@ int main(int argc, char** argv) {
       retarget::RestoreJobInfo info = *job;
       if (restore_wait && info.id) info = e.wait_restore(info.id);
       if (restore_format == "json") {
-        std::cout << dump(json{{"job", info.id}, {"sources", info.sources}, {"state", info.state},
+        std::cout << dump(json{{"job", info.id}, {"sources", info.sources}, {"state", to_string(info.state)},
                                {"moved", info.moved}, {"total", info.total}})
                   << "\n";
       } else if (info.sources.empty()) {
@@ -650,7 +650,7 @@ int main(int argc, char** argv) {
         std::cout << "restore job " << info.id << " " << info.state << ": " << join(info.sources, ", ") << " ("
                   << info.moved << "/" << info.total << " records)\n";
       }
-      return info.state == "failed" ? kFailed : kOk;
+      return info.state == retarget::JobState::kFailed ? kFailed : kOk;
     });
   });
 

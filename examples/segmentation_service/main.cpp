@@ -193,7 +193,7 @@ void add_routes(rt_http::Router& router, retarget::Engine& engine, std::size_t i
     if (auto e = parse_body(req, body)) return *e;
     auto job = engine.restore({{req.param("id")}, {}, {}});
     if (!job.ok()) return engine_error(job.status());
-    return reply(202, {{"job", job->id}, {"state", job->state}, {"sources", job->sources}, {"moved", job->moved},
+    return reply(202, {{"job", job->id}, {"state", std::string(retarget::to_string(job->state))}, {"sources", job->sources}, {"moved", job->moved},
                        {"total", job->total}});
   });
 

@@ -130,7 +130,7 @@ TEST_F(Durable, AnInterruptedMoveIsFinishedWhenTheStoreOpens) {
     if (s["source"] == "campaign:promo") EXPECT_EQ(s["columns_in"], "long-term storage") << c.dump(2);
   auto job = e->restore({{"promo"}, {}, {}});
   ASSERT_TRUE(job.ok());
-  EXPECT_EQ(e->wait_restore(job->id).state, "done");
+  EXPECT_EQ(e->wait_restore(job->id).state, JobState::kDone);
   EXPECT_EQ(e->evaluate("got_promo")->members, (Strings{"a", "b"}));
 }
 

@@ -217,7 +217,7 @@ TEST_F(Lifecycle, RestoreByIdSeveralIdsAndTagThenExpireAgainAfterAnotherWindow) 
   });
   ASSERT_TRUE(job.ok());
   auto finished = engine_->wait_restore(job->id);
-  EXPECT_EQ(finished.state, "done");
+  EXPECT_EQ(finished.state, JobState::kDone);
   EXPECT_EQ(finished.moved, 3u);
   EXPECT_EQ(finished.total, 3u);
   EXPECT_EQ(tier("old_promo"), "live");
@@ -227,13 +227,13 @@ TEST_F(Lifecycle, RestoreByIdSeveralIdsAndTagThenExpireAgainAfterAnotherWindow) 
     std::unique_lock lock(m);
     cv.wait_for(lock, std::chrono::seconds(10), [&] { return !done.empty(); });
     ASSERT_EQ(done.size(), 1u);
-    EXPECT_EQ(done[0].state, "done");
+    EXPECT_EQ(done[0].state, JobState::kDone);
     EXPECT_EQ(done[0].id, job->id);
   }
 
   // Idempotent: restoring live data does nothing.
   auto again = engine_->restore({{"old_promo"}, {}, {}});
-  EXPECT_EQ(again->state, "done");
+  EXPECT_EQ(again->state, JobState::kDone);
   EXPECT_TRUE(again->sources.empty());
 
   // Expires again after another window from the restore.

@@ -287,7 +287,7 @@ TEST_F(Storage, AFullDiskFailsIngestCheckpointSweepAndRestoreCleanlyAndLosesNoth
   fault.set_space_limit(-1);
   job = e->restore({{"promo"}, {}, {}});
   ASSERT_TRUE(job.ok());
-  EXPECT_EQ(e->wait_restore(job->id).state, "done");
+  EXPECT_EQ(e->wait_restore(job->id).state, JobState::kDone);
   EXPECT_EQ(count(*e, "got_promo"), 50u);
   e.reset();
   env_ = nullptr;
@@ -589,7 +589,7 @@ TEST_F(Storage, EveryAnswerComesFromACompleteVersionWhileRestoresSweepsAndIngest
     ASSERT_TRUE(e->sweep().ok());
     auto job = e->restore({{"promo"}, {}, {}});
     ASSERT_TRUE(job.ok());
-    EXPECT_EQ(e->wait_restore(job->id).state, "done");
+    EXPECT_EQ(e->wait_restore(job->id).state, JobState::kDone);
   }
   writer.join();
   stop = true;

@@ -27,6 +27,7 @@
 
 #include "retarget/config.hpp"
 #include "retarget/diagnostics.hpp"
+#include "retarget/identity.hpp"
 #include "retarget/status.hpp"
 
 namespace retarget {
@@ -203,7 +204,7 @@ struct RestoreRequest {
 struct RestoreJobInfo {
   std::uint64_t id = 0;
   std::vector<std::string> sources;  // source keys
-  std::string state;                 // queued, running, done, failed
+  JobState state = JobState::kQueued;
   std::uint64_t moved = 0, total = 0;  // records made queryable / to make queryable
   std::string error;
   std::vector<std::string> not_restored;  // failed: the sources it did not restore

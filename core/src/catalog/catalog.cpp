@@ -1,4 +1,5 @@
 #include "catalog/catalog.hpp"
+#include "retarget/identity.hpp"
 
 #include <algorithm>
 #include <functional>
@@ -365,9 +366,9 @@ std::vector<std::string> Catalog::sources_with_tag(std::string_view tag) const {
   std::vector<std::string> out;
   auto has = [&](const std::vector<std::string>& tags) { return std::find(tags.begin(), tags.end(), tag) != tags.end(); };
   for (const auto& [id, c] : campaigns_)
-    if (has(c.tags)) out.push_back("campaign:" + id);
+    if (has(c.tags)) out.push_back(source_key(SourceKind::kCampaign, id));
   for (const auto& [id, c] : canvases_)
-    if (has(c.tags)) out.push_back("canvas:" + id);
+    if (has(c.tags)) out.push_back(source_key(SourceKind::kCanvas, id));
   return out;
 }
 

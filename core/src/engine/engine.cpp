@@ -3,6 +3,7 @@
 // exports, users) work on the current Version and take no engine lock;
 // changes go through the writer path (writer_mu), log first, then memory.
 #include "retarget/engine.hpp"
+#include "retarget/identity.hpp"
 
 #include <simdjson.h>
 #include <tbb/task_arena.h>
@@ -277,11 +278,11 @@ Status apply_catalog(Engine::Impl& impl, const std::string& yaml, const std::str
   };
   for (const auto& [id, c] : impl.catalog.campaigns()) {
     const Campaign* old = previous.campaign(id);
-    check("campaign:" + id, c.status, old ? old->status : LifecycleStatus::kDraft);
+    check(source_key(SourceKind::kCampaign, id), c.status, old ? old->status : LifecycleStatus::kDraft);
   }
   for (const auto& [id, c] : impl.catalog.canvases()) {
     const Canvas* old = previous.canvas(id);
-    check("canvas:" + id, c.status, old ? old->status : LifecycleStatus::kDraft);
+    check(source_key(SourceKind::kCanvas, id), c.status, old ? old->status : LifecycleStatus::kDraft);
   }
   for (const auto& [id, c] : impl.catalog.content_cards()) {
     const ContentCard* old = previous.content_card(id);
@@ -557,8 +558,8 @@ Status Engine::Impl::validate(const Catalog& cat, const RuleSet& candidate, Diag
       compiler.compile_tree(*a.match, where.file, r, local);
     }
   };
-  for (const auto& [id, c] : cat.campaigns()) audience("campaign:" + id, c.audience, c.where);
-  for (const auto& [id, c] : cat.canvases()) audience("canvas:" + id, c.audience, c.where);
+  for (const auto& [id, c] : cat.campaigns()) audience(source_key(SourceKind::kCampaign, id), c.audience, c.where);
+  for (const auto& [id, c] : cat.canvases()) audience(source_key(SourceKind::kCanvas, id), c.audience, c.where);
   for (const auto& [id, c] : cat.content_cards()) audience("card:" + id, c.audience, c.where);
   for (const auto& d : local.items()) {
     if (d.severity == Diagnostic::Severity::kError) diags.error(d.where, d.message);

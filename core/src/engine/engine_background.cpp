@@ -139,7 +139,7 @@ Status Engine::Impl::move_bytes(const std::string& key) {
     s = data->unarchive_source(key, columns);
     MutexLock lock(writer_mu);
     for (auto& [id, job] : jobs)
-      if (job.info.state == "done" && job.info.moving_done < job.info.moving_total &&
+      if (job.info.state == JobState::kDone && job.info.moving_done < job.info.moving_total &&
           std::find(job.info.sources.begin(), job.info.sources.end(), key) != job.info.sources.end()) {
         ++job.info.moving_done;
         log_job(job.info, /*sync=*/false);

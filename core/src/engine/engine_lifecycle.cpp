@@ -12,6 +12,7 @@
 #include <tuple>
 
 #include "common/text.hpp"
+#include "retarget/identity.hpp"
 #include "engine/engine_impl.hpp"
 #include "lifecycle/notifier.hpp"
 #include "retarget/sdk/helpers.hpp"
@@ -30,7 +31,7 @@ std::optional<std::int64_t> opt(sdk::Timestamp t) {
   return t;
 }
 
-bool finished(const RestoreJobInfo& j) { return j.state == "done" || j.state == "failed"; }
+bool finished(const RestoreJobInfo& j) { return retarget::finished(j.state); }
 
 }  // namespace
 
@@ -73,8 +74,8 @@ void Engine::Impl::sync_graph(Diagnostics* diags) {
   auto edges_of = [](const References& r) {
     DependencyGraph::Edges e;
     e.segments = r.segments;
-    for (const auto& c : r.campaigns) e.sources.insert("campaign:" + c);
-    for (const auto& c : r.canvases) e.sources.insert("canvas:" + c);
+    for (const auto& c : r.campaigns) e.sources.insert(source_key(SourceKind::kCampaign, c));
+    for (const auto& c : r.canvases) e.sources.insert(source_key(SourceKind::kCanvas, c));
     e.tags = r.tags;
     return e;
   };
@@ -87,12 +88,12 @@ void Engine::Impl::sync_graph(Diagnostics* diags) {
     graph.set_consumer(key, status == LifecycleStatus::kActive, edges_of(consumer_references(audience, where.file)));
   };
   for (const auto& [id, c] : catalog.campaigns()) {
-    consumer("campaign:" + id, c.status, c.audience, c.where);
-    graph.set_source_tags("campaign:" + id, {c.tags.begin(), c.tags.end()});
+    consumer(source_key(SourceKind::kCampaign, id), c.status, c.audience, c.where);
+    graph.set_source_tags(source_key(SourceKind::kCampaign, id), {c.tags.begin(), c.tags.end()});
   }
   for (const auto& [id, c] : catalog.canvases()) {
-    consumer("canvas:" + id, c.status, c.audience, c.where);
-    graph.set_source_tags("canvas:" + id, {c.tags.begin(), c.tags.end()});
+    consumer(source_key(SourceKind::kCanvas, id), c.status, c.audience, c.where);
+    graph.set_source_tags(source_key(SourceKind::kCanvas, id), {c.tags.begin(), c.tags.end()});
   }
   for (const auto& [id, c] : catalog.content_cards()) consumer("card:" + id, c.status, c.audience, c.where);
   for (const auto& [id, refs] : segment_refs) graph.set_segment(id, edges_of(refs), config.segments_pin);
@@ -176,7 +177,7 @@ Result<RestoreJobInfo> Engine::Impl::enqueue_restore(const std::vector<std::stri
   for (const auto& s : sources) {
     bool pending = false;
     for (auto& [id, job] : jobs)
-      if ((job.info.state == "queued" || job.info.state == "running") &&
+      if ((job.info.state == JobState::kQueued || job.info.state == JobState::kRunning) &&
           std::find(job.info.sources.begin(), job.info.sources.end(), s) != job.info.sources.end())
         pending = true, joined = id;
     if (!pending) fresh.push_back(s);
@@ -188,7 +189,7 @@ Result<RestoreJobInfo> Engine::Impl::enqueue_restore(const std::vector<std::stri
   RestoreJob job;
   job.info.id = next_job_id++;
   job.info.sources = fresh;
-  job.info.state = "queued";
+  job.info.state = JobState::kQueued;
   job.info.created_at_ms = now();
   for (const auto& s : fresh) job.info.total += builder.source_stats(s).records;
   // Durable before it is acknowledged: a crash from here on resumes it.
@@ -210,7 +211,7 @@ void Engine::Impl::run_worker() {
     if (job_queue.empty()) return;  // stopping
     std::uint64_t id = job_queue.front();
     RestoreJobInfo& info = jobs[id].info;
-    info.state = "running";
+    info.state = JobState::kRunning;
     info.started_at_ms = now();
     Status s = log_job(info, /*sync=*/true);
     publish(true);  // the sources show as restoring
@@ -247,19 +248,19 @@ void Engine::Impl::run_worker() {
     }
     RestoreJobInfo& done = jobs[id].info;
     if (!s.ok()) {
-      done.state = "failed";
+      done.state = JobState::kFailed;
       done.error = s.message();
       for (const auto& key : sources)
         if (lifecycle[key].tier == Tier::kExpired) done.not_restored.push_back(key);
     } else {
-      done.state = "done";
+      done.state = JobState::kDone;
     }
     done.completed_at_ms = now();
     done.moving_total = physical;
     done.moving_done = 0;
     Status logged = log_job(done, /*sync=*/true);
-    if (!logged.ok() && done.state == "done") {
-      done.state = "failed";
+    if (!logged.ok() && done.state == JobState::kDone) {
+      done.state = JobState::kFailed;
       done.error = logged.message();
     }
     publish(true);
@@ -275,11 +276,11 @@ void Engine::Impl::run_worker() {
 }
 
 void Engine::Impl::notify(const RestoreJobInfo& info) {
-  json j{{"event", "restore_completed"}, {"job", info.id}, {"sources", info.sources}, {"state", info.state},
+  json j{{"event", "restore_completed"}, {"job", info.id}, {"sources", info.sources}, {"state", to_string(info.state)},
          {"records", info.moved}};
   if (info.completed_at_ms) j["completed_at"] = sdk::format_time(*info.completed_at_ms);
   if (!info.not_restored.empty()) j["not_restored"] = info.not_restored;
-  std::string summary = "restore job " + std::to_string(info.id) + " " + info.state + ": " + join(info.sources, ", ") +
+  std::string summary = "restore job " + std::to_string(info.id) + " " + std::string(to_string(info.state)) + ": " + join(info.sources, ", ") +
                         " (" + std::to_string(info.moved) + " records)";
   std::string failures = deliver_notification(config.notifications, summary, j.dump());
   if (!failures.empty()) std::cerr << "retarget: notification problems:\n" << failures;
@@ -323,7 +324,7 @@ Status Engine::set_status(const std::string& kind, const std::string& id, const 
   }
   if (wait_for) {
     RestoreJobInfo done = wait_restore(wait_for);
-    if (done.state != "done") return Status::Failed("restore before activating " + key + " failed: " + done.error);
+    if (done.state != JobState::kDone) return Status::Failed("restore before activating " + key + " failed: " + done.error);
   }
   MutexLock lock(impl_->writer_mu);
   Status logged = impl_->log_meta({{"op", "status"}, {"kind", kind}, {"id", id}, {"status", status}, {"at", impl_->now()}});
@@ -348,8 +349,8 @@ Status Engine::remove_segment(const std::string& id) {
     References refs = im.consumer_references(a, "");
     if (refs.segments.count(id)) users.push_back(key + " (active)");
   };
-  for (const auto& [cid, c] : im.catalog.campaigns()) consumer("campaign:" + cid, c.status, c.audience);
-  for (const auto& [cid, c] : im.catalog.canvases()) consumer("canvas:" + cid, c.status, c.audience);
+  for (const auto& [cid, c] : im.catalog.campaigns()) consumer(source_key(SourceKind::kCampaign, cid), c.status, c.audience);
+  for (const auto& [cid, c] : im.catalog.canvases()) consumer(source_key(SourceKind::kCanvas, cid), c.status, c.audience);
   for (const auto& [cid, c] : im.catalog.content_cards()) consumer("card:" + cid, c.status, c.audience);
   if (!users.empty()) return Status::Failed("segment '" + id + "' is in use by " + join(users, ", "));
   Status logged = im.log_meta({{"op", "remove_segment"}, {"id", id}});
@@ -410,8 +411,8 @@ Status Engine::Impl::expire_source(const std::string& key, sdk::Timestamp at) {
 Result<SweepReport> Engine::Impl::sweep_at(sdk::Timestamp at) {
   SweepReport report;
   std::vector<std::string> keys;
-  for (const auto& [id, c] : catalog.campaigns()) keys.push_back("campaign:" + id);
-  for (const auto& [id, c] : catalog.canvases()) keys.push_back("canvas:" + id);
+  for (const auto& [id, c] : catalog.campaigns()) keys.push_back(source_key(SourceKind::kCampaign, id));
+  for (const auto& [id, c] : catalog.canvases()) keys.push_back(source_key(SourceKind::kCanvas, id));
   Status s;
   for (const auto& key : keys) {
     SourceLifecycle& state = lifecycle[key];
@@ -455,7 +456,7 @@ SourceStatus Engine::Impl::status_of(const std::string& key, const std::string& 
   s.status = to_string(status);
   auto it = lifecycle.find(key);
   SourceLifecycle state = it == lifecycle.end() ? SourceLifecycle{} : it->second;
-  s.tier = restoring.count(key) ? "restoring" : to_string(state.tier);
+  s.tier = restoring.count(key) ? "restoring" : std::string(to_string(state.tier));
   SourceFacts facts = source_facts(key);
   s.pinned = facts.pinned;
   for (const auto& pin : graph.pins_of(key)) s.pinned_by.push_back({pin.pinner, pin.path});
@@ -480,7 +481,7 @@ std::vector<SourceStatus> Engine::lifecycle_status(const std::vector<std::string
   const Engine::Impl& im = *impl_;
   std::set<std::string> restoring;
   for (const auto& [jid, job] : im.jobs)
-    if (job.info.state == "queued" || job.info.state == "running")
+    if (job.info.state == JobState::kQueued || job.info.state == JobState::kRunning)
       restoring.insert(job.info.sources.begin(), job.info.sources.end());
   std::vector<SourceStatus> out;
   auto add = [&](const std::string& key, const std::string& name, LifecycleStatus status) REQUIRES(im.writer_mu) {
@@ -489,8 +490,8 @@ std::vector<SourceStatus> Engine::lifecycle_status(const std::vector<std::string
       return;
     out.push_back(im.status_of(key, name, status, restoring));
   };
-  for (const auto& [id, c] : im.catalog.campaigns()) add("campaign:" + id, c.name, c.status);
-  for (const auto& [id, c] : im.catalog.canvases()) add("canvas:" + id, c.name, c.status);
+  for (const auto& [id, c] : im.catalog.campaigns()) add(source_key(SourceKind::kCampaign, id), c.name, c.status);
+  for (const auto& [id, c] : im.catalog.canvases()) add(source_key(SourceKind::kCanvas, id), c.name, c.status);
   return out;
 }
 
@@ -517,12 +518,12 @@ Result<RestoreJobInfo> Engine::restore(const RestoreRequest& request, RestoreCal
   for (const auto& c : request.campaigns) {
     if (!im.catalog.campaign(c))
       return Status::NotFound("unknown campaign '" + c + "'" + did_you_mean(c, im.catalog.campaign_ids()));
-    wanted.push_back("campaign:" + c);
+    wanted.push_back(source_key(SourceKind::kCampaign, c));
   }
   for (const auto& c : request.canvases) {
     if (!im.catalog.canvas(c))
       return Status::NotFound("unknown Canvas '" + c + "'" + did_you_mean(c, im.catalog.canvas_ids()));
-    wanted.push_back("canvas:" + c);
+    wanted.push_back(source_key(SourceKind::kCanvas, c));
   }
   for (const auto& t : request.tags) {
     // By tag: every expired source carrying it.
@@ -541,7 +542,7 @@ Result<RestoreJobInfo> Engine::restore(const RestoreRequest& request, RestoreCal
   if (sources.empty()) {
     // Idempotent: restoring live data is a no-op, reported as a finished job.
     RestoreJobInfo info;
-    info.state = "done";
+    info.state = JobState::kDone;
     info.completed_at_ms = im.now();
     if (on_done) on_done(info);
     return info;
@@ -554,7 +555,7 @@ RestoreJobInfo Engine::wait_restore(std::uint64_t job_id) {
   auto it = impl_->jobs.find(job_id);
   if (it == impl_->jobs.end()) {
     RestoreJobInfo none;
-    none.state = "done";
+    none.state = JobState::kDone;
     return none;
   }
   impl_->changed.wait(impl_->writer_mu, [&] { return finished(it->second.info); });

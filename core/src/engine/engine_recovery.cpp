@@ -19,14 +19,12 @@ using nlohmann::json;
 
 namespace {
 
-Tier tier_of(const std::string& s) {
-  return s == "expired" ? Tier::kExpired : s == "deleted" ? Tier::kDeleted : Tier::kLive;
-}
+Tier tier_of(const std::string& s) { return parse_tier(s).value_or(Tier::kLive); }
 
 }  // namespace
 
 json Engine::Impl::job_json(const RestoreJobInfo& i) {
-  json j{{"id", i.id},          {"sources", i.sources}, {"state", i.state},       {"moved", i.moved},
+  json j{{"id", i.id},          {"sources", i.sources}, {"state", to_string(i.state)},       {"moved", i.moved},
          {"total", i.total},    {"error", i.error},     {"not_restored", i.not_restored},
          {"moving_done", i.moving_done}, {"moving_total", i.moving_total}};
   if (i.created_at_ms) j["created_at"] = *i.created_at_ms;
@@ -39,7 +37,7 @@ RestoreJobInfo Engine::Impl::job_from_json(const json& j) {
   RestoreJobInfo i;
   i.id = j.value("id", std::uint64_t{0});
   i.sources = j.value("sources", std::vector<std::string>{});
-  i.state = j.value("state", std::string("queued"));
+  i.state = parse_job_state(j.value("state", std::string("queued"))).value_or(JobState::kQueued);
   i.moved = j.value("moved", std::uint64_t{0});
   i.total = j.value("total", std::uint64_t{0});
   i.error = j.value("error", std::string());
@@ -133,7 +131,7 @@ json Engine::Impl::checkpoint_state() const {
   j["jobs"] = json::array();
   std::size_t skip = jobs.size() > 1000 ? jobs.size() - 1000 : 0;
   for (const auto& [id, job] : jobs) {
-    if (skip > 0 && (--skip, job.info.state == "done" || job.info.state == "failed")) continue;
+    if (skip > 0 && (--skip, job.info.state == JobState::kDone || job.info.state == JobState::kFailed)) continue;
     j["jobs"].push_back(job_json(job.info));
   }
   return j;
@@ -263,8 +261,8 @@ Status Engine::Impl::recover(bool rebuild_all) {
   publish(true);
   // Jobs a crash interrupted resume (queued or running: restoring is idempotent).
   for (auto& [id, job] : jobs)
-    if (job.info.state == "queued" || job.info.state == "running") {
-      job.info.state = "queued";
+    if (job.info.state == JobState::kQueued || job.info.state == JobState::kRunning) {
+      job.info.state = JobState::kQueued;
       if (!read_only) job_queue.push_back(id);
     }
   if (!job_queue.empty()) worker = std::thread([this] { run_worker(); });

@@ -154,14 +154,9 @@ std::string summary_key_string(sdk::SummaryKind kind, std::string_view a, std::s
 }
 
 void append_source_key(std::string& out, sdk::SourceKind kind, std::string_view id) {
-  out += kind == sdk::SourceKind::kCampaign ? "campaign:" : "canvas:";
+  out += to_string(kind);
+  out += ':';
   out += id;
-}
-
-std::string source_key(sdk::SourceKind kind, std::string_view id) {
-  std::string s;
-  append_source_key(s, kind, id);
-  return s;
 }
 
 // --- the halves -------------------------------------------------------------------

@@ -24,6 +24,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "retarget/identity.hpp"
 #include "retarget/sdk/data.hpp"
 
 namespace retarget {
@@ -114,8 +115,7 @@ void append_fact_key(std::string& out, sdk::SourceKind kind, std::string_view so
 // The string key of a profile summary column.
 std::string summary_key_string(sdk::SummaryKind kind, std::string_view a, std::string_view b);
 void append_summary_key(std::string& out, sdk::SummaryKind kind, std::string_view a, std::string_view b);
-// "campaign:<id>" / "canvas:<id>": the key of a source in lifecycle state.
-std::string source_key(sdk::SourceKind kind, std::string_view id);
+// source_key() (retarget/identity.hpp) into a reused buffer.
 void append_source_key(std::string& out, sdk::SourceKind kind, std::string_view id);
 
 template <typename Column>

@@ -4,14 +4,6 @@
 
 namespace retarget {
 
-const char* to_string(Tier t) {
-  switch (t) {
-    case Tier::kLive: return "live";
-    case Tier::kExpired: return "expired";
-    case Tier::kDeleted: return "deleted";
-  }
-  return "?";
-}
 
 bool LifecyclePolicy::parse_schedule(const std::string& text, int& minutes) {
   // "daily HH:MM"

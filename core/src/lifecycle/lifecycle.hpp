@@ -16,11 +16,10 @@
 #include "catalog/catalog.hpp"
 #include "common/time.hpp"
 #include "retarget/config.hpp"
+#include "retarget/identity.hpp"
 
 namespace retarget {
 
-enum class Tier { kLive, kExpired, kDeleted };
-const char* to_string(Tier t);
 
 struct SourceLifecycle {
   Tier tier = Tier::kLive;

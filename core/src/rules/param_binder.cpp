@@ -1,4 +1,5 @@
 #include "rules/param_binder.hpp"
+#include "retarget/identity.hpp"
 
 #include <limits>
 
@@ -205,7 +206,7 @@ class Binder {
           error(v, "unknown campaign '" + id + "'" + did_you_mean(id, cat->campaign_ids()));
           return false;
         }
-        if (ctx_.deleted_sources && ctx_.deleted_sources->count("campaign:" + id)) {
+        if (ctx_.deleted_sources && ctx_.deleted_sources->count(source_key(SourceKind::kCampaign, id))) {
           error(v, "campaign '" + id + "': its interaction data was deleted under the legacy policy");
           return false;
         }
@@ -215,7 +216,7 @@ class Binder {
           error(v, "unknown Canvas '" + id + "'" + did_you_mean(id, cat->canvas_ids()));
           return false;
         }
-        if (ctx_.deleted_sources && ctx_.deleted_sources->count("canvas:" + id)) {
+        if (ctx_.deleted_sources && ctx_.deleted_sources->count(source_key(SourceKind::kCanvas, id))) {
           error(v, "Canvas '" + id + "': its interaction data was deleted under the legacy policy");
           return false;
         }

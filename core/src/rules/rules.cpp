@@ -1,4 +1,5 @@
 #include "rules/rules.hpp"
+#include "retarget/identity.hpp"
 
 #include <functional>
 
@@ -110,8 +111,8 @@ std::set<std::string> RuleSet::ids() const {
 std::set<std::string> sources_read(const CompiledSegment& segment, const Catalog& catalog) {
   std::set<std::string> out;
   auto add = [&](const References& r) {
-    for (const auto& c : r.campaigns) out.insert("campaign:" + c);
-    for (const auto& c : r.canvases) out.insert("canvas:" + c);
+    for (const auto& c : r.campaigns) out.insert(source_key(SourceKind::kCampaign, c));
+    for (const auto& c : r.canvases) out.insert(source_key(SourceKind::kCanvas, c));
     for (const auto& t : r.tags)
       for (auto& key : catalog.sources_with_tag(t)) out.insert(std::move(key));
   };
@@ -169,10 +170,8 @@ class LeafCompileContext : public sdk::CompileContext {
   std::vector<sdk::SourceRef> sources_with_tag(std::string_view tag) const override {
     deny_profile_level();
     std::vector<sdk::SourceRef> out;
-    for (const auto& key : catalog_.sources_with_tag(tag)) {
-      bool campaign = key.rfind("campaign:", 0) == 0;
-      out.push_back({campaign ? sdk::SourceKind::kCampaign : sdk::SourceKind::kCanvas, key.substr(key.find(':') + 1)});
-    }
+    for (const auto& key : catalog_.sources_with_tag(tag))
+      if (auto source = SourceId::parse(key)) out.push_back({source->kind, source->id});
     return out;
   }
   std::optional<std::string> declared_attribute_type(std::string_view name) const override {

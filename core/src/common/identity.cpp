@@ -1,0 +1,64 @@
+#include "retarget/identity.hpp"
+
+namespace retarget {
+
+std::string_view to_string(SourceKind kind) { return kind == SourceKind::kCampaign ? "campaign" : "canvas"; }
+
+std::optional<SourceKind> parse_source_kind(std::string_view s) {
+  if (s == "campaign") return SourceKind::kCampaign;
+  if (s == "canvas") return SourceKind::kCanvas;
+  return std::nullopt;
+}
+
+std::string source_key(SourceKind kind, std::string_view id) {
+  std::string key(to_string(kind));
+  key += ':';
+  key += id;
+  return key;
+}
+
+std::string SourceId::key() const { return source_key(kind, id); }
+
+std::optional<SourceId> SourceId::parse(std::string_view key) {
+  auto colon = key.find(':');
+  if (colon == std::string_view::npos || colon + 1 == key.size()) return std::nullopt;
+  auto kind = parse_source_kind(key.substr(0, colon));
+  if (!kind) return std::nullopt;
+  return SourceId{*kind, std::string(key.substr(colon + 1))};
+}
+
+std::string_view to_string(Tier tier) {
+  switch (tier) {
+    case Tier::kLive: return "live";
+    case Tier::kExpired: return "expired";
+    case Tier::kDeleted: return "deleted";
+  }
+  return "live";
+}
+
+std::optional<Tier> parse_tier(std::string_view s) {
+  if (s == "live") return Tier::kLive;
+  if (s == "expired") return Tier::kExpired;
+  if (s == "deleted") return Tier::kDeleted;
+  return std::nullopt;
+}
+
+std::string_view to_string(JobState state) {
+  switch (state) {
+    case JobState::kQueued: return "queued";
+    case JobState::kRunning: return "running";
+    case JobState::kDone: return "done";
+    case JobState::kFailed: return "failed";
+  }
+  return "queued";
+}
+
+std::optional<JobState> parse_job_state(std::string_view s) {
+  if (s == "queued") return JobState::kQueued;
+  if (s == "running") return JobState::kRunning;
+  if (s == "done") return JobState::kDone;
+  if (s == "failed") return JobState::kFailed;
+  return std::nullopt;
+}
+
+}  // namespace retarget
