@@ -538,6 +538,17 @@ TEST_F(Storage, ALegacyPurgeTakesTheDeletedSourcesEventsOutOfTheRawEventBlocks) 
   ASSERT_TRUE(again.ok());
   EXPECT_EQ(again->duplicates, 1u);
   EXPECT_EQ(blocks_hold("promo").first, 0u);
+  // A deleted source that sends again is revived: its new events are live
+  // data, and a later purge keeps them.
+  ASSERT_TRUE(e->ingest_text(received(900, "promo")).ok());
+  EXPECT_EQ(count(*e, "got_promo"), 1u);
+  ASSERT_TRUE(e->checkpoint().ok());
+  EXPECT_EQ(blocks_hold("promo").first, 1u);
+  e.reset();
+  ASSERT_TRUE(Engine::RebuildStore(o).ok());
+  e = open(o);
+  EXPECT_EQ(count(*e, "got_promo"), 1u);
+  EXPECT_EQ(e->lifecycle_status({"promo"})[0].tier, "live");
 }
 
 // --- readers never wait for writers -------------------------------------------------------------

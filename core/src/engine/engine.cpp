@@ -392,6 +392,7 @@ Result<IngestReport> Engine::Impl::ingest(const char* data_ptr, std::size_t size
       }
       for (const auto& key : revived) {
         lifecycle[key].tier = Tier::kLive;
+        builder.revive_source(key);
         s = log_lifecycle(key);
         if (!s.ok()) return s;
       }

@@ -22,16 +22,41 @@ using nlohmann::json;
 
 Status Engine::Impl::purge_deleted(const std::map<std::string, std::uint64_t>& unpurged, store::LogPosition covered) {
   if (unpurged.empty() || !data) return Status::Ok();
+  // What is deleted of a source: its events before its last deletion (a
+  // deleted source that sent again was revived; its events since are live).
+  using Position = std::pair<std::uint64_t, std::size_t>;  // block, record
+  std::map<std::string, Position> last_deletion;
+  auto read_block = [&](std::uint64_t n, std::shared_ptr<storage::FileBuffer>& owner) -> Result<storage::LogContents> {
+    auto bytes = data->read_event_block(n);
+    if (!bytes.ok()) return bytes.status();
+    owner = std::move(bytes).value();
+    storage::LogContents log = storage::parse_log(owner->view(), "raw-event block " + std::to_string(n), false);
+    if (log.corrupt) return Status::IoError(log.problem);
+    return log;
+  };
+  for (std::uint64_t n : data->event_blocks()) {
+    if (n >= covered.file) break;
+    std::shared_ptr<storage::FileBuffer> owner;
+    auto log = read_block(n, owner);
+    if (!log.ok()) return log.status();
+    for (std::size_t i = 0; i < log->records.size(); ++i) {
+      if (static_cast<store::RecordType>(log->records[i].type) != store::RecordType::kLifecycle) continue;
+      auto j = json::parse(log->records[i].payload, nullptr, false);
+      if (!j.is_object() || j.value("tier", "") != "deleted") continue;
+      std::string key = j.value("source", "");
+      if (unpurged.count(key)) last_deletion[key] = {n, i};
+    }
+  }
   // The catalog each block's events were ingested under (canvas control
   // groups count in analytics and summaries): replayed from the blocks.
   Catalog history;
   for (std::uint64_t n : data->event_blocks()) {
     if (n >= covered.file) break;
-    auto bytes = data->read_event_block(n);
-    if (!bytes.ok()) return bytes.status();
+    std::shared_ptr<storage::FileBuffer> owner;
+    auto read = read_block(n, owner);
+    if (!read.ok()) return read.status();
+    storage::LogContents& log = *read;
     std::string where = "raw-event block " + std::to_string(n);
-    storage::LogContents log = storage::parse_log((*bytes)->view(), where, /*last=*/false);
-    if (log.corrupt) return Status::IoError(log.problem);
     std::map<std::string, ResidueBuilder> residues;
     std::vector<std::string> kept_batches(log.records.size());
     std::vector<bool> rewritten(log.records.size(), false), dropped(log.records.size(), false);
@@ -53,7 +78,8 @@ Status Engine::Impl::purge_deleted(const std::map<std::string, std::uint64_t>& u
       bool ok = decode_event_batch(r.payload, logged_at, [&](const Event& e, const HashSet128::Key& h) {
         if (is_interaction_event(e.type)) {
           key = source_key(e.source_kind, e.source);
-          if (unpurged.count(key)) {
+          auto d = last_deletion.find(key);
+          if (d != last_deletion.end() && Position{n, i} < d->second) {
             residues.try_emplace(key, key).first->second.add(e, h, history);
             any = true;
             return;

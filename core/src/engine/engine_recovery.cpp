@@ -96,6 +96,7 @@ void Engine::Impl::apply_lifecycle(const json& j) {
   st.pin_released_at = j.value("pin_released_at", sdk::kNoTime);
   st.tier_changed_at = j.value("tier_changed_at", sdk::kNoTime);
   if (st.tier == Tier::kDeleted && before != Tier::kDeleted) builder.erase_source(key);
+  if (st.tier != Tier::kDeleted && before == Tier::kDeleted) builder.revive_source(key);
   builder.set_archived(key, st.tier == Tier::kExpired);
 }
 

@@ -306,10 +306,16 @@ void IndexBuilder::erase_source(const std::string& key) {
   s.republish = s.dirty = true;
 }
 
+void IndexBuilder::revive_source(const std::string& key) {
+  SourceData& s = sources_[key];
+  s.stats.deleted = false;
+  s.republish = s.dirty = true;
+}
+
 std::map<std::string, std::uint64_t> IndexBuilder::unpurged_sources() const {
   std::map<std::string, std::uint64_t> out;
   for (const auto& [k, s] : sources_)
-    if (s.stats.deleted && s.stats.unpurged > 0) out[k] = s.stats.unpurged;
+    if (s.stats.unpurged > 0) out[k] = s.stats.unpurged;
   return out;
 }
 
@@ -345,11 +351,9 @@ void IndexBuilder::apply(const Event& e, const Catalog& catalog) {
     current_source_->dirty = true;
     current_source_->analytics_dirty = true;
     SourceStats& stats = current_source_->stats;
-    // A source deleted under the legacy policy keeps no interaction data:
-    // its later events count (analytics, summaries), their facts are dropped
-    // and their raw events wait for the purge.
-    if (stats.deleted) ++stats.unpurged;
-    else ++stats.records;
+    // A source deleted under the legacy policy keeps no interaction data (a
+    // new event revives it first: revive_source).
+    if (!stats.deleted) ++stats.records;
     if (e.type == EventType::kReceived && e.time > stats.last_sent) stats.last_sent = e.time;
     analytics = &column_at(analytics_, key_buf_);
   }

@@ -88,16 +88,18 @@ class IndexBuilder {
   // Moves a source's data to (true) or from (false) the long-term tier.
   void set_archived(const std::string& source_key, bool archived);
   // Deletes a source's interaction data irrecoverably (legacy policy);
-  // profile summaries and analytics stay, and later events of the source
-  // keep no facts either. Its raw events wait for the purge (unpurged).
+  // profile summaries and analytics stay. Its raw events wait for the purge
+  // (unpurged). A deleted source that sends again is revived: its new
+  // events are fresh live data.
   void erase_source(const std::string& source_key);
+  void revive_source(const std::string& source_key);
   // The legacy purge: a residue replayed in place of the events it dropped
   // (index/residue.hpp), and, once a purge is durable, the events it took
   // out of the raw-event blocks.
   void apply_residue(const Residue& residue);
   void purged(const std::string& source_key, std::uint64_t events);
   std::vector<std::string> source_keys() const;
-  // Deleted sources with events still to purge, and how many.
+  // Sources with deleted events still to purge, and how many.
   std::map<std::string, std::uint64_t> unpurged_sources() const;
 
   // --- Analytics: counted at ingest, never touched by expiry ------------------
