@@ -114,8 +114,14 @@ compare() {  # size peers...
   rm -rf "$out"
   mkdir -p "$out"
   step "$s: the engine (durable ingest, open, suite, footprint, freshness)"
+  # Readers under writers: a restore of a 10M-record source (1M at S), sweeps
+  # and a steady ingest beside the suite (not in check mode).
+  load=()
+  if [[ "$check" == 0 ]]; then
+    if [[ "$s" == S ]]; then load=(--load-records 1000000 --load-seconds 10); else load=(--load-records 10000000 --load-seconds 15); fi
+  fi
   engine retarget_suite_bench --data "$dir" --suite bench/suite.yaml --out "$out" --reps "$reps" \
-    --store "$out/store"
+    --store "$out/store" "${load[@]}"
   rm -rf "$out/store"
   for peer in "$@"; do
     step "$s: $peer"
