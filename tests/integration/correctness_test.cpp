@@ -375,6 +375,64 @@ segments:
   EXPECT_EQ(cli("rules apply /nonexistent/rules.yaml").exit_code, 2);
 }
 
+// --- 3. The legacy deletion keeps profile data, users and analytics -------------
+
+TEST_F(CliStore, ALegacyDeletionKeepsProfilesUsersAndAnalyticsAndSaysDeletedAt) {
+  std::string legacy = "--config " + write("legacy.yaml", "version: 1\npolicy: legacy\n") + " ";
+  ASSERT_EQ(cli("rules apply " + write("sms.yaml", "version: 1\nsegments:\n  - id: ever_email\n"
+                                                   "    match: {last_received_email: {blank: false}}\n"),
+                "2026-02-01T00:00:00Z", legacy)
+                .exit_code,
+            0);
+  // Before: the date is computed from the last send (2025-12-20) + 25 months, not from the stop.
+  auto before = cli("lifecycle status old_promo", "2027-06-01T00:00:00Z", legacy);
+  EXPECT_EQ(before.exit_code, 0) << before.err;
+  EXPECT_NE(before.out.find("deleted at the sweep of 2028-01-21"), std::string::npos) << before.out;
+  EXPECT_EQ(before.out.find("expires at"), std::string::npos) << before.out;
+  auto swept = cli("lifecycle sweep", "2028-03-01T00:00:00Z", legacy);
+  ASSERT_EQ(swept.exit_code, 0) << swept.err;
+  EXPECT_NE(swept.out.find("deleted campaign:old_promo"), std::string::npos) << swept.out;
+  // Only interaction data is gone: the user, the profile summary and the analytics stay.
+  auto profile = cli("profile u1", "2028-03-01T00:00:00Z", legacy);
+  EXPECT_EQ(profile.exit_code, 0) << profile.err;
+  EXPECT_EQ(profile.err.find("unknown user"), std::string::npos) << profile.err;
+  auto members = cli("evaluate --segment ever_email --format count", "2028-03-01T00:00:00Z", legacy);
+  EXPECT_EQ(members.exit_code, 0) << members.err;
+  EXPECT_EQ(members.out, "1\n");
+  auto analytics = cli("analytics --campaign old_promo --format json", "2028-03-01T00:00:00Z", legacy);
+  ASSERT_EQ(analytics.exit_code, 0) << analytics.err;
+  auto a = nlohmann::json::parse(analytics.out, nullptr, false);
+  ASSERT_FALSE(a.is_discarded()) << analytics.out;
+  EXPECT_EQ(a["sends"], 1);
+  EXPECT_EQ(a["unique_recipients"], 1);
+  auto after = cli("lifecycle status old_promo", "2028-03-01T00:00:00Z", legacy);
+  EXPECT_NE(after.out.find("deleted at"), std::string::npos) << after.out;
+  // And the same after the index is rebuilt from the (purged) raw events.
+  ASSERT_EQ(cli("store rebuild", "2028-03-01T00:00:00Z", legacy).exit_code, 0);
+  EXPECT_EQ(cli("evaluate --segment ever_email --format count", "2028-03-01T00:00:00Z", legacy).out, "1\n");
+  EXPECT_EQ(cli("profile u1", "2028-03-01T00:00:00Z", legacy).exit_code, 0);
+}
+
+// --- 4. Restore jobs are durable and can be asked for later ------------------------
+
+TEST_F(CliStore, ARestoreJobCanBeAskedForLaterByItsId) {
+  expire_all();
+  auto started = cli("restore --campaign old_promo --format json", "2026-05-01T00:00:00Z");
+  ASSERT_EQ(started.exit_code, 0) << started.err;
+  auto job = nlohmann::json::parse(started.out, nullptr, false);
+  ASSERT_FALSE(job.is_discarded()) << started.out;
+  std::string id = std::to_string(job["job"].get<std::uint64_t>());
+  // Another process, later: the job is recorded with its outcome.
+  auto status = cli("restore status " + id + " --format json", "2026-05-02T00:00:00Z");
+  ASSERT_EQ(status.exit_code, 0) << status.err;
+  auto j = nlohmann::json::parse(status.out, nullptr, false);
+  ASSERT_FALSE(j.is_discarded()) << status.out;
+  if (j.is_array()) j = j.at(0);
+  EXPECT_EQ(j["state"], "done") << status.out;
+  EXPECT_EQ(j["sources"], nlohmann::json::array({"campaign:old_promo"})) << status.out;
+  EXPECT_EQ(cli("restore status 999").exit_code, 1);
+}
+
 // --- 13. A filter whose plugin was refused ---------------------------------------------
 
 TEST(Correctness, AFilterOfARefusedPluginSaysThePluginWasRefusedAndWhy) {

@@ -257,5 +257,71 @@ TEST_F(CrashPoints, EveryChangeToTheDiskIsACrashPointAndNothingIsLost) {
   EXPECT_GE(total, 6 * 2);
 }
 
+// A restore job is durable: after a crash at any point of a restore of
+// several sources, either no job was recorded and every source is still
+// expired, or the job resumes on open and ends done with every source live;
+// never some sources live and the rest silently expired.
+TEST_F(CrashPoints, AnInterruptedRestoreJobResumesOnOpenOrWasNeverRecorded) {
+  std::string base = (tmp_ / "jobs-base").string();
+  {
+    auto e = open(base, kAfter);
+    ASSERT_TRUE(e);
+    Diagnostics d;
+    ASSERT_TRUE(e->apply_catalog_text(catalog_text(), "catalog.yaml", d).ok());
+    ASSERT_TRUE(e->load_rules_text(rules_text(), "rules.yaml", d).ok());
+    ingest_all(*e);
+    ASSERT_TRUE(e->sweep().ok());
+    ASSERT_TRUE(e->settle().ok());
+  }
+  std::uint64_t total = 0;
+  {
+    std::string dir = (tmp_ / "jobs-sizing").string();
+    fs::copy(base, dir, fs::copy_options::recursive);
+    storage::FaultInjectionEnv env(storage::Env::Default());
+    auto e = open(dir, kAfter, &env);
+    ASSERT_TRUE(e);
+    std::uint64_t before = env.changes();
+    auto job = e->restore(all_sources());
+    ASSERT_TRUE(job.ok());
+    e->wait_restore(job->id);
+    total = env.changes() - before;
+  }
+  int recorded = 0, unrecorded = 0;
+  for (std::uint64_t point = 0; point <= total; ++point) {
+    SCOPED_TRACE("crash point " + std::to_string(point));
+    std::string dir = (tmp_ / ("jobs-" + std::to_string(point))).string();
+    fs::copy(base, dir, fs::copy_options::recursive);
+    {
+      storage::FaultInjectionEnv env(storage::Env::Default());
+      {
+        auto e = open(dir, kAfter, &env);
+        ASSERT_TRUE(e);
+        env.crash_after(point);
+        auto job = e->restore(all_sources());
+        if (job.ok()) e->wait_restore(job->id);
+      }
+      env.drop_unsynced();
+    }
+    auto e = open(dir, kAfter);
+    ASSERT_TRUE(e);
+    auto jobs = e->restore_jobs();
+    for (const auto& j : jobs) EXPECT_EQ(e->wait_restore(j.id).state, JobState::kDone) << j.error;
+    int live = 0;
+    for (const auto& s : e->lifecycle_status()) live += s.tier == "live";
+    if (jobs.empty()) {
+      ++unrecorded;
+      EXPECT_EQ(live, 0) << "sources restored by a job that was never recorded";
+    } else {
+      ++recorded;
+      EXPECT_EQ(live, kSources) << "a recorded job left sources expired";
+    }
+    fs::remove_all(dir);
+    if (HasFatalFailure()) return;
+  }
+  std::cout << "restore crash points: " << recorded << " with the job recorded, " << unrecorded << " before\n";
+  EXPECT_GT(recorded, 0);
+  EXPECT_GT(unrecorded, 0);
+}
+
 }  // namespace
 }  // namespace retarget
