@@ -11,7 +11,7 @@ targets=("$@")
 packages=(
   cmake make g++ pkg-config tzdata curl
   libboost-dev libyaml-cpp-dev libtbb-dev libgtest-dev libroaring-dev libsimdjson-dev
-  nlohmann-json3-dev libcli11-dev libhowardhinnant-date-dev libssl-dev libcpp-httplib-dev librocksdb-dev
+  nlohmann-json3-dev libcli11-dev libhowardhinnant-date-dev libssl-dev libcpp-httplib-dev librocksdb-dev libre2-dev
   libbenchmark-dev
   python3 python3-jsonschema python3-yaml
 )
