@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 
@@ -18,6 +19,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     fs::path base = fs::exists("/dev/shm") ? fs::path("/dev/shm") : fs::temp_directory_path();
     fs::path dir = base / ("retarget-fuzz-config-" + std::to_string(::getpid()));
     fs::create_directories(dir / "etc");
+    static const fs::path remove_at_exit = dir;
+    std::atexit([] {
+      std::error_code ec;
+      fs::remove_all(remove_at_exit, ec);
+    });
     return dir / "etc" / "retarget.yaml";
   }();
   {

@@ -346,6 +346,8 @@ void load_one(int dir_fd, const fs::path& path, const PluginHostOptions& options
     std::string reason = why ? why : "unknown error";
     // The loader names the /proc path: say which file it was.
     if (auto at = reason.find(via); at != std::string::npos) reason.replace(at, via.size(), path.string());
+    if (::access("/proc/self/fd", F_OK) != 0)
+      reason += " (/proc is not mounted: plugins are loaded through /proc/self/fd/N, the descriptor that was checked)";
     throw Refusal{"cannot load it: " + reason};
   }
   auto lib = std::make_shared<LoadedLibrary>(handle, std::move(fd), via);
