@@ -14,6 +14,7 @@
 // backtracking-only constructs: backreferences, lookaround) is a located
 // compile error. A value longer than kMatchesMaxValueBytes is not searched: it
 // does not match, and is reported through EvalContext::count_skipped_values.
+#include <dlfcn.h>
 #include <re2/re2.h>
 
 #include <retarget/sdk/helpers.hpp>
@@ -33,6 +34,19 @@ constexpr std::size_t kMatchesMaxValueBytes = 64 * 1024;
 // RE2's memory budget for one compiled pattern (its default, 8 MiB, written
 // out: a pattern that needs more is a compile error, not a slow evaluation).
 constexpr std::int64_t kMatchesMaxProgramBytes = 8 << 20;
+
+// RE2 allocates a few process-wide singletons on first use and never frees
+// them. Were libre2 unloaded with this plugin (the engine unloads its plugins
+// when it is destroyed), each load would leak them (128 bytes, and
+// LeakSanitizer says so). So libre2, when it is a library of its own, stays
+// loaded for the life of the process once this plugin has loaded it.
+void pin_re2() {}
+[[maybe_unused]] const bool kRe2Pinned = [] {
+  Dl_info re2_lib, self;
+  if (!::dladdr(reinterpret_cast<void*>(&re2::RE2::FullMatchN), &re2_lib) || !re2_lib.dli_fname) return false;
+  if (::dladdr(reinterpret_cast<void*>(&pin_re2), &self) && self.dli_fbase == re2_lib.dli_fbase) return false;  // linked in
+  return ::dlopen(re2_lib.dli_fname, RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE) != nullptr;
+}();
 
 const std::vector<std::string> kOps = {"equals", "not_equals", "in", "not_in", "matches", "exists", "not_exists",
                                        "more_than", "less_than", "more_than_days_ago", "less_than_days_ago",

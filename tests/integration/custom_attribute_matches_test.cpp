@@ -19,7 +19,7 @@
 #include "ingest/event_parser.hpp"
 #include "plugin/plugin_host.hpp"
 #include "rules/rules.hpp"
-#include "retarget/sdk/plugin.hpp"
+#include "retarget/sdk/filter.hpp"
 #include "test_support.hpp"
 
 namespace retarget {
@@ -151,7 +151,6 @@ TEST(CustomAttributeMatches, ValuesOverTheBoundDoNotMatch) {
 }
 
 // --- The skipped-values counter, on the filter itself -------------------------
-#if RETARGET_SDK_ABI >= 4  // EvalContext::count_skipped_values
 
 struct OneColumn final : sdk::ProfileView {
   const sdk::UserAttributes* column = nullptr;
@@ -272,7 +271,6 @@ TEST(CustomAttributeMatches, TheEvaluatorSumsTheSkippedValuesOfOneEvaluation) {
   EXPECT_EQ(evaluate_point(*compiled, *index, *index->find_user("b"), 0)->skipped_values, 0u);
   EXPECT_NE(skipped_values_warning(2).find("2 values were not evaluated"), std::string::npos);
 }
-#endif
 
 }  // namespace
 }  // namespace retarget

@@ -84,15 +84,15 @@ class LoadedLibrary {
 std::string sha256_fd(int fd) {
   EVP_MD_CTX* ctx = EVP_MD_CTX_new();
   EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr);
-  static thread_local char buf[1 << 16];
+  std::vector<char> buf(std::size_t{1} << 16);
   off_t offset = 0;
   bool ok = true;
   while (true) {
-    ssize_t n = ::pread(fd, buf, sizeof buf, offset);
+    ssize_t n = ::pread(fd, buf.data(), buf.size(), offset);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) ok = false;
     if (n <= 0) break;
-    EVP_DigestUpdate(ctx, buf, static_cast<std::size_t>(n));
+    EVP_DigestUpdate(ctx, buf.data(), static_cast<std::size_t>(n));
     offset += n;
   }
   unsigned char md[EVP_MAX_MD_SIZE];
