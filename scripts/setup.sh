@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what Retarget needs from Debian's packages (only what is missing),
 # then configures and builds one CMake preset (default: release).
-#   scripts/setup.sh [release|debug|asan-ubsan|tsan] [TARGET...]
+#   scripts/setup.sh [release|debug|asan-ubsan|tsan|fuzz] [TARGET...]
+# (fuzz: the clang build of the libFuzzer targets, see scripts/fuzz.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 preset="${1:-release}"
@@ -11,10 +12,14 @@ targets=("$@")
 packages=(
   cmake make g++ pkg-config tzdata curl
   libboost-dev libyaml-cpp-dev libtbb-dev libgtest-dev libroaring-dev libsimdjson-dev
-  nlohmann-json3-dev libcli11-dev libhowardhinnant-date-dev libssl-dev libcpp-httplib-dev librocksdb-dev libzstd-dev
+  nlohmann-json3-dev libcli11-dev libhowardhinnant-date-dev libssl-dev libcpp-httplib-dev librocksdb-dev libzstd-dev libre2-dev
   libbenchmark-dev
   python3 python3-jsonschema python3-yaml
 )
+# The fuzz preset builds with clang and links Debian's libFuzzer runtime.
+if [[ $preset == fuzz ]]; then
+  packages+=(clang libclang-rt-14-dev)
+fi
 missing=()
 for p in "${packages[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then

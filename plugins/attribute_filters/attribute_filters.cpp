@@ -5,9 +5,17 @@
 // declared (then an op or value of another type is a validation error);
 // otherwise each stored value keeps the JSON type it arrived with, and a
 // comparison across types does not match. `not_equals` and `not_in` also
-// match users who lack the attribute. `matches` is an ECMAScript regular
-// expression searched anywhere in the value (anchor with ^...$ for a full match).
-#include <regex>
+// match users who lack the attribute.
+//
+// `matches` is an RE2 regular expression (docs/rules.md) searched anywhere in
+// the value (anchor with ^...$ for a full match). RE2 runs in time linear in
+// the value and never recurses per character, so no pattern and no value can
+// hang or crash an evaluation; a pattern RE2 rejects (including the
+// backtracking-only constructs: backreferences, lookaround) is a located
+// compile error. A value longer than kMatchesMaxValueBytes is not searched: it
+// does not match, and is reported through EvalContext::count_skipped_values.
+#include <dlfcn.h>
+#include <re2/re2.h>
 
 #include <retarget/sdk/helpers.hpp>
 #include <retarget/sdk/plugin.hpp>
@@ -19,6 +27,26 @@ using namespace retarget::sdk;
 using Type = AttributeRef::Type;
 
 enum class Op { kEquals, kNotEquals, kIn, kNotIn, kMatches, kExists, kNotExists, kMoreThan, kLessThan, kTime };
+
+// The longest value `matches` searches (bytes of UTF-8); longer values do not
+// match. Documented in docs/rules.md and docs/security.md.
+constexpr std::size_t kMatchesMaxValueBytes = 64 * 1024;
+// RE2's memory budget for one compiled pattern (its default, 8 MiB, written
+// out: a pattern that needs more is a compile error, not a slow evaluation).
+constexpr std::int64_t kMatchesMaxProgramBytes = 8 << 20;
+
+// RE2 allocates a few process-wide singletons on first use and never frees
+// them. Were libre2 unloaded with this plugin (the engine unloads its plugins
+// when it is destroyed), each load would leak them (128 bytes, and
+// LeakSanitizer says so). So libre2, when it is a library of its own, stays
+// loaded for the life of the process once this plugin has loaded it.
+void pin_re2() {}
+[[maybe_unused]] const bool kRe2Pinned = [] {
+  Dl_info re2_lib, self;
+  if (!::dladdr(reinterpret_cast<void*>(&re2::RE2::FullMatchN), &re2_lib) || !re2_lib.dli_fname) return false;
+  if (::dladdr(reinterpret_cast<void*>(&pin_re2), &self) && self.dli_fbase == re2_lib.dli_fbase) return false;  // linked in
+  return ::dlopen(re2_lib.dli_fname, RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE) != nullptr;
+}();
 
 const std::vector<std::string> kOps = {"equals", "not_equals", "in", "not_in", "matches", "exists", "not_exists",
                                        "more_than", "less_than", "more_than_days_ago", "less_than_days_ago",
@@ -55,9 +83,23 @@ bool same(const AttributeRef& v, const Operand& o) {
   return false;
 }
 
+// At most `max` bytes of `text`, cut at a UTF-8 character boundary.
+std::string_view utf8_prefix(std::string_view text, std::size_t max) {
+  if (text.size() <= max) return text;
+  std::size_t n = max;
+  while (n > 0 && (static_cast<unsigned char>(text[n]) & 0xC0) == 0x80) --n;
+  return text.substr(0, n);
+}
+
 std::string describe(const AttributeRef& v) {
   switch (v.type) {
-    case Type::kString: return "\"" + std::string(v.text) + "\"";
+    case Type::kString: {
+      constexpr std::size_t kShown = 200;  // an explanation names the value, it does not repeat 50 KB of it
+      std::string s(1, '"');
+      s.append(utf8_prefix(v.text, kShown));
+      if (v.text.size() <= kShown) return s += '"';
+      return s.append("...\" (").append(std::to_string(v.text.size())).append(" bytes)");
+    }
     case Type::kNumber: {
       std::string s = std::to_string(v.number);
       s.erase(s.find_last_not_of('0') + 1);
@@ -71,7 +113,7 @@ std::string describe(const AttributeRef& v) {
 
 class CustomAttribute final : public Filter {
  public:
-  CustomAttribute(std::string name, Op op, std::vector<Operand> operands, std::optional<std::regex> regex,
+  CustomAttribute(std::string name, Op op, std::vector<Operand> operands, std::shared_ptr<const re2::RE2> regex,
                   std::optional<TimePredicate> when, std::string text)
       : name_(std::move(name)), op_(op), operands_(std::move(operands)), regex_(std::move(regex)),
         when_(std::move(when)), text_(std::move(text)) {}
@@ -96,7 +138,8 @@ class CustomAttribute final : public Filter {
           if (same(*v, o)) return false;
         return true;
       case Op::kMatches:
-        return v && v->type == Type::kString && std::regex_search(v->text.begin(), v->text.end(), *regex_);
+        return v && v->type == Type::kString && v->text.size() <= kMatchesMaxValueBytes &&
+               re2::RE2::PartialMatch(re2::StringPiece(v->text.data(), v->text.size()), *regex_);
       case Op::kMoreThan: return v && v->type == Type::kNumber && v->number > operands_[0].number;
       case Op::kLessThan: return v && v->type == Type::kNumber && v->number < operands_[0].number;
       case Op::kTime:
@@ -109,6 +152,11 @@ class CustomAttribute final : public Filter {
 
   TimeRange bound(const EvalContext& ctx) const { return when_ ? when_->at(ctx.now()) : TimeRange{}; }
 
+  // A value `matches` does not search (too long): it does not match.
+  bool skipped(const AttributeRef& v) const {
+    return op_ == Op::kMatches && v.type == Type::kString && v.text.size() > kMatchesMaxValueBytes;
+  }
+
   void evaluate_chunk(const EvalContext& ctx, std::uint32_t chunk, ChunkBits& out) const override {
     const UserAttributes* column = ctx.profiles().attribute(name_);
     TimeRange when = bound(ctx);
@@ -117,21 +165,38 @@ class CustomAttribute final : public Filter {
     const AttributeChunk* block = column ? column->chunk(chunk) : nullptr;
     if (!block) return;
     // Each distinct value of the chunk is decided once (AttributeChunk::evaluate).
-    block->evaluate([&](const AttributeRef& v) { return matches(&v, when); }, absent_matches, out);
+    bool any_skipped = false;
+    block->evaluate(
+        [&](const AttributeRef& v) {
+          any_skipped = any_skipped || skipped(v);
+          return matches(&v, when);
+        },
+        absent_matches, out);
+    // Rare: count the users whose value was skipped (one more pass, only then).
+    if (any_skipped) {
+      std::uint64_t n = 0;
+      block->for_each([&](std::uint32_t, const AttributeRef& v) { n += skipped(v) ? 1 : 0; });
+      ctx.count_skipped_values(n);
+    }
   }
 
   Verdict evaluate_user(const EvalContext& ctx, UserIndex user) const override {
     const UserAttributes* column = ctx.profiles().attribute(name_);
     auto v = column ? column->find(user) : std::nullopt;
-    return {matches(v ? &*v : nullptr, bound(ctx)),
-            (v ? name_ + " = " + describe(*v) : name_ + " is not set") + "; wanted " + text_};
+    std::string because = (v ? name_ + " = " + describe(*v) : name_ + " is not set") + "; wanted " + text_;
+    if (v && skipped(*v)) {
+      ctx.count_skipped_values(1);
+      because += " (the value is longer than the " + std::to_string(kMatchesMaxValueBytes) +
+                 " bytes matches searches: it does not match)";
+    }
+    return {matches(v ? &*v : nullptr, bound(ctx)), std::move(because)};
   }
 
  private:
   std::string name_;
   Op op_;
   std::vector<Operand> operands_;
-  std::optional<std::regex> regex_;
+  std::shared_ptr<const re2::RE2> regex_;
   std::optional<TimePredicate> when_;
   std::string text_;
 };
@@ -143,7 +208,8 @@ class CustomAttributeFactory final : public FilterFactory {
              {{"name", ParamType::kString, true, {}, "", "the attribute's name"},
               {"op", ParamType::kString, true, kOps, "", "the comparison; a time predicate key for time attributes"},
               {"value", ParamType::kValue, false, {}, "",
-               "the comparand: a value, a list (in/not_in), a regex (matches), days, a date or a bool (time ops)"}},
+               "the comparand: a value, a list (in/not_in), an RE2 regular expression (matches: searched in values "
+               "of at most 64 KiB), days, a date or a bool (time ops)"}},
              "{name: country, op: equals, value: DE}"};
   }
   const FilterInfo& info() const override { return info_; }
@@ -170,7 +236,7 @@ class CustomAttributeFactory final : public FilterFactory {
     };
     if (op == Op::kExists || op == Op::kNotExists) {
       if (has_value) return fail("value", "'" + op_text + "' takes no value");
-      return make(name, op, {}, std::nullopt, std::nullopt, text);
+      return make(name, op, {}, nullptr, std::nullopt, text);
     }
     if (!has_value) return fail("value", "'" + op_text + "' needs a value");
     if (op == Op::kIn || op == Op::kNotIn) {
@@ -178,27 +244,32 @@ class CustomAttributeFactory final : public FilterFactory {
       if (!type_ok({"string"})) return fail("op", type_error(name, *declared, op_text));
       std::vector<Operand> operands;
       for (const auto& s : value->list) operands.push_back({Type::kString, s, 0, false});
-      return make(name, op, std::move(operands), std::nullopt, std::nullopt, text);
+      return make(name, op, std::move(operands), nullptr, std::nullopt, text);
     }
     if (value->is_list) return fail("value", "'" + op_text + "' needs a single value, not a list");
     if (op == Op::kMatches) {
       if (!type_ok({"string"})) return fail("op", type_error(name, *declared, op_text));
-      try {
-        return make(name, op, {}, std::regex(value->text, std::regex::ECMAScript), std::nullopt, text);
-      } catch (const std::regex_error& e) {
-        return fail("value", "'" + value->text + "' is not a valid regular expression: " + e.what());
-      }
+      re2::RE2::Options options;
+      options.set_log_errors(false);  // reported below, with the location
+      options.set_never_capture(true);
+      options.set_max_mem(kMatchesMaxProgramBytes);
+      auto re = std::make_shared<const re2::RE2>(value->text, options);
+      if (!re->ok())
+        return fail("value", "'" + std::string(utf8_prefix(value->text, 200)) +
+                                 "' is not a valid RE2 regular expression: " + re->error() +
+                                 " (RE2 has no backreferences or lookaround; see docs/rules.md)");
+      return make(name, op, {}, std::move(re), std::nullopt, text);
     }
     if (op == Op::kMoreThan || op == Op::kLessThan) {
       if (!type_ok({"number"})) return fail("op", type_error(name, *declared, op_text));
       if (value->scalar_type != Type::kNumber) return fail("value", "'" + op_text + "' needs a number");
-      return make(name, op, {{Type::kNumber, "", value->number, false}}, std::nullopt, std::nullopt, text);
+      return make(name, op, {{Type::kNumber, "", value->number, false}}, nullptr, std::nullopt, text);
     }
     if (op == Op::kTime) {
       if (!type_ok({"time"})) return fail("op", type_error(name, *declared, op_text));
       auto when = ctx.compile_time_predicate(op_text, value->text, "value");
       if (!when) return nullptr;
-      return make(name, op, {}, std::nullopt, std::move(when), text);
+      return make(name, op, {}, nullptr, std::move(when), text);
     }
     // equals / not_equals: the comparand takes the declared type, else its own.
     Operand o{value->scalar_type, value->text, value->number, value->boolean};
@@ -214,7 +285,7 @@ class CustomAttributeFactory final : public FilterFactory {
         if (op == Op::kNotEquals) return fail("op", "bool attributes take only 'equals'");
       }
     }
-    return make(name, op, {o}, std::nullopt, std::nullopt, text);
+    return make(name, op, {o}, nullptr, std::nullopt, text);
   }
 
  private:
@@ -228,7 +299,7 @@ class CustomAttributeFactory final : public FilterFactory {
            " values";
   }
   static std::unique_ptr<Filter> make(const std::string& name, Op op, std::vector<Operand> operands,
-                                      std::optional<std::regex> regex, std::optional<TimePredicate> when,
+                                      std::shared_ptr<const re2::RE2> regex, std::optional<TimePredicate> when,
                                       const std::string& text) {
     return std::make_unique<CustomAttribute>(name, op, std::move(operands), std::move(regex), std::move(when), text);
   }

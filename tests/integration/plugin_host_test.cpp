@@ -2,8 +2,13 @@
 // on with the good ones.
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
 #include <filesystem>
+#include <thread>
 
 #include "plugin/plugin_host.hpp"
 #include "retarget/sdk/plugin.hpp"
@@ -114,6 +119,184 @@ TEST(PluginHost, RefusesGroupWritableFilesAndFilesOutsideTheAllowlist) {
   EXPECT_FALSE(denied.find("every_other_user"));
   ASSERT_EQ(denied.refused().size(), 1u);
   EXPECT_NE(denied.refused()[0].reason.find("not in plugin_sha256_allowlist"), std::string::npos);
+}
+
+// --- Trust is decided before dlopen (a library's constructors run at load) --
+
+const std::string kForeign = std::string(RETARGET_TEST_PLUGIN_DIR) + "/foreign/libforeign_marker.so";
+
+// The reason a directory (or a file) was refused, by its path as configured.
+std::string refusal_of(const FilterRegistry& r, const std::string& path) {
+  for (const auto& x : r.refused())
+    if (x.path == path) return x.reason;
+  return "";
+}
+
+// A plugin directory `plugins` under `root` holding a copy of good_extra.
+fs::path plugin_dir_with_good(const fs::path& root) {
+  fs::path d = root / "plugins";
+  fs::create_directories(d);
+  ::chmod(d.c_str(), 0755);
+  fs::copy_file(kGood + "/libgood_extra.so", d / "libgood_extra.so", fs::copy_options::overwrite_existing);
+  ::chmod((d / "libgood_extra.so").c_str(), 0755);
+  return d;
+}
+
+bool loads_good(const fs::path& dir, std::string* refusal = nullptr) {
+  FilterRegistry r;
+  load_plugins({{dir.string()}, {}}, r);
+  if (refusal) *refusal = r.refused().empty() ? "" : r.refused()[0].path + ": " + r.refused()[0].reason;
+  return r.find("every_other_user") != nullptr;
+}
+
+// The name a plugin is loaded by is swapped (rename, atomic) between a good
+// library, the only one the allowlist admits, and foreign code, as fast as
+// possible while the host loads the directory again and again. A host that
+// checks one file and loads another (stat and hash the path, then dlopen the
+// path) ends up running the foreign constructor; one that checks, hashes and
+// loads a single descriptor never does.
+TEST(PluginHost, SwappingTheFileBetweenCheckAndLoadNeverLoadsForeignCode) {
+  testing::TempDir root;
+  fs::path dir = root / "plugins";
+  fs::create_directories(dir);
+  ::chmod(dir.c_str(), 0755);
+  fs::copy_file(kGood + "/libgood_extra.so", dir / "good.keep");
+  fs::copy_file(kForeign, dir / "foreign.keep");
+  ::chmod((dir / "good.keep").c_str(), 0755);
+  ::chmod((dir / "foreign.keep").c_str(), 0755);
+  const fs::path target = dir / "libswapped.so", tmp = dir / "swap.tmp";
+  fs::copy_file(dir / "good.keep", target);
+  const std::string good_digest = sha256_file((dir / "good.keep").string());
+  ASSERT_EQ(good_digest.size(), 64u);
+  ASSERT_NE(good_digest, sha256_file((dir / "foreign.keep").string()));
+  const fs::path marker = root / "marker";
+  ::setenv("RETARGET_TEST_FOREIGN_MARKER", marker.c_str(), 1);
+
+  std::atomic<bool> stop{false};
+  std::atomic<std::uint64_t> swaps{0};
+  std::thread swapper([&] {
+    bool foreign = true;
+    while (!stop.load(std::memory_order_relaxed)) {
+      fs::path src = dir / (foreign ? "foreign.keep" : "good.keep");
+      ::unlink(tmp.c_str());
+      if (::link(src.c_str(), tmp.c_str()) == 0 && ::rename(tmp.c_str(), target.c_str()) == 0) swaps.fetch_add(1);
+      foreign = !foreign;
+    }
+  });
+  // Bounded both ways: at most 400 loads, at most 10 s.
+  int loaded = 0, refused = 0, rounds = 0;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  for (; rounds < 400 && std::chrono::steady_clock::now() < deadline && !fs::exists(marker); ++rounds) {
+    FilterRegistry r;
+    load_plugins({{dir.string()}, {good_digest}}, r);
+    EXPECT_EQ(r.find("foreign_filter"), nullptr) << "round " << rounds;
+    if (r.find("every_other_user")) ++loaded;
+    else ++refused;
+  }
+  stop = true;
+  swapper.join();
+  ::unsetenv("RETARGET_TEST_FOREIGN_MARKER");
+  EXPECT_FALSE(fs::exists(marker)) << "foreign code ran at load in round " << rounds << " of the race: "
+                                   << testing::read_file(marker);
+  EXPECT_GT(swaps.load(), 0u);
+  // Both files were seen under the name (not required: the point is above).
+  std::cout << "race: " << rounds << " loads, " << swaps.load() << " swaps, good loaded " << loaded
+            << " times, refused " << refused << " times\n";
+}
+
+// And the foreign library really does leave its mark when it is loaded.
+TEST(PluginHost, TheForeignTestLibraryLeavesItsMarkWhenLoaded) {
+  testing::TempDir root;
+  fs::path dir = root / "plugins";
+  fs::create_directories(dir);
+  ::chmod(dir.c_str(), 0755);
+  fs::copy_file(kForeign, dir / "libforeign_marker.so");
+  ::chmod((dir / "libforeign_marker.so").c_str(), 0755);
+  const fs::path marker = root / "marker";
+  ::setenv("RETARGET_TEST_FOREIGN_MARKER", marker.c_str(), 1);
+  {
+    FilterRegistry r;
+    load_plugins({{dir.string()}, {}}, r);
+    EXPECT_NE(r.find("foreign_filter"), nullptr);
+  }
+  ::unsetenv("RETARGET_TEST_FOREIGN_MARKER");
+  EXPECT_TRUE(fs::exists(marker));
+}
+
+TEST(PluginHost, RefusesASymbolicLinkToALibrary) {
+  testing::TempDir root;
+  fs::path dir = plugin_dir_with_good(root.path());
+  fs::rename(dir / "libgood_extra.so", root / "real.so");
+  fs::create_symlink(root / "real.so", dir / "libgood_extra.so");
+  FilterRegistry r;
+  load_plugins({{dir.string()}, {}}, r);
+  EXPECT_EQ(r.find("every_other_user"), nullptr);
+  EXPECT_NE(refusal_of(r, (dir / "libgood_extra.so").string()).find("symbolic link"), std::string::npos);
+}
+
+// Loaded through /proc/self/fd/N, yet a loader error names the file.
+TEST(PluginHost, ALoadErrorNamesTheFileNotItsDescriptor) {
+  testing::TempDir root;
+  fs::path dir = plugin_dir_with_good(root.path());
+  testing::write_file(dir / "libjunk.so", "not a shared library\n");
+  ::chmod((dir / "libjunk.so").c_str(), 0644);
+  FilterRegistry r;
+  load_plugins({{dir.string()}, {}}, r);
+  std::string why = refusal_of(r, (dir / "libjunk.so").string());
+  EXPECT_NE(why.find("cannot load it: " + (dir / "libjunk.so").string()), std::string::npos) << why;
+  EXPECT_EQ(why.find("/proc/self/fd"), std::string::npos) << why;
+  EXPECT_NE(r.find("every_other_user"), nullptr);  // and the next one is itself
+}
+
+TEST(PluginHost, RefusesAGroupOrWorldWritablePluginDirectory) {
+  testing::TempDir root;
+  fs::path dir = plugin_dir_with_good(root.path());
+  std::string why;
+  ASSERT_TRUE(loads_good(dir, &why)) << why;
+  for (mode_t mode : {0775, 0757, 01777}) {
+    ::chmod(dir.c_str(), mode);
+    EXPECT_FALSE(loads_good(dir, &why)) << std::oct << mode;
+    EXPECT_NE(why.find("the plugin directory is"), std::string::npos) << why;
+    EXPECT_NE(why.find(mode & S_IWOTH ? "world-writable" : "group-writable"), std::string::npos) << why;
+    EXPECT_EQ(why.rfind(dir.string(), 0), 0u) << "names the directory: " << why;
+  }
+}
+
+TEST(PluginHost, RefusesAWritableDirectoryAboveItUnlessSticky) {
+  testing::TempDir root;
+  fs::path above = root / "shared";
+  fs::path dir = plugin_dir_with_good(above);
+  std::string why;
+  for (mode_t mode : {0775, 0777}) {
+    ::chmod(above.c_str(), mode);
+    EXPECT_FALSE(loads_good(dir, &why)) << std::oct << mode;
+    EXPECT_NE(why.find("a directory above the plugin directory, " + above.string()), std::string::npos) << why;
+  }
+  // Sticky (others may add entries, not rename or remove ours), as /tmp is:
+  // the temporary directory itself is above every test's plugin directory.
+  ::chmod(above.c_str(), 01777);
+  EXPECT_TRUE(loads_good(dir, &why)) << why;
+  struct stat tmp;
+  ASSERT_EQ(::stat(fs::temp_directory_path().c_str(), &tmp), 0);
+  if (tmp.st_uid == 0 && (tmp.st_mode & S_ISVTX) && (tmp.st_mode & S_IWOTH)) {
+    ::chmod(above.c_str(), 0755);
+    EXPECT_TRUE(loads_good(dir, &why)) << "below a root-owned sticky " << fs::temp_directory_path() << ": " << why;
+  }
+}
+
+TEST(PluginHost, RefusesADirectoryOwnedByAnotherUser) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to give a directory away";
+  testing::TempDir root;
+  fs::path above = root / "theirs";
+  fs::path dir = plugin_dir_with_good(above);
+  std::string why;
+  ASSERT_EQ(::chown(above.c_str(), 4242, 4242), 0);
+  EXPECT_FALSE(loads_good(dir, &why));
+  EXPECT_NE(why.find("owned by another user (uid 4242)"), std::string::npos) << why;
+  ASSERT_EQ(::chown(above.c_str(), 0, 0), 0);
+  ASSERT_EQ(::chown(dir.c_str(), 4242, 4242), 0);
+  EXPECT_FALSE(loads_good(dir, &why));
+  EXPECT_NE(why.find("the plugin directory is owned by another user"), std::string::npos) << why;
 }
 
 TEST(PluginHost, AMissingDirectoryIsReportedNotFatal) {

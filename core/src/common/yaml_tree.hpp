@@ -31,6 +31,16 @@ struct YamlNode {
   std::vector<YamlNode> items;                          // kSequence
   std::vector<std::pair<YamlNode, YamlNode>> entries;   // kMap, in file order
 
+  // Declared here, defaulted after the class: clang (14, with libstdc++ 12)
+  // otherwise instantiates the members of `entries` while YamlNode, and so
+  // std::pair<YamlNode, YamlNode>, is still incomplete (the fuzz build).
+  YamlNode();
+  YamlNode(const YamlNode&);
+  YamlNode(YamlNode&&) noexcept;
+  YamlNode& operator=(const YamlNode&);
+  YamlNode& operator=(YamlNode&&) noexcept;
+  ~YamlNode();
+
   bool is_null() const { return kind == Kind::kNull; }
   bool is_scalar() const { return kind == Kind::kScalar; }
   bool is_sequence() const { return kind == Kind::kSequence; }
@@ -40,6 +50,12 @@ struct YamlNode {
   SourceLocation where(const std::string& file) const { return {file, line, column}; }
   const char* kind_name() const;
 };
+inline YamlNode::YamlNode() = default;
+inline YamlNode::YamlNode(const YamlNode&) = default;
+inline YamlNode::YamlNode(YamlNode&&) noexcept = default;
+inline YamlNode& YamlNode::operator=(const YamlNode&) = default;
+inline YamlNode& YamlNode::operator=(YamlNode&&) noexcept = default;
+inline YamlNode::~YamlNode() = default;
 
 // Parses one YAML document. On failure (syntax, limits) the problem is in
 // `diags` and the returned node is null. Duplicate keys are reported and the

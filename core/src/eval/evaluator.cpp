@@ -105,8 +105,8 @@ class Evaluation final : public sdk::SegmentResolver {
   // `now` is the clock time predicates are bound to.
   Evaluation(const CompiledSegment& root, std::uint32_t user_count, const sdk::InteractionView& interactions,
              const sdk::ProfileView& profiles, sdk::Timestamp now, std::atomic<std::uint64_t>* bitset_writes = nullptr)
-      : full_(user_count, &interactions, profiles, this, now),
-        profile_only_(user_count, nullptr, profiles, this, now),
+      : full_(user_count, &interactions, profiles, this, now, &skipped_values_),
+        profile_only_(user_count, nullptr, profiles, this, now, &skipped_values_),
         bitset_writes_(bitset_writes) {
     for (const auto& [id, nested] : root.nested)
       memberships_.emplace(id, std::make_unique<Membership>(*this, *nested));
@@ -118,6 +118,8 @@ class Evaluation final : public sdk::SegmentResolver {
   }
 
   const sdk::EvalContext& context() const { return full_; }
+  // What the leaves reported through EvalContext::count_skipped_values.
+  std::uint64_t skipped_values() const { return skipped_values_.load(std::memory_order_relaxed); }
 
   // The members of `segment` in one chunk (match AND NOT any exclude).
   void chunk(const CompiledSegment& segment, std::uint32_t chunk, ChunkBits& out) const {
@@ -250,6 +252,7 @@ class Evaluation final : public sdk::SegmentResolver {
     return out;
   }
 
+  std::atomic<std::uint64_t> skipped_values_{0};  // before the contexts that point to it
   sdk::EvalContext full_;
   sdk::EvalContext profile_only_;
   std::atomic<std::uint64_t>* bitset_writes_;
@@ -257,6 +260,12 @@ class Evaluation final : public sdk::SegmentResolver {
 };
 
 }  // namespace
+
+std::string skipped_values_warning(std::uint64_t n) {
+  return std::to_string(n) + (n == 1 ? " value was" : " values were") +
+         " not evaluated and counted as not matching: longer than a filter's bound (custom_attribute "
+         "`matches` searches values of at most 64 KiB; docs/rules.md)";
+}
 
 Result<BulkResult> evaluate_bulk(const CompiledSegment& segment, const Index& index, tbb::task_arena& arena,
                                  sdk::Timestamp now, bool with_members, Footprint* footprint) {
@@ -307,6 +316,7 @@ Result<BulkResult> evaluate_bulk(const CompiledSegment& segment, const Index& in
   }
   BulkResult out;
   for (std::uint64_t n : counts) out.count += n;
+  out.skipped_values = evaluation.skipped_values();
   for (const auto& v : per_chunk) out.members.addMany(v.size(), v.data());
   out.evaluate_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
   return out;
@@ -316,7 +326,9 @@ Result<PointResult> evaluate_point(const CompiledSegment& segment, const Index& 
                                    sdk::Timestamp now) {
   Evaluation evaluation(segment, index.user_count(), index.interactions(), index.profiles(), now);
   try {
-    return evaluation.point(segment, user);
+    PointResult out = evaluation.point(segment, user);
+    out.skipped_values = evaluation.skipped_values();
+    return out;
   } catch (const sdk::InteractionAccessDenied& e) {
     return Status::Failed(std::string("a profile-level filter reached for interaction data and was stopped: ") +
                           e.what());

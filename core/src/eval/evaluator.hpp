@@ -25,6 +25,10 @@ struct BulkResult {
   Roaring members;  // dense user indexes (empty unless asked for)
   std::uint64_t count = 0;
   double evaluate_ms = 0;
+  // Values filters did not evaluate and took as not matching
+  // (sdk::EvalContext::count_skipped_values): the caller warns when non-zero,
+  // with skipped_values_warning().
+  std::uint64_t skipped_values = 0;
 };
 
 struct PointNode {
@@ -38,7 +42,13 @@ struct PointResult {
   bool member = false;
   PointNode match;
   std::vector<PointNode> exclude;
+  std::uint64_t skipped_values = 0;  // as BulkResult::skipped_values
 };
+
+// The warning for `n` > 0 skipped values: "3 attribute values were not
+// evaluated (longer than a filter's bound, e.g. custom_attribute matches
+// searches at most 64 KiB) and count as not matching".
+std::string skipped_values_warning(std::uint64_t n);
 
 // What one bulk evaluation read: the index columns its leaves opened (each
 // scanned whole: users and values, or codes where dictionary-coded) and the

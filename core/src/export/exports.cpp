@@ -53,7 +53,10 @@ json user_export(const Index& index, const Catalog& catalog, UserIndex u) {
   if (!attrs.empty()) user["custom_attributes"] = attrs;
 
   json campaigns = json::array();
-  for (const auto& [id, c] : catalog.campaigns()) {
+  // (No structured bindings here: the lambdas capture `id`, which clang 14 does not allow.)
+  for (const auto& campaign_entry : catalog.campaigns()) {
+    const std::string& id = campaign_entry.first;
+    const Campaign& c = campaign_entry.second;
     auto fact = [&](FactKind k, std::string detail = "") { return time_of(index, FactKey{SourceKind::kCampaign, id, k, "", detail}, u); };
     Timestamp received = fact(FactKind::kReceived);
     if (received == sdk::kNoTime) continue;  // not a recipient (or the data is expired)
@@ -77,7 +80,9 @@ json user_export(const Index& index, const Catalog& catalog, UserIndex u) {
   if (!campaigns.empty()) user["campaigns_received"] = campaigns;
 
   json canvases = json::array();
-  for (const auto& [id, k] : catalog.canvases()) {
+  for (const auto& canvas_entry : catalog.canvases()) {
+    const std::string& id = canvas_entry.first;
+    const Canvas& k = canvas_entry.second;
     auto fact = [&](FactKind f, std::string step = "", std::string detail = "") {
       return time_of(index, FactKey{SourceKind::kCanvas, id, f, step, detail}, u);
     };

@@ -1,10 +1,21 @@
-// Loads filter plugins (Boost.DLL) into a FilterRegistry.
+// Loads filter plugins (dlopen) into a FilterRegistry.
 //
-// Order of checks for each lib*.so of each configured directory (sorted by
-// name, so loading is deterministic):
-//   1. trust: a regular file owned by the running user or root, not group- or
-//      world-writable; its SHA-256 in the allowlist when one is configured;
-//   2. dlopen with RTLD_NOW (missing symbols fail here, not mid-evaluation);
+// Trust is decided before dlopen, because a library's constructors run when it
+// is loaded, before any check of its entry point could refuse it.
+//
+// Each configured directory first: it and every directory above it must be
+// owned by root or the running user and not group- or world-writable (above
+// the plugin directory, a directory with the sticky bit owned by root or the
+// running user, such as /tmp, is accepted); it is then opened, and its files
+// are opened relative to that descriptor. Order of checks for each lib*.so of
+// the directory (sorted by name, so loading is deterministic):
+//   1. trust: opened with O_NOFOLLOW (a symbolic link is refused); that
+//      descriptor is a regular file owned by the running user or root, not
+//      group- or world-writable; the SHA-256 of what it holds is in the
+//      allowlist when one is configured;
+//   2. dlopen of that same descriptor ("/proc/self/fd/N") with RTLD_NOW
+//      (missing symbols fail here, not mid-evaluation): renaming another file
+//      over the name after step 1 does not change what is loaded;
 //   3. the entry point `retarget_plugin_entry` exists; its PluginTable's
 //      abi_version equals sdk::kAbiVersion (read before anything else);
 //   4. the build fingerprint equals the host's (same toolchain);
@@ -14,7 +25,8 @@
 //      an empty index; a profile-level filter that reaches for interaction
 //      data, or any filter that throws, is refused.
 // A library that fails any check is refused as a whole, with the file and the
-// reason recorded; loading goes on with the others.
+// reason recorded (a directory that fails its check: with the directory);
+// loading goes on with the others.
 #pragma once
 
 #include <string>

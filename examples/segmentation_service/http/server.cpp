@@ -121,6 +121,139 @@ bool contains_control(std::string_view s) {
   return false;
 }
 
+// --- What a connection decides, shared by the connection and parse_connection()
+
+using HeadParser = bhttp::request_parser<bhttp::empty_body>;
+
+// A parser for the next request head, with the header cap.
+void arm_head_parser(HeadParser& head, const Limits& L) {
+  head.header_limit(static_cast<std::uint32_t>(L.max_header_bytes));
+  // Checked after routing (the limit depends on the route). Not boost::none:
+  // Beast 1.74 compares "len > body_limit" with an optional, and none is below every length.
+  head.body_limit(std::numeric_limits<std::uint64_t>::max());
+}
+
+bool closes_quietly(beast::error_code ec) {
+  return ec == bhttp::error::end_of_stream || ec == net::error::eof || ec == net::error::operation_aborted ||
+         ec == net::error::connection_reset || ec == bhttp::error::partial_message;
+}
+
+// The answer to an error reading a request head (not a timeout), or nullopt
+// when the connection just closes (the client went away mid-request).
+std::optional<Response> head_error_answer(beast::error_code ec, const Limits& L) {
+  if (closes_quietly(ec)) return std::nullopt;
+  if (ec == bhttp::error::body_limit) return error_response(413, "body_too_large", "the request body is too large");
+  if (ec == bhttp::error::header_limit || ec == bhttp::error::buffer_overflow)
+    return error_response(431, "headers_too_large",
+                          "the request line and headers exceed " + std::to_string(L.max_header_bytes) + " bytes");
+  return error_response(400, "bad_request", "malformed request: " + ec.message());
+}
+
+// The same for an error reading an ordinary route's body.
+std::optional<Response> body_error_answer(beast::error_code ec, const Limits& L) {
+  if (closes_quietly(ec)) return std::nullopt;
+  if (ec == bhttp::error::body_limit)
+    return error_response(413, "body_too_large", "the request body exceeds " + std::to_string(L.max_body_bytes) + " bytes");
+  return error_response(400, "bad_request", "malformed request body: " + ec.message());
+}
+
+// What to do with a request whose head was read: refuse it (an answer, then
+// the connection closes) or read its body for `route`.
+struct Admission {
+  std::optional<Response> refusal;
+  const Router::Route* route = nullptr;
+  std::size_t body_limit = 0;
+  bool keep_alive = false;
+  bool http10 = false;
+  bool expect_continue = false;
+};
+
+// The checks of a request head, in order: header count, UTF-8 of the request
+// line, the target, percent-escapes of path and query, the token (before
+// routing and before the body), routing (404/405), transfer coding and the
+// declared length. Fills `req` (method, target, path, query, headers, params).
+Admission admit_head(const HeadParser& head, const ServerOptions& opt, const Router& router, bool stopping,
+                     Request& req) {
+  const Limits& L = opt.limits;
+  Admission a;
+  const auto& msg = head.get();
+  std::size_t fields = static_cast<std::size_t>(std::distance(msg.begin(), msg.end()));
+  if (fields > L.max_header_count) {
+    a.refusal = error_response(431, "too_many_headers",
+                               "the request has " + std::to_string(fields) + " header fields; at most " +
+                                   std::to_string(L.max_header_count) + " are accepted");
+    return a;
+  }
+  req = Request{};
+  req.method = std::string(msg.method_string());
+  req.target = std::string(msg.target());
+  a.http10 = msg.version() < 11;
+  a.keep_alive = msg.keep_alive() && !stopping;
+  for (const auto& f : msg) req.headers.push_back({std::string(f.name_string()), std::string(f.value())});
+  auto refuse = [&](Response r) {
+    a.refusal = std::move(r);
+    return a;
+  };
+
+  if (!valid_utf8(req.target) || !valid_utf8(req.method))
+    return refuse(error_response(400, "invalid_utf8", "the request line is not valid UTF-8"));
+  if (req.target.empty() || req.target[0] != '/')
+    return refuse(error_response(400, "bad_request", "the request target must be a path starting with '/'"));
+  std::size_t q = req.target.find('?');
+  req.path = req.target.substr(0, q);
+  if (q != std::string::npos) req.query = req.target.substr(q + 1);
+  std::vector<std::string> segments;
+  for (std::size_t i = 1; i <= req.path.size();) {
+    std::size_t j = req.path.find('/', i);
+    if (j == std::string::npos) j = req.path.size();
+    auto decoded = percent_decode(std::string_view(req.path).substr(i, j - i));
+    if (!decoded) return refuse(error_response(400, "bad_request", "the path has a malformed percent-escape"));
+    if (!valid_utf8(*decoded)) return refuse(error_response(400, "invalid_utf8", "the path is not valid UTF-8"));
+    if (contains_control(*decoded)) return refuse(error_response(400, "bad_request", "the path has a control character"));
+    segments.push_back(std::move(*decoded));
+    i = j + 1;
+  }
+  if (req.path == "/") segments.clear();
+  if (auto query = percent_decode(req.query); !query)
+    return refuse(error_response(400, "bad_request", "the query has a malformed percent-escape"));
+  else if (!valid_utf8(*query))
+    return refuse(error_response(400, "invalid_utf8", "the query is not valid UTF-8"));
+
+  // Authentication comes before routing and before the body is read.
+  if (!opt.token.empty()) {
+    std::string_view auth = req.header("Authorization");
+    constexpr std::string_view kBearer = "Bearer ";
+    bool ok = auth.size() > kBearer.size() && auth.substr(0, kBearer.size()) == kBearer &&
+              constant_time_equal(auth.substr(kBearer.size()), opt.token);
+    if (!ok) {
+      auto r = error_response(401, "unauthorized", "missing or wrong bearer token (Authorization: Bearer <token>)");
+      r.headers.push_back({"WWW-Authenticate", "Bearer"});
+      return refuse(std::move(r));
+    }
+  }
+
+  std::vector<std::string> allowed;
+  a.route = router.match(req.method, segments, req.params, allowed);
+  if (!a.route) {
+    if (allowed.empty()) return refuse(error_response(404, "not_found", "no such endpoint: " + req.path));
+    std::string list;
+    for (const auto& m : allowed) list += (list.empty() ? "" : ", ") + m;
+    auto r = error_response(405, "method_not_allowed", req.method + " is not allowed here; allowed: " + list);
+    r.headers.push_back({"Allow", list});
+    return refuse(std::move(r));
+  }
+  if (msg.count(bhttp::field::transfer_encoding) && !head.chunked())
+    return refuse(error_response(501, "not_implemented", "only the chunked transfer coding is supported"));
+  bool stream = static_cast<bool>(a.route->stream_handler);
+  a.body_limit = stream ? L.max_stream_body_bytes : L.max_body_bytes;
+  if (auto cl = head.content_length(); cl && *cl > a.body_limit)
+    return refuse(error_response(413, "body_too_large",
+                                 "the request body has " + std::to_string(*cl) + " bytes; at most " +
+                                     std::to_string(a.body_limit) + " are accepted here"));
+  a.expect_continue = !a.http10 && beast::iequals(msg[bhttp::field::expect], "100-continue");
+  return a;
+}
+
 }  // namespace
 
 class Connection;
@@ -290,10 +423,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void read_header() {
     state_ = State::kReading;
     head_.emplace();
-    head_->header_limit(static_cast<std::uint32_t>(limits().max_header_bytes));
-    // Checked after routing (the limit depends on the route). Not boost::none:
-    // Beast 1.74 compares "len > body_limit" with an optional, and none is below every length.
-    head_->body_limit(std::numeric_limits<std::uint64_t>::max());
+    arm_head_parser(*head_, limits());
     stream_.expires_at(deadline_);
     bhttp::async_read_header(stream_, buffer_, *head_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
       self->on_header(ec);
@@ -301,94 +431,23 @@ class Connection : public std::enable_shared_from_this<Connection> {
   }
 
   void on_header(beast::error_code ec) {
-    const Limits& L = limits();
     if (ec) {
       if (ec == beast::error::timeout) {
         ++srv_.n_timeouts;
         return close_now();
       }
-      if (ec == bhttp::error::end_of_stream || ec == net::error::eof || ec == net::error::operation_aborted ||
-          ec == net::error::connection_reset || ec == bhttp::error::partial_message)
-        return close_now();
-      if (ec == bhttp::error::body_limit)
-        return fail(error_response(413, "body_too_large", "the request body is too large"));
-      if (ec == bhttp::error::header_limit || ec == bhttp::error::buffer_overflow)
-        return fail(error_response(431, "headers_too_large",
-                                   "the request line and headers exceed " + std::to_string(L.max_header_bytes) + " bytes"));
-      return fail(error_response(400, "bad_request", "malformed request: " + ec.message()));
+      auto answer = head_error_answer(ec, limits());
+      if (!answer) return close_now();
+      return fail(std::move(*answer));
     }
-    auto& msg = head_->get();
-    std::size_t fields = static_cast<std::size_t>(std::distance(msg.begin(), msg.end()));
-    if (fields > L.max_header_count)
-      return fail(error_response(431, "too_many_headers",
-                                 "the request has " + std::to_string(fields) + " header fields; at most " +
-                                     std::to_string(L.max_header_count) + " are accepted"));
-    req_ = Request{};
-    req_.method = std::string(msg.method_string());
-    req_.target = std::string(msg.target());
-    http10_ = msg.version() < 11;
-    keep_alive_ = msg.keep_alive() && !srv_.stopping;
-    for (const auto& f : msg) req_.headers.push_back({std::string(f.name_string()), std::string(f.value())});
-
-    if (!valid_utf8(req_.target) || !valid_utf8(req_.method))
-      return fail(error_response(400, "invalid_utf8", "the request line is not valid UTF-8"));
-    if (req_.target.empty() || req_.target[0] != '/')
-      return fail(error_response(400, "bad_request", "the request target must be a path starting with '/'"));
-    std::size_t q = req_.target.find('?');
-    req_.path = req_.target.substr(0, q);
-    if (q != std::string::npos) req_.query = req_.target.substr(q + 1);
-    std::vector<std::string> segments;
-    for (std::size_t i = 1; i <= req_.path.size();) {
-      std::size_t j = req_.path.find('/', i);
-      if (j == std::string::npos) j = req_.path.size();
-      auto decoded = percent_decode(std::string_view(req_.path).substr(i, j - i));
-      if (!decoded) return fail(error_response(400, "bad_request", "the path has a malformed percent-escape"));
-      if (!valid_utf8(*decoded)) return fail(error_response(400, "invalid_utf8", "the path is not valid UTF-8"));
-      if (contains_control(*decoded))
-        return fail(error_response(400, "bad_request", "the path has a control character"));
-      segments.push_back(std::move(*decoded));
-      i = j + 1;
-    }
-    if (req_.path == "/") segments.clear();
-    if (auto query = percent_decode(req_.query); !query)
-      return fail(error_response(400, "bad_request", "the query has a malformed percent-escape"));
-    else if (!valid_utf8(*query))
-      return fail(error_response(400, "invalid_utf8", "the query is not valid UTF-8"));
-
-    // Authentication comes before routing and before the body is read.
-    if (!srv_.opt.token.empty()) {
-      std::string_view auth = req_.header("Authorization");
-      constexpr std::string_view kBearer = "Bearer ";
-      bool ok = auth.size() > kBearer.size() && auth.substr(0, kBearer.size()) == kBearer &&
-                constant_time_equal(auth.substr(kBearer.size()), srv_.opt.token);
-      if (!ok) {
-        auto r = error_response(401, "unauthorized", "missing or wrong bearer token (Authorization: Bearer <token>)");
-        r.headers.push_back({"WWW-Authenticate", "Bearer"});
-        return fail(std::move(r));
-      }
-    }
-
-    std::vector<std::string> allowed;
-    route_ = srv_.router.match(req_.method, segments, req_.params, allowed);
-    if (!route_) {
-      if (allowed.empty()) return fail(error_response(404, "not_found", "no such endpoint: " + req_.path));
-      std::string list;
-      for (const auto& m : allowed) list += (list.empty() ? "" : ", ") + m;
-      auto r = error_response(405, "method_not_allowed", req_.method + " is not allowed here; allowed: " + list);
-      r.headers.push_back({"Allow", list});
-      return fail(std::move(r));
-    }
-    if (msg.count(bhttp::field::transfer_encoding) && !head_->chunked())
-      return fail(error_response(501, "not_implemented", "only the chunked transfer coding is supported"));
-    bool stream = static_cast<bool>(route_->stream_handler);
-    std::size_t limit = stream ? L.max_stream_body_bytes : L.max_body_bytes;
-    if (auto cl = head_->content_length(); cl && *cl > limit)
-      return fail(error_response(413, "body_too_large",
-                                 "the request body has " + std::to_string(*cl) + " bytes; at most " +
-                                     std::to_string(limit) + " are accepted here"));
-    expect_continue_ = !http10_ && beast::iequals(msg[bhttp::field::expect], "100-continue");
-    if (stream) return start_stream();
-    read_body(limit);
+    Admission a = admit_head(*head_, srv_.opt, srv_.router, srv_.stopping, req_);
+    http10_ = a.http10;
+    keep_alive_ = a.keep_alive;
+    if (a.refusal) return fail(std::move(*a.refusal));
+    route_ = a.route;
+    expect_continue_ = a.expect_continue;
+    if (route_->stream_handler) return start_stream();
+    read_body(a.body_limit);
   }
 
   void read_body(std::size_t limit) {
@@ -424,13 +483,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
         ++srv_.n_timeouts;
         return close_now();
       }
-      if (ec == bhttp::error::body_limit)
-        return fail(error_response(413, "body_too_large",
-                                   "the request body exceeds " + std::to_string(limits().max_body_bytes) + " bytes"));
-      if (ec == bhttp::error::end_of_stream || ec == net::error::eof || ec == bhttp::error::partial_message ||
-          ec == net::error::operation_aborted || ec == net::error::connection_reset)
-        return close_now();
-      return fail(error_response(400, "bad_request", "malformed request body: " + ec.message()));
+      auto answer = body_error_answer(ec, limits());
+      if (!answer) return close_now();
+      return fail(std::move(*answer));
     }
     req_.body = std::move(body_->get().body());
     body_.reset();
@@ -711,6 +766,85 @@ void Server::Impl::stop_tick() {
   stop_timer.async_wait([this](beast::error_code ec) {
     if (ec != net::error::operation_aborted) stop_tick();
   });
+}
+
+// The connection's parsing, checks and routing over bytes already received:
+// the same parsers, limits and decisions (arm_head_parser, head_error_answer,
+// admit_head, body_error_answer), fed synchronously instead of from a socket.
+ParsedConnection parse_connection(std::string_view bytes, const ServerOptions& options, const Router& router) {
+  const Limits& L = options.limits;
+  ParsedConnection out;
+  std::size_t pos = 0;
+  // Feeds the rest of `bytes` to `parser` until `done`; at the end of the
+  // bytes the client is taken to have closed (put_eof). Returns the error.
+  auto feed = [&](auto& parser, auto done) -> beast::error_code {
+    beast::error_code ec;
+    auto closed = [&] {
+      parser.put_eof(ec);
+      if (!ec && !done()) ec = bhttp::error::partial_message;
+      return ec;
+    };
+    while (!done()) {
+      if (pos == bytes.size()) return closed();
+      std::size_t n = parser.put(net::buffer(bytes.data() + pos, bytes.size() - pos), ec);
+      pos += n;
+      if (ec == bhttp::error::need_more) {
+        ec = {};
+        // Beast wants a whole head in one buffer, and all that is left was given.
+        if (n == 0) return closed();
+        continue;
+      }
+      if (ec) return ec;
+    }
+    return ec;
+  };
+  while (pos < bytes.size()) {
+    ParsedExchange exchange;
+    HeadParser head;
+    arm_head_parser(head, L);
+    if (auto ec = feed(head, [&] { return head.is_header_done(); })) {
+      if (auto answer = head_error_answer(ec, L)) {
+        exchange.answer = std::move(*answer);
+        out.exchanges.push_back(std::move(exchange));
+      }
+      out.closed = true;
+      return out;
+    }
+    Request req;
+    Admission a = admit_head(head, options, router, false, req);
+    if (a.refusal) {
+      exchange.answer = std::move(*a.refusal);
+      out.exchanges.push_back(std::move(exchange));
+      out.closed = true;
+      return out;
+    }
+    bhttp::request_parser<bhttp::string_body> body(std::move(head));
+    body.body_limit(a.body_limit);
+    body.eager(true);
+    if (auto ec = feed(body, [&] { return body.is_done(); })) {
+      // Streaming routes see a failed read (the handler answers); ordinary ones the layer's answer.
+      if (auto answer = a.route->stream_handler ? std::nullopt : body_error_answer(ec, L)) {
+        exchange.answer = std::move(*answer);
+        out.exchanges.push_back(std::move(exchange));
+      }
+      out.closed = true;
+      return out;
+    }
+    req.body = std::move(body.get().body());
+    if (!a.route->stream_handler && !valid_utf8(req.body)) {
+      // Answered, and the connection goes on (as Connection::on_body does).
+      exchange.answer = error_response(400, "invalid_utf8", "the request body is not valid UTF-8");
+    } else {
+      exchange.request = std::move(req);
+      exchange.streaming = static_cast<bool>(a.route->stream_handler);
+    }
+    out.exchanges.push_back(std::move(exchange));
+    if (!a.keep_alive) {
+      out.closed = true;
+      return out;
+    }
+  }
+  return out;
 }
 
 Server::Server(ServerOptions options, Router router) : impl_(std::make_unique<Impl>(std::move(options), std::move(router))) {}

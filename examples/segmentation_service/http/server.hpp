@@ -188,6 +188,25 @@ class Server {
   std::unique_ptr<Impl> impl_;
 };
 
+// --- A seam for tests and fuzzing ----------------------------------------------
+// Runs the bytes one client sent on one connection through what a connection
+// does with them, without a socket, a clock or a handler: the same parser,
+// header caps, UTF-8 and target checks, token, routing and body limits, for
+// each request in turn (pipelined). A request that would reach its handler is
+// in `request` (a streaming route's body read whole, within its own limit); a
+// request the layer answers itself has that `answer`. The end of the bytes is
+// the client closing its side.
+struct ParsedExchange {
+  std::optional<Request> request;
+  std::optional<Response> answer;
+  bool streaming = false;  // `request` goes to a streaming route
+};
+struct ParsedConnection {
+  std::vector<ParsedExchange> exchanges;
+  bool closed = false;  // the layer closes the connection after the last exchange
+};
+ParsedConnection parse_connection(std::string_view bytes, const ServerOptions& options, const Router& router);
+
 // --- Helpers, also used by handlers and tests ----------------------------------
 bool valid_utf8(std::string_view text);
 // Decodes %XX escapes; nullopt for a malformed escape.

@@ -15,6 +15,7 @@
 // checks kAbiVersion and the build fingerprint (plugin.hpp) before anything else.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -181,9 +182,12 @@ class SegmentResolver {
 // What a filter sees while evaluating. One per evaluation, shared by threads.
 class EvalContext {
  public:
+  // `skipped_values`: the host's counter of values filters skipped in this
+  // evaluation (count_skipped_values); nullptr = the host does not collect them.
   EvalContext(std::uint32_t user_count, const InteractionView* interactions, const ProfileView& profiles,
-              const SegmentResolver* segments, Timestamp now)
-      : user_count_(user_count), interactions_(interactions), profiles_(&profiles), segments_(segments), now_(now) {}
+              const SegmentResolver* segments, Timestamp now, std::atomic<std::uint64_t>* skipped_values = nullptr)
+      : user_count_(user_count), interactions_(interactions), profiles_(&profiles), segments_(segments), now_(now),
+        skipped_values_(skipped_values) {}
 
   // |U|: users are 0..user_count()-1.
   std::uint32_t user_count() const { return user_count_; }
@@ -206,6 +210,14 @@ class EvalContext {
     if (!s) throw std::logic_error("segment '" + std::string(id) + "' is not available to this evaluation");
     return *s;
   }
+  // Reports that `n` stored values were not evaluated (e.g. longer than a
+  // bound the filter documents) and were taken as not matching. Count each
+  // (user, leaf) once per evaluate_chunk / evaluate_user call. The host sums
+  // the reports of one evaluation and turns a non-zero sum into one warning.
+  // Thread-safe (relaxed atomic add); does nothing when the host passed no counter.
+  void count_skipped_values(std::uint64_t n) const {
+    if (skipped_values_ != nullptr && n != 0) skipped_values_->fetch_add(n, std::memory_order_relaxed);
+  }
 
  private:
   std::uint32_t user_count_;
@@ -213,6 +225,7 @@ class EvalContext {
   const ProfileView* profiles_;
   const SegmentResolver* segments_;
   Timestamp now_;
+  std::atomic<std::uint64_t>* skipped_values_;  // host-owned; outlives the context
 };
 
 inline void EvalContext::universe(std::uint32_t chunk, ChunkBits& out) const {

@@ -23,7 +23,8 @@ namespace retarget::sdk {
 // 3: compact columns (column.hpp: ValueBlock, IntColumn, UserAttributes with
 //    AttributeRef), ProfileView::user_buckets(chunk), time predicates bound
 //    at evaluation (TimePredicate::at(EvalContext::now())).
-#define RETARGET_SDK_ABI 3
+// 4: EvalContext::count_skipped_values (a host-owned counter in EvalContext).
+#define RETARGET_SDK_ABI 4
 inline constexpr std::uint32_t kAbiVersion = RETARGET_SDK_ABI;
 
 #define RETARGET_SDK_STR2(x) #x
