@@ -188,7 +188,7 @@ void Engine::Impl::publish(bool schema_changed) {
   v->index = builder.snapshot();
   v->schema = schema;
   v->as_of_ms = read_only ? as_of_ms : now();
-  version.store(std::move(v), std::memory_order_release);
+  version.store(std::move(v));
 }
 
 std::set<std::string> Engine::Impl::deleted_sources() const {

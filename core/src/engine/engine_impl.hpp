@@ -33,6 +33,7 @@
 
 #include "catalog/catalog.hpp"
 #include "common/mutex.hpp"
+#include "common/published.hpp"
 #include "common/time.hpp"
 #include "deps/dependency_graph.hpp"
 #include "engine/version.hpp"
@@ -77,8 +78,8 @@ struct Engine::Impl {
   }
 
   // --- 2. what readers see ----------------------------------------------------
-  std::atomic<std::shared_ptr<const Version>> version;
-  std::shared_ptr<const Version> current() const { return version.load(std::memory_order_acquire); }
+  Published<Version> version;
+  std::shared_ptr<const Version> current() const { return version.load(); }
 
   // --- 3. the writer path -----------------------------------------------------
   mutable Mutex writer_mu;

@@ -59,9 +59,9 @@ UserIndex UserDirectory::append(const char* bytes, std::uint16_t length, std::ui
     auto next = std::make_shared<Table>(n);
     for (UserIndex v = 0; v < u; ++v) insert(*next, v, hash_of(id(v)));
     table_slots_ = n;
-    table_.store(std::move(next), std::memory_order_release);
+    table_.store(std::move(next));
   }
-  auto table = table_.load(std::memory_order_acquire);
+  auto table = table_.load();
   insert(const_cast<Table&>(*table), u, hash_of({bytes, length}));
   size_.store(u + 1, std::memory_order_release);
   return u;
@@ -87,7 +87,7 @@ UserIndex UserDirectory::adopt(std::shared_ptr<const void> owner, std::string_vi
 }
 
 std::optional<UserIndex> UserDirectory::find(std::string_view id) const {
-  auto table = table_.load(std::memory_order_acquire);
+  auto table = table_.load();
   std::uint32_t count = size_.load(std::memory_order_acquire);
   for (std::size_t i = hash_of(id) & table->mask;; i = (i + 1) & table->mask) {
     std::uint32_t slot = table->slots[i].load(std::memory_order_acquire);

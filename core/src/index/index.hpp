@@ -24,6 +24,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "common/published.hpp"
 #include "retarget/identity.hpp"
 #include "retarget/sdk/data.hpp"
 
@@ -100,7 +101,7 @@ class UserDirectory {
 
   std::unique_ptr<Block*[]> blocks_;  // kMaxBlocks slots, filled in order
   std::atomic<std::uint32_t> size_{0};
-  std::atomic<std::shared_ptr<const Table>> table_;
+  Published<Table> table_;
   std::size_t table_slots_ = 0;  // writer's copy of the current table's size
   // Writer-owned storage of id bytes: pages never move once allocated.
   std::vector<std::unique_ptr<char[]>> pages_;
