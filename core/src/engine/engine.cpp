@@ -112,7 +112,6 @@ Result<std::unique_ptr<Engine>> Engine::OpenImpl(const EngineOptions& options, b
       store::DataDirOptions dopt;
       dopt.env = options.env;
       dopt.read_only = impl->read_only;
-      dopt.checkpoint_bytes = c.checkpoint_bytes;
       auto dir = store::DataDir::Open(c.data_dir, dopt);
       if (!dir.ok()) return dir.status();
       impl->data = std::move(dir).value();

@@ -213,8 +213,8 @@ std::string Engine::check_store() const {
       problems.push_back({{"file", p.file}, {"offset", p.offset}, {"message", p.message}});
     archived = impl_->data->archived_sources();
   }
-  MutexLock lock(impl_->writer_mu);
   Engine::Impl& im = *impl_;
+  MutexLock lock(im.writer_mu);
   events = im.builder.event_count();
   for (const auto& key : im.builder.source_keys()) {
     auto it = im.lifecycle.find(key);

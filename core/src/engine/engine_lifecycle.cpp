@@ -338,8 +338,8 @@ Status Engine::set_status(const std::string& kind, const std::string& id, const 
 Status Engine::remove_segment(const std::string& id) {
   Status w = impl_->require_writable();
   if (!w.ok()) return w;
-  MutexLock lock(impl_->writer_mu);
   Engine::Impl& im = *impl_;
+  MutexLock lock(im.writer_mu);
   if (!im.rules.find(id)) return Status::NotFound("unknown segment '" + id + "'");
   std::vector<std::string> users;
   for (const auto& [other, refs] : im.segment_refs)
@@ -477,8 +477,8 @@ SourceStatus Engine::Impl::status_of(const std::string& key, const std::string& 
 }
 
 std::vector<SourceStatus> Engine::lifecycle_status(const std::vector<std::string>& ids) const {
-  MutexLock lock(impl_->writer_mu);
   const Engine::Impl& im = *impl_;
+  MutexLock lock(im.writer_mu);
   std::set<std::string> restoring;
   for (const auto& [jid, job] : im.jobs)
     if (job.info.state == JobState::kQueued || job.info.state == JobState::kRunning)
@@ -511,8 +511,8 @@ std::vector<PlanEntry> Engine::lifecycle_plan(std::int64_t until_ms) const {
 Result<RestoreJobInfo> Engine::restore(const RestoreRequest& request, RestoreCallback on_done) {
   Status w = impl_->require_writable();
   if (!w.ok()) return w;
-  MutexLock lock(impl_->writer_mu);
   Engine::Impl& im = *impl_;
+  MutexLock lock(im.writer_mu);
   std::set<std::string> expired = im.expired_sources();
   std::vector<std::string> wanted;
   for (const auto& c : request.campaigns) {
@@ -578,8 +578,9 @@ Result<RestoreJobInfo> Engine::restore_job(std::uint64_t job_id) const {
 
 std::string Engine::dependency_graph(const std::string& format) const {
   std::vector<SourceStatus> statuses = lifecycle_status();
-  MutexLock lock(impl_->writer_mu);
-  const DependencyGraph& g = impl_->graph;
+  const Engine::Impl& im = *impl_;
+  MutexLock lock(im.writer_mu);
+  const DependencyGraph& g = im.graph;
   if (format == "json") {
     json edges = json::array();
     for (const auto& e : g.edges()) edges.push_back({{"from", e.from}, {"to", e.to}});

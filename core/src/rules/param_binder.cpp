@@ -26,8 +26,6 @@ const std::vector<std::string>& time_predicate_keys() {
 
 namespace {
 
-constexpr sdk::Timestamp kMinTime = std::numeric_limits<sdk::Timestamp>::min() + 1;
-constexpr sdk::Timestamp kMaxTime = std::numeric_limits<sdk::Timestamp>::max();
 constexpr long long kMaxDays = 1000000;
 
 class Binder {

@@ -132,8 +132,7 @@ Result<SourceAnalytics> parse_analytics(std::string_view in, const std::string& 
 }  // namespace
 
 DataDir::DataDir(std::string dir, const DataDirOptions& o)
-    : dir_(std::move(dir)), env_(o.env ? o.env : storage::Env::Default()), read_only_(o.read_only),
-      checkpoint_bytes_(o.checkpoint_bytes) {}
+    : dir_(std::move(dir)), env_(o.env ? o.env : storage::Env::Default()), read_only_(o.read_only) {}
 
 DataDir::~DataDir() {
   if (wal_) wal_->sync();

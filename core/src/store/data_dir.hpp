@@ -57,7 +57,6 @@ class Loader {
 struct DataDirOptions {
   storage::Env* env = nullptr;  // nullptr: Env::Default()
   bool read_only = false;
-  std::uint64_t checkpoint_bytes = 256ull << 20;  // log bytes that make a checkpoint due
 };
 
 // One problem `store check` found, and where.
@@ -157,7 +156,6 @@ class DataDir {
   std::string dir_;
   storage::Env* env_;
   bool read_only_;
-  std::uint64_t checkpoint_bytes_;
   std::unique_ptr<storage::FileLock> lock_;
   std::unique_ptr<Wal> wal_;
   std::int64_t as_of_ms_ = 0;

@@ -98,7 +98,7 @@ Result<ManifestState> Manifest::Read(storage::Env& env, const std::string& dir) 
 
 Result<std::unique_ptr<Manifest>> Manifest::Create(storage::Env& env, const std::string& dir,
                                                    const ManifestState& state) {
-  std::unique_ptr<Manifest> m(new Manifest(env, dir));
+  std::unique_ptr<Manifest> m(new Manifest(dir));
   m->state_ = state;
   // A new number, after any manifest already in the directory.
   std::uint64_t n = 1;

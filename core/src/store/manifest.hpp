@@ -64,8 +64,7 @@ class Manifest {
   std::uint64_t take_file_number() { return state_.next_file++; }
 
  private:
-  Manifest(storage::Env& env, std::string dir) : env_(env), dir_(std::move(dir)) {}
-  storage::Env& env_;
+  explicit Manifest(std::string dir) : dir_(std::move(dir)) {}
   std::string dir_;
   ManifestState state_;
   std::unique_ptr<storage::LogWriter> writer_;
