@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Fuzzes every libFuzzer target (fuzz/) for SECONDS each (default 30), one
 # after the other: builds them with the `fuzz` preset (clang, libFuzzer,
-# AddressSanitizer + UndefinedBehaviorSanitizer, -Wthread-safety; -j2), runs
+# AddressSanitizer + UndefinedBehaviorSanitizer, -Werror=thread-safety; -j2), runs
 # each on a scratch copy of its seed corpus (fuzz/corpus/<target>/, never
 # written) with its dictionary, prints executions per second, and fails when
 # any target finds a crash, a leak, a sanitizer report or a hang (one input
