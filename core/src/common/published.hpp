@@ -27,7 +27,6 @@ template <typename T>
 class Published {
  public:
   Published() = default;
-  explicit Published(std::shared_ptr<const T> initial) : value_(std::move(initial)) {}
   Published(const Published&) = delete;
   Published& operator=(const Published&) = delete;
 
