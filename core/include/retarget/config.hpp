@@ -18,6 +18,7 @@ struct Limits {
   std::size_t max_yaml_nodes = 200000;            // after alias expansion
   std::size_t max_tree_depth = 32;                // nesting of all/any/not in one segment
   std::size_t max_tree_nodes = 10000;             // nodes of one segment's trees
+  std::size_t max_segment_depth = 32;             // segments nested in segments (a -> b -> c is 2)
   std::size_t max_in_values = 256;                // values of one `in` list
   std::size_t max_event_line_bytes = 1u << 20;    // one JSON Lines event
 };

@@ -49,6 +49,15 @@ struct Reader {
       out = static_cast<std::size_t>(v);
     };
   }
+  // A positive integer of at most `max` (a bound that protects the process).
+  Handler size_up_to(std::size_t& out, std::size_t max) {
+    return [this, &out, max](const YamlNode& n) {
+      long long v;
+      if (!yaml_as_int(n, v) || v <= 0 || static_cast<unsigned long long>(v) > max)
+        return error(n, "expected an integer from 1 to " + std::to_string(max));
+      out = static_cast<std::size_t>(v);
+    };
+  }
   // A byte count: a number, or with a unit (KiB, MiB, GiB).
   Handler bytes(std::uint64_t& out) {
     return [this, &out](const YamlNode& n) {
@@ -152,6 +161,8 @@ Config load_config(const std::string& path, Diagnostics& diags) {
              {"max_yaml_nodes", r.size(c.limits.max_yaml_nodes)},
              {"max_tree_depth", r.size(c.limits.max_tree_depth)},
              {"max_tree_nodes", r.size(c.limits.max_tree_nodes)},
+             // Evaluation nests a few stack frames per level: bounded.
+             {"max_segment_depth", r.size_up_to(c.limits.max_segment_depth, 256)},
              {"max_in_values", r.size(c.limits.max_in_values)},
              {"max_event_line_bytes", r.size(c.limits.max_event_line_bytes)},
          });

@@ -531,20 +531,58 @@ Status Engine::Impl::validate(const Catalog& cat, const RuleSet& candidate, Diag
   std::set<std::string> deleted = deleted_sources();
   std::set<std::string> expired = expired_sources();
   Compiler compiler(registry, cat, candidate, compile_options(deleted));
+  // Each segment's own trees compiled once, then the graph of nested segments
+  // checked as a whole: linear in the rule set, whatever its nesting.
   std::map<std::string, References> refs;
   for (const auto& [id, def] : candidate.segments()) {
-    auto compiled = compiler.compile(def, local);
-    if (!compiled) continue;
-    refs[id] = compiled->references;
-    if (!warn_expired_reads) continue;
-    for (const auto& source : sources_read(*compiled, cat))
-      if (expired.count(source))
-        local.warning(def.where, "segment '" + id + "' reads " + source +
-                                     ", whose interaction data is expired: it counts as absent until restored (" +
-                                     restore_command(source) + ")");
+    auto own = compiler.compile_own(def, local);
+    if (own) refs[id] = own->references;
   }
-  for (const auto& def : candidate.duplicates()) compiler.compile(def, local);  // for their own problems
-  compiler.check_cycles(refs, local);
+  for (const auto& def : candidate.duplicates()) compiler.compile_own(def, local);  // for their own problems
+  bool graph_ok = compiler.check_nesting(refs, local);
+  if (warn_expired_reads && graph_ok && !expired.empty()) {
+    // The sources each segment reads, nested segments' included: memoized
+    // bottom-up (the graph is acyclic now), so a long chain stays linear.
+    std::map<std::string, std::set<std::string>> reads;
+    std::vector<std::string> order;  // children before parents
+    {
+      std::set<std::string> done;
+      std::vector<std::pair<std::string, bool>> stack;
+      for (const auto& [id, r] : refs) stack.emplace_back(id, false);
+      while (!stack.empty()) {
+        auto [id, expanded] = stack.back();
+        stack.pop_back();
+        if (done.count(id) || !refs.count(id)) continue;
+        if (expanded) {
+          done.insert(id);
+          order.push_back(id);
+          continue;
+        }
+        stack.emplace_back(id, true);
+        for (const auto& c : refs.at(id).segments)
+          if (!done.count(c)) stack.emplace_back(c, false);
+      }
+    }
+    for (const auto& id : order) {
+      const References& r = refs.at(id);
+      std::set<std::string>& out = reads[id];
+      for (const auto& c : r.campaigns) out.insert(source_key(SourceKind::kCampaign, c));
+      for (const auto& c : r.canvases) out.insert(source_key(SourceKind::kCanvas, c));
+      for (const auto& t : r.tags)
+        for (auto& key : cat.sources_with_tag(t)) out.insert(std::move(key));
+      for (const auto& c : r.segments) {
+        auto it = reads.find(c);
+        if (it != reads.end()) out.insert(it->second.begin(), it->second.end());
+      }
+    }
+    for (const auto& [id, sources] : reads)
+      for (const auto& source : sources)
+        if (expired.count(source))
+          local.warning(candidate.find(id)->where,
+                        "segment '" + id + "' reads " + source +
+                            ", whose interaction data is expired: it counts as absent until restored (" +
+                            restore_command(source) + ")");
+  }
   // Consumers' audiences: segments named must exist (a warning: it pins nothing
   // until it does), inline trees must compile against this catalog and rules.
   std::set<std::string> ids = candidate.ids();

@@ -10,6 +10,7 @@
 #include <mutex>
 #include <optional>
 #include <unordered_set>
+#include <utility>
 
 namespace retarget {
 namespace {
@@ -108,8 +109,9 @@ class Evaluation final : public sdk::SegmentResolver {
       : full_(user_count, &interactions, profiles, this, now, &skipped_values_),
         profile_only_(user_count, nullptr, profiles, this, now, &skipped_values_),
         bitset_writes_(bitset_writes) {
+    std::size_t slot = 0;
     for (const auto& [id, nested] : root.nested)
-      memberships_.emplace(id, std::make_unique<Membership>(*this, *nested));
+      memberships_.emplace(id, std::make_unique<Membership>(*this, *nested, slot++));
   }
 
   const sdk::SegmentMembership* segment(std::string_view id) const override {
@@ -121,11 +123,106 @@ class Evaluation final : public sdk::SegmentResolver {
   // What the leaves reported through EvalContext::count_skipped_values.
   std::uint64_t skipped_values() const { return skipped_values_.load(std::memory_order_relaxed); }
 
-  // The members of `segment` in one chunk (match AND NOT any exclude).
+  // The members of `segment` in one chunk (match AND NOT any exclude). Each
+  // nested segment is evaluated at most once for the chunk (a memo on this
+  // thread), however many paths lead to it.
   void chunk(const CompiledSegment& segment, std::uint32_t chunk, ChunkBits& out) const {
+    if (memberships_.empty()) return chunk_of(segment, chunk, out);
+    ChunkMemo memo{this, chunk, std::vector<std::unique_ptr<ChunkBits>>(memberships_.size())};
+    ScopedMemo<ChunkMemo> scope(t_chunk_memo, &memo);
+    chunk_of(segment, chunk, out);
+  }
+
+  // Whether `user` is a member of `segment`, with the tree of every node's
+  // value. Each nested segment is evaluated once per call and its tree shown
+  // once, under the first leaf that reaches it.
+  PointResult point(const CompiledSegment& segment, sdk::UserIndex user) const {
+    if (memberships_.empty()) return point_of(segment, user);
+    PointMemo memo{this, user, std::vector<PointMemo::Slot>(memberships_.size())};
+    ScopedMemo<PointMemo> scope(t_point_memo, &memo);
+    return point_of(segment, user);
+  }
+
+ private:
+  // The memos of the evaluation running on this thread (a nested evaluation
+  // started by a leaf saves and restores the outer one).
+  struct ChunkMemo {
+    const Evaluation* owner;
+    std::uint32_t chunk;
+    std::vector<std::unique_ptr<ChunkBits>> bits;  // by membership slot; null until evaluated
+  };
+  struct PointMemo {
+    struct Slot {
+      bool evaluated = false, member = false, shown = false;
+      PointResult tree;  // moved under the first leaf that shows it
+    };
+    const Evaluation* owner;
+    sdk::UserIndex user;
+    std::vector<Slot> slots;
+  };
+  static thread_local ChunkMemo* t_chunk_memo;
+  static thread_local PointMemo* t_point_memo;
+  template <typename Memo>
+  class ScopedMemo {
+   public:
+    ScopedMemo(Memo*& current, Memo* memo) : current_(current), saved_(std::exchange(current, memo)) {}
+    ~ScopedMemo() { current_ = saved_; }
+    ScopedMemo(const ScopedMemo&) = delete;
+    ScopedMemo& operator=(const ScopedMemo&) = delete;
+
+   private:
+    Memo*& current_;
+    Memo* saved_;
+  };
+
+  class Membership final : public sdk::SegmentMembership {
+   public:
+    Membership(const Evaluation& ev, const CompiledSegment& segment, std::size_t slot)
+        : ev_(ev), segment_(segment), slot_(slot) {}
+    void evaluate_chunk(std::uint32_t chunk, ChunkBits& out) const override {
+      ChunkMemo* memo = t_chunk_memo;
+      if (!memo || memo->owner != &ev_ || memo->chunk != chunk) return ev_.chunk(segment_, chunk, out);
+      std::unique_ptr<ChunkBits>& bits = memo->bits[slot_];
+      if (!bits) {
+        auto computed = std::make_unique<ChunkBits>();
+        ev_.chunk_of(segment_, chunk, *computed);
+        bits = std::move(computed);
+      }
+      out = *bits;
+    }
+    bool contains(sdk::UserIndex user) const override {
+      PointMemo* memo = t_point_memo;
+      if (memo && memo->owner == &ev_ && memo->user == user) return slot(user).member;
+      // Outside a point evaluation of this Evaluation: one of its own.
+      PointMemo own{&ev_, user, std::vector<PointMemo::Slot>(ev_.memberships_.size())};
+      ScopedMemo<PointMemo> scope(t_point_memo, &own);
+      return slot(user).member;
+    }
+    // This segment's memo slot for `user`, evaluated if it was not yet.
+    // REQUIRES: a point memo of this Evaluation for `user` on this thread.
+    PointMemo::Slot& slot(sdk::UserIndex user) const {
+      PointMemo::Slot& s = t_point_memo->slots[slot_];
+      if (!s.evaluated) {
+        PointResult r = ev_.point_of(segment_, user);
+        s.member = r.member;
+        s.tree = std::move(r);
+        s.evaluated = true;
+      }
+      return s;
+    }
+    const CompiledSegment& segment() const { return segment_; }
+
+   private:
+    const Evaluation& ev_;
+    const CompiledSegment& segment_;
+    std::size_t slot_;
+  };
+
+  void chunk_of(const CompiledSegment& segment, std::uint32_t chunk, ChunkBits& out) const {
     std::size_t depth = depth_of(segment);
-    std::unique_ptr<ChunkBits[]> scratch(new ChunkBits[depth + 1]);
-    ChunkBits universe;
+    // On the heap: nested segments add a frame per level of nesting.
+    std::unique_ptr<ChunkBits[]> scratch(new ChunkBits[depth + 2]);
+    ChunkBits& universe = scratch[depth + 1];
     full_.universe(chunk, universe);
     eval(segment.match, chunk, universe, out, scratch.get(), 0);
     ChunkBits& excluded = scratch[depth];
@@ -136,7 +233,7 @@ class Evaluation final : public sdk::SegmentResolver {
     }
   }
 
-  PointResult point(const CompiledSegment& segment, sdk::UserIndex user) const {
+  PointResult point_of(const CompiledSegment& segment, sdk::UserIndex user) const {
     PointResult out;
     out.match = point(segment.match, user);
     bool excluded = false;
@@ -147,19 +244,6 @@ class Evaluation final : public sdk::SegmentResolver {
     out.member = out.match.value && !excluded;
     return out;
   }
-
- private:
-  class Membership final : public sdk::SegmentMembership {
-   public:
-    Membership(const Evaluation& ev, const CompiledSegment& segment) : ev_(ev), segment_(segment) {}
-    void evaluate_chunk(std::uint32_t chunk, ChunkBits& out) const override { ev_.chunk(segment_, chunk, out); }
-    bool contains(sdk::UserIndex user) const override { return ev_.point(segment_, user).member; }
-    const CompiledSegment& segment() const { return segment_; }
-
-   private:
-    const Evaluation& ev_;
-    const CompiledSegment& segment_;
-  };
 
   const sdk::EvalContext& for_leaf(const PlanNode& n) const {
     return n.definition->info->interaction_dependent ? full_ : profile_only_;
@@ -215,16 +299,26 @@ class Evaluation final : public sdk::SegmentResolver {
         }
         out.value = v.match;
         out.because = std::move(v.because);
-        // A nested segment: show its own tree, with each node's value.
+        // A nested segment: show its own tree, with each node's value, under
+        // the first leaf that reaches it; later leaves point back to it.
         if (!n.nested_segment.empty()) {
           auto it = memberships_.find(n.nested_segment);
           if (it != memberships_.end()) {
-            PointResult nested = point(it->second->segment(), user);
-            nested.match.label = "segment " + n.nested_segment + " match: " + nested.match.label;
-            out.children.push_back(std::move(nested.match));
-            for (auto& ex : nested.exclude) {
-              ex.label = "segment " + n.nested_segment + " exclude: " + ex.label;
-              out.children.push_back(std::move(ex));
+            PointMemo::Slot& slot = it->second->slot(user);
+            if (slot.shown) {
+              PointNode seen;
+              seen.label = "segment " + n.nested_segment + ": its tree is shown above";
+              seen.value = slot.member;
+              out.children.push_back(std::move(seen));
+            } else {
+              slot.shown = true;
+              PointResult nested = std::move(slot.tree);
+              nested.match.label = "segment " + n.nested_segment + " match: " + nested.match.label;
+              out.children.push_back(std::move(nested.match));
+              for (auto& ex : nested.exclude) {
+                ex.label = "segment " + n.nested_segment + " exclude: " + ex.label;
+                out.children.push_back(std::move(ex));
+              }
             }
           }
         }
@@ -258,6 +352,9 @@ class Evaluation final : public sdk::SegmentResolver {
   std::atomic<std::uint64_t>* bitset_writes_;
   std::map<std::string, std::unique_ptr<Membership>> memberships_;
 };
+
+thread_local Evaluation::ChunkMemo* Evaluation::t_chunk_memo = nullptr;
+thread_local Evaluation::PointMemo* Evaluation::t_point_memo = nullptr;
 
 }  // namespace
 

@@ -1,7 +1,7 @@
 #include "rules/rules.hpp"
 #include "retarget/identity.hpp"
 
-#include <functional>
+#include <algorithm>
 
 #include "common/text.hpp"
 
@@ -220,18 +220,17 @@ Compiler::Compiler(const FilterLookup& registry, const Catalog& catalog, const R
     : registry_(registry), catalog_(catalog), rules_(rules), options_(options), segment_ids_(rules.ids()) {}
 
 std::optional<CompiledSegment> Compiler::compile(const SegmentDefinition& segment, Diagnostics& diags) const {
-  auto root = compile_own(segment, diags);
-  if (!root) return std::nullopt;
-  // Compile the nested segments breadth-first, each once.
-  std::vector<std::string> pending(root->references.segments.begin(), root->references.segments.end());
+  auto own = compile_own(segment, diags);
+  if (!own) return std::nullopt;
+  CompiledSegment root = *own;
+  // Gather the nested segments (each once) and their own references, then
+  // check the graph they form before anything evaluates it.
+  std::map<std::string, References> refs{{root.id, root.references}};
+  std::vector<std::string> pending(root.references.segments.begin(), root.references.segments.end());
   while (!pending.empty()) {
-    std::string id = pending.back();
+    std::string id = std::move(pending.back());
     pending.pop_back();
-    if (id == root->id) {
-      diags.error(segment.where, "segment cycle: segment '" + id + "' contains itself through nested segment references");
-      return std::nullopt;
-    }
-    if (root->nested.count(id)) continue;
+    if (id == root.id || root.nested.count(id)) continue;
     const SegmentDefinition* def = rules_.find(id);
     if (!def) {
       diags.error(segment.where, "segment '" + segment.id + "' nests unknown segment '" + id + "'");
@@ -239,13 +238,25 @@ std::optional<CompiledSegment> Compiler::compile(const SegmentDefinition& segmen
     }
     auto nested = compile_own(*def, diags);
     if (!nested) return std::nullopt;
-    for (const auto& next : nested->references.segments) pending.push_back(next);
-    root->nested.emplace(id, std::make_shared<const CompiledSegment>(std::move(*nested)));
+    refs.emplace(id, nested->references);
+    pending.insert(pending.end(), nested->references.segments.begin(), nested->references.segments.end());
+    root.nested.emplace(id, std::move(nested));
   }
+  if (!check_nesting(refs, diags)) return std::nullopt;
   return root;
 }
 
-std::optional<CompiledSegment> Compiler::compile_own(const SegmentDefinition& segment, Diagnostics& diags) const {
+std::shared_ptr<const CompiledSegment> Compiler::compile_own(const SegmentDefinition& segment,
+                                                             Diagnostics& diags) const {
+  auto [it, inserted] = own_.try_emplace(&segment);
+  if (inserted) {
+    auto compiled = compile_tree_of(segment, diags);
+    if (compiled) it->second = std::make_shared<const CompiledSegment>(std::move(*compiled));
+  }
+  return it->second;
+}
+
+std::optional<CompiledSegment> Compiler::compile_tree_of(const SegmentDefinition& segment, Diagnostics& diags) const {
   CompiledSegment out;
   out.id = segment.id;
   out.name = segment.name;
@@ -364,35 +375,86 @@ std::optional<PlanNode> Compiler::leaf(const YamlNode& key, const YamlNode& para
   return out;
 }
 
-void Compiler::check_cycles(const std::map<std::string, References>& refs, Diagnostics& diags) const {
+bool Compiler::check_nesting(const std::map<std::string, References>& refs, Diagnostics& diags) const {
+  const std::size_t limit = options_.limits ? options_.limits->max_segment_depth : Limits{}.max_segment_depth;
   enum class Mark { kNone, kActive, kDone };
-  std::map<std::string, Mark> mark;
-  std::vector<std::string> path;
-  std::set<std::string> reported;
-  std::function<void(const std::string&)> visit = [&](const std::string& id) {
-    mark[id] = Mark::kActive;
-    path.push_back(id);
+  struct State {
+    Mark mark = Mark::kNone;
+    std::size_t depth = 0;           // levels of segments nested below this one
+    const std::string* deepest = nullptr;  // the nested segment that gives the depth
+    bool nested = false;             // some segment of `refs` nests this one
+  };
+  std::map<std::string_view, State> state;
+  for (const auto& [id, r] : refs)
+    for (const auto& next : r.segments) state[next].nested = true;
+  static const std::set<std::string> kNothing;
+  auto children = [&](const std::string& id) -> const std::set<std::string>& {
     auto it = refs.find(id);
-    if (it != refs.end()) {
-      for (const auto& next : it->second.segments) {
-        if (mark[next] == Mark::kActive) {
-          auto start = std::find(path.begin(), path.end(), next);
-          std::vector<std::string> cycle(start, path.end());
-          cycle.push_back(next);
-          if (reported.insert(next).second) {
-            const SegmentDefinition* def = rules_.find(next);
-            diags.error(def ? def->where : SourceLocation{}, "segment cycle: " + join(cycle, " -> "));
+    return it == refs.end() ? kNothing : it->second.segments;
+  };
+  // Depth-first, with an explicit stack of (segment, next child to visit).
+  struct Frame {
+    const std::string* id;
+    std::set<std::string>::const_iterator next;
+  };
+  std::vector<Frame> stack;
+  std::set<std::string> reported;
+  bool ok = true;
+  for (const auto& [root_id, r] : refs) {
+    if (state[root_id].mark != Mark::kNone) continue;
+    state[root_id].mark = Mark::kActive;
+    stack.push_back({&root_id, children(root_id).begin()});
+    while (!stack.empty()) {
+      Frame& f = stack.back();
+      if (f.next == children(*f.id).end()) {
+        State& s = state[*f.id];
+        for (const auto& c : children(*f.id)) {
+          const State& cs = state[c];
+          if (cs.mark == Mark::kDone && cs.depth + 1 > s.depth) {
+            s.depth = cs.depth + 1;
+            s.deepest = &c;
           }
-        } else if (mark[next] == Mark::kNone) {
-          visit(next);
         }
+        s.mark = Mark::kDone;
+        stack.pop_back();
+        continue;
+      }
+      const std::string& next = *f.next++;
+      State& ns = state[next];
+      if (ns.mark == Mark::kActive) {
+        ok = false;
+        std::vector<std::string> cycle;
+        auto start = std::find_if(stack.begin(), stack.end(), [&](const Frame& g) { return *g.id == next; });
+        for (auto g = start; g != stack.end(); ++g) cycle.push_back(*g->id);
+        cycle.push_back(next);
+        if (reported.insert(next).second) {
+          const SegmentDefinition* def = rules_.find(next);
+          diags.error(def ? def->where : SourceLocation{}, "segment cycle: " + join(cycle, " -> "));
+        }
+      } else if (ns.mark == Mark::kNone) {
+        ns.mark = Mark::kActive;
+        stack.push_back({&next, children(next).begin()});
       }
     }
-    path.pop_back();
-    mark[id] = Mark::kDone;
-  };
-  for (const auto& [id, r] : refs)
-    if (mark[id] == Mark::kNone) visit(id);
+  }
+  if (!ok) return false;
+  // Too deep: reported at the outermost segments only (every segment above a
+  // too-deep one is too deep as well).
+  for (const auto& [id, r] : refs) {
+    const State& s = state[id];
+    if (s.nested || s.depth <= limit) continue;
+    ok = false;
+    std::vector<std::string> chain{id};
+    for (const std::string* c = s.deepest; c; c = state[*c].deepest) chain.push_back(*c);
+    std::string path = chain.size() <= 6 ? join(chain, " -> ")
+                                          : chain[0] + " -> " + chain[1] + " -> " + chain[2] + " -> ... -> " +
+                                                chain[chain.size() - 2] + " -> " + chain.back();
+    const SegmentDefinition* def = rules_.find(id);
+    diags.error(def ? def->where : SourceLocation{},
+                "segment '" + id + "' nests segments " + std::to_string(s.depth) + " levels deep (" + path +
+                    "); at most " + std::to_string(limit) + " are allowed (limits.max_segment_depth in the config)");
+  }
+  return ok;
 }
 
 }  // namespace retarget

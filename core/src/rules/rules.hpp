@@ -80,7 +80,8 @@ struct CompiledSegment {
   std::vector<PlanNode> exclude;
   References references;  // of this segment's own leaves
   // Every segment reached through `segment` references, transitively
-  // (flattened: nested segments resolve theirs from the same map).
+  // (flattened: nested segments resolve theirs from the same map). Set by
+  // Compiler::compile on the root only; a nested segment's own map is empty.
   std::map<std::string, std::shared_ptr<const CompiledSegment>> nested;
 };
 
@@ -93,21 +94,31 @@ struct CompileOptions {
   const std::set<std::string>* deleted_sources = nullptr;  // legacy deletions
 };
 
+// Not thread-safe: one Compiler per thread (it caches each segment's own plan).
 class Compiler {
  public:
   Compiler(const FilterLookup& registry, const Catalog& catalog, const RuleSet& rules, CompileOptions options);
 
-  // Compiles one segment and every segment it nests; nullopt after
-  // reporting errors (a nesting cycle is one).
+  // Compiles one segment and every segment it nests (each segment's own tree
+  // once per Compiler); nullopt after reporting errors (a nesting cycle, or
+  // nesting deeper than limits.max_segment_depth, is one).
   std::optional<CompiledSegment> compile(const SegmentDefinition& segment, Diagnostics& diags) const;
+  // Compiles the segment's own trees only (its `nested` stays empty); cached,
+  // so validating every segment of a rule set is linear in its size. nullptr
+  // after reporting errors (reported once per Compiler).
+  std::shared_ptr<const CompiledSegment> compile_own(const SegmentDefinition& segment, Diagnostics& diags) const;
   // Compiles a bare tree (an inline audience); nullopt after reporting errors.
   std::optional<PlanNode> compile_tree(const YamlNode& tree, const std::string& file, References& refs,
                                        Diagnostics& diags) const;
-  // Reports segment cycles (through nested segment references) in `rules`.
-  void check_cycles(const std::map<std::string, References>& refs, Diagnostics& diags) const;
+  // Checks the graph of `segment` references among `refs` (each segment's own
+  // references): every cycle is reported once, and every segment that is not
+  // nested itself and nests segments more than limits.max_segment_depth levels
+  // deep. Iterative and linear: a chain of any length is checked without
+  // recursion. Returns false after reporting.
+  bool check_nesting(const std::map<std::string, References>& refs, Diagnostics& diags) const;
 
  private:
-  std::optional<CompiledSegment> compile_own(const SegmentDefinition& segment, Diagnostics& diags) const;
+  std::optional<CompiledSegment> compile_tree_of(const SegmentDefinition& segment, Diagnostics& diags) const;
   std::optional<PlanNode> node(const YamlNode& n, const std::string& file, std::size_t depth, std::size_t& count,
                                References& refs, Diagnostics& diags) const;
   std::optional<PlanNode> leaf(const YamlNode& key, const YamlNode& params, const std::string& file,
@@ -118,6 +129,9 @@ class Compiler {
   const RuleSet& rules_;
   CompileOptions options_;
   std::set<std::string> segment_ids_;
+  // compile_own's results by definition (nullptr: it had errors). By address,
+  // not id: a duplicate definition of an id is compiled for its own problems.
+  mutable std::map<const SegmentDefinition*, std::shared_ptr<const CompiledSegment>> own_;
 };
 
 // Renders a YAML node as a one-line flow value: {campaign: x, have: false}.
