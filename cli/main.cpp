@@ -679,7 +679,9 @@ int main(int argc, char** argv) {
       std::stringstream ss(export_ids);
       for (std::string id; std::getline(ss, id, ',');)
         if (!id.empty()) ids.push_back(id);
-      json j = json::parse(e.export_users(ids));  // with "warnings" naming expired sources it leaves out
+      auto exported = e.export_users(ids);
+      if (!exported.ok()) return report(exported.status());
+      json j = json::parse(*exported);  // with "warnings" naming expired sources it leaves out
       if (g_as_of) j["as_of"] = *g_as_of;
       std::cout << dump(j) << "\n";
       return kOk;

@@ -50,7 +50,7 @@ for stage in $stages; do
       ;;
     tsan)
       timed "tsan: build" scripts/setup.sh tsan integration_tests retarget
-      timed "tsan: test" ctest --preset tsan -j2 -R '^(Concurrency|Lifecycle|Scheduler|Durable|Exports|Storage)\.'
+      timed "tsan: test" ctest --preset tsan -j2 -R '^(Concurrency|Lifecycle|Scheduler|Durable|Exports|Storage|EvaluationDeadline|NestedSegments)\.'
       ;;
     bench) timed "bench: S --check" bench/run.sh S --check ;;
     fuzz) timed "fuzz: build and 30 s per target" scripts/fuzz.sh 30 ;;

@@ -51,6 +51,7 @@ Response engine_error(const retarget::Status& s) {
     case C::kNotFound: return error(404, "not_found", s.message());
     case C::kInvalidInput: return error(422, "invalid_input", s.message());
     case C::kIoError: return error(500, "io_error", s.message());
+    case C::kTimedOut: return error(503, "timed_out", s.message());
     default: return error(409, "failed", s.message());
   }
 }
@@ -157,7 +158,6 @@ void add_routes(rt_http::Router& router, retarget::Engine& engine, std::size_t i
       if (!id.is_string()) return error(400, "invalid_argument", "'external_ids' must be an array of strings");
       ids.push_back(id.get<std::string>());
     }
-    if (ids.size() > 50) return error(400, "invalid_argument", "at most 50 external_ids per request");
     std::optional<std::set<std::string>> keep;
     if (body.contains("fields_to_export")) {
       if (!body["fields_to_export"].is_array())
@@ -168,7 +168,9 @@ void add_routes(rt_http::Router& router, retarget::Engine& engine, std::size_t i
         keep->insert(f.get<std::string>());
       }
     }
-    json out = json::parse(engine.export_users(ids), nullptr, false);
+    auto exported = engine.export_users(ids);  // at most limits.max_users_per_request ids
+    if (!exported.ok()) return error(400, "invalid_argument", exported.status().message());
+    json out = json::parse(*exported, nullptr, false);
     if (out.is_discarded()) return error(500, "internal", "the export could not be read");
     if (keep)
       for (auto& user : out["users"])

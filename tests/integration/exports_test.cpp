@@ -57,7 +57,7 @@ std::unique_ptr<Engine> open() {
 
 TEST(Exports, UsersExportHasExactlyTheReferenceFieldNames) {
   auto e = open();
-  json j = json::parse(e->export_users({"u1", "ghost"}));
+  json j = json::parse(*e->export_users({"u1", "ghost"}));
   EXPECT_EQ(j["message"], "success");
   EXPECT_EQ(j["invalid_user_ids"], json::array({"ghost"}));
   ASSERT_EQ(j["users"].size(), 1u);
@@ -115,7 +115,7 @@ TEST(Exports, ExpiredDataIsExcludedButAnalyticsNeverChange) {
 
   e->set_now_ms(*parse_time_ms("2026-01-01T00:00:00Z") + 91 * kDay);
   ASSERT_EQ(e->sweep()->expired, std::vector<std::string>{"campaign:promo"});
-  json u = json::parse(e->export_users({"u1"}))["users"][0];
+  json u = json::parse(*e->export_users({"u1"}))["users"][0];
   ASSERT_EQ(u["campaigns_received"].size(), 1u);
   EXPECT_EQ(u["campaigns_received"][0]["api_campaign_id"], "plain");
   EXPECT_FALSE(json::parse(*e->profile("u2")).contains("campaigns_received"));
@@ -128,7 +128,7 @@ TEST(Exports, ExpiredDataIsExcludedButAnalyticsNeverChange) {
 
   auto job = e->restore({{"promo"}, {}, {}});
   e->wait_restore(job->id);
-  EXPECT_EQ(json::parse(e->export_users({"u1"}))["users"][0]["campaigns_received"].size(), 2u);
+  EXPECT_EQ(json::parse(*e->export_users({"u1"}))["users"][0]["campaigns_received"].size(), 2u);
   EXPECT_EQ(*e->analytics("campaign", "promo"), analytics_before);
 }
 

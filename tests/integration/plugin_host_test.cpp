@@ -56,6 +56,50 @@ TEST(PluginHost, RefusesALibraryWithoutEntryPoint) {
   EXPECT_NE(reason.find("retarget_plugin_entry"), std::string::npos) << reason;
 }
 
+// The hardening issue: the object a profile-level filter got as its profile
+// view was the whole index, so dynamic_cast<const InteractionView*> reached
+// interaction data (no pins, silently empty on expiry). The probe tries every
+// route it can and matches everyone if one gives it data.
+TEST(PluginHost, AProfileLevelFilterHasNoRouteToInteractionData) {
+  EngineOptions o = testing::test_options();
+  o.extra_plugin_dirs.push_back(std::string(RETARGET_TEST_PLUGIN_DIR) + "/probe");
+  auto opened = Engine::Open(o);
+  ASSERT_TRUE(opened.ok()) << opened.status().message();
+  auto e = std::move(opened).value();
+  ASSERT_TRUE(has_filter(*e, "probe_interaction_routes")) << "the probe must load: it reads nothing at the load probe";
+  Diagnostics d;
+  ASSERT_TRUE(e->apply_catalog_text("version: 1\ncampaigns:\n  - id: promo\n    tags: [promo]\n    status: active\n",
+                                    "catalog.yaml", d)
+                  .ok())
+      << d.to_string();
+  auto r = e->ingest_text(
+      R"({"time":"2026-06-10T09:00:00.000Z","user":"alice","type":"received","campaign":"promo","channel":"email"})"
+      "\n"
+      R"({"time":"2026-06-10T09:00:00.000Z","user":"bob","type":"received","campaign":"promo","channel":"email"})"
+      "\n");
+  ASSERT_TRUE(r.ok() && r->accepted == 2) << (r.ok() ? "" : r.status().message());
+  ASSERT_TRUE(e->load_rules_text("version: 1\nsegments:\n  - id: probe\n    match: {probe_interaction_routes: {}}\n"
+                                 "  - id: received_then_probe\n    match:\n      all:\n"
+                                 "        - received_campaign: {campaign: promo}\n"
+                                 "        - probe_interaction_routes: {}\n",
+                                 "rules.yaml", d)
+                  .ok())
+      << d.to_string();
+  // Bulk, bulk with the recording views (footprint), and point evaluation.
+  auto members = e->evaluate("probe");
+  ASSERT_TRUE(members.ok()) << members.status().message();
+  EXPECT_EQ(members->count, 0u) << "a route reached interaction data";
+  auto both = e->evaluate("received_then_probe");
+  ASSERT_TRUE(both.ok()) << both.status().message();
+  EXPECT_EQ(both->count, 0u);
+  auto f = e->footprint("probe");
+  ASSERT_TRUE(f.ok()) << f.status().message();
+  auto x = e->explain("probe", "alice");
+  ASSERT_TRUE(x.ok()) << x.status().message();
+  EXPECT_FALSE(x->member) << x->match.because;
+  EXPECT_EQ(x->match.because, "no route reached interaction data");
+}
+
 TEST(PluginHost, RefusesAProfileLevelFilterThatReadsInteractionData) {
   auto e = open_with({kBad});
   std::string reason = reason_for(*e, "libbad_profile_reads_interactions.so");

@@ -21,6 +21,12 @@ struct Limits {
   std::size_t max_segment_depth = 32;             // segments nested in segments (a -> b -> c is 2)
   std::size_t max_in_values = 256;                // values of one `in` list
   std::size_t max_event_line_bytes = 1u << 20;    // one JSON Lines event
+  std::size_t max_attribute_names = 10000;        // distinct custom attribute names stored
+  std::size_t max_attribute_value_bytes = 128u << 10;  // one attribute's string value
+  std::size_t max_users_per_request = 50;         // external ids of one users export
+  // One evaluation (a segment's members or count, an explain, an export's
+  // audience): stopped past this, the request fails (Status::kTimedOut).
+  std::int64_t max_evaluation_ms = 60000;         // "60s"
 };
 
 struct Notifications {

@@ -17,6 +17,8 @@
 // runs over the index.
 #pragma once
 
+#include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -96,6 +98,14 @@ struct IngestReport {
 // What a rules apply changed: segment ids new to the engine and ids replaced.
 struct RulesChange {
   std::vector<std::string> added, updated;
+};
+
+struct EvaluateOptions {
+  bool with_members = true;
+  // Stops the evaluation past this long; nullopt = limits.max_evaluation_time.
+  std::optional<std::chrono::milliseconds> timeout;
+  // Another thread sets it to stop the evaluation. Must outlive the call.
+  const std::atomic<bool>* cancel = nullptr;
 };
 
 struct SegmentResult {
@@ -303,7 +313,12 @@ class Engine {
   // or another segment uses it.
   Status remove_segment(const std::string& id);
 
+  // Evaluates a stored segment over the published index (no engine lock:
+  // any number at once, while writers and tier moves run).
   Result<SegmentResult> evaluate(const std::string& segment_id, bool with_members = true) const;
+  // The same, stoppable: Status::kTimedOut past options.timeout (default the
+  // config's limits.max_evaluation_time) or once *options.cancel is true.
+  Result<SegmentResult> evaluate(const std::string& segment_id, const EvaluateOptions& options) const;
   Result<Explanation> explain(const std::string& segment_id, const std::string& user) const;
   // Evaluates the segment once more, recording what it reads (benchmarks).
   Result<EvaluationFootprint> footprint(const std::string& segment_id) const;
@@ -354,7 +369,8 @@ class Engine {
   // canvases_received (JSON). NotFound for an unknown user.
   Result<std::string> profile(const std::string& user) const;
   // The users export: {"users": [...], "invalid_user_ids": [...], "message": "success"}.
-  std::string export_users(const std::vector<std::string>& ids) const;
+  // InvalidInput for more ids than limits.max_users_per_request.
+  Result<std::string> export_users(const std::vector<std::string>& ids) const;
   // The User Data CSV of a campaign (kind "campaign") or a Canvas ("canvas",
   // optionally one step); warnings name expired sources.
   Result<std::string> export_recipients(const std::string& kind, const std::string& id, const std::string& step,

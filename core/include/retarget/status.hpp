@@ -24,6 +24,7 @@ class Status {
     kNotFound,       // an id that does not exist (exit code 1)
     kFailed,         // the request could not be carried out (exit code 1)
     kIoError,        // a file or store could not be read or written (exit code 1)
+    kTimedOut,       // stopped at its deadline (limits.max_evaluation_time) or cancelled (exit code 1)
   };
 
   Status() = default;
@@ -32,6 +33,7 @@ class Status {
   static Status NotFound(std::string msg) { return Status(Code::kNotFound, std::move(msg)); }
   static Status Failed(std::string msg) { return Status(Code::kFailed, std::move(msg)); }
   static Status IoError(std::string msg) { return Status(Code::kIoError, std::move(msg)); }
+  static Status TimedOut(std::string msg) { return Status(Code::kTimedOut, std::move(msg)); }
 
   bool ok() const { return code_ == Code::kOk; }
   Code code() const { return code_; }

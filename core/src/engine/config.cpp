@@ -165,6 +165,14 @@ Config load_config(const std::string& path, Diagnostics& diags) {
              {"max_segment_depth", r.size_up_to(c.limits.max_segment_depth, 256)},
              {"max_in_values", r.size(c.limits.max_in_values)},
              {"max_event_line_bytes", r.size(c.limits.max_event_line_bytes)},
+             {"max_attribute_names", r.size(c.limits.max_attribute_names)},
+             {"max_attribute_value_bytes", r.size(c.limits.max_attribute_value_bytes)},
+             {"max_users_per_request", r.size(c.limits.max_users_per_request)},
+             {"max_evaluation_time", [&](const YamlNode& n) {
+                auto d = n.is_scalar() ? parse_duration(n.value) : std::nullopt;
+                if (!d || *d <= 0) return r.error(n, "expected a duration such as 60s");
+                c.limits.max_evaluation_ms = *d;
+              }},
          });
        }},
       {"notifications", [&](const YamlNode& n) {

@@ -351,20 +351,23 @@ Result<IngestReport> Engine::Impl::ingest(const char* data_ptr, std::size_t size
   const char* end = data_ptr + size;
   const char* p = data_ptr;
   std::uint64_t line_no = line_base;
-  auto reject = [&](std::string_view line, std::string reason) {
+  auto reject_at = [&](std::uint64_t at, std::string_view line, std::string reason) {
     ++report.rejected;
-    if (report.rejections.size() < 1000) report.rejections.push_back({line_no, reason});
+    if (report.rejections.size() < 1000) report.rejections.push_back({at, reason});
     // One JSON object per rejected line; `text` is the line itself (bytes
     // that are not UTF-8 become U+FFFD: JSON cannot hold them).
     if (dead_letter)
-      dead_letter << nlohmann::json{{"line", line_no}, {"reason", reason}, {"text", utf8_replaced(line)}}.dump()
+      dead_letter << nlohmann::json{{"line", at}, {"reason", reason}, {"text", utf8_replaced(line)}}.dump()
                   << "\n";
   };
+  auto reject = [&](std::string_view line, std::string reason) { reject_at(line_no, line, std::move(reason)); };
   // Group commit: a batch of events is one log record, made durable by one
   // sync, then applied and published; acknowledged after that.
   std::vector<Event> pending;
   std::vector<IndexBuilder::Hash128> pending_hashes;  // content hashes of `pending`, computed once per event
   std::unordered_set<IndexBuilder::Hash128, IndexBuilder::Hash128Hasher> pending_keys;
+  // Where each pending event came from (a rejection at flush names its line).
+  std::vector<std::pair<std::uint64_t, std::string_view>> pending_lines;
   std::string record;
   auto flush = [&]() -> Status {
     if (!pending.empty()) {
@@ -375,10 +378,27 @@ Result<IngestReport> Engine::Impl::ingest(const char* data_ptr, std::size_t size
       std::vector<Event> fresh;
       std::vector<IndexBuilder::Hash128> fresh_hashes;
       std::set<std::string> revived;  // legacy-deleted sources that receive new data
+      std::set<std::string, std::less<>> new_names;  // attribute names this batch adds
+      const std::size_t max_names = config.limits.max_attribute_names;
       for (std::size_t i = 0; i < pending.size(); ++i) {
         if (builder.contains(pending_hashes[i])) {
           ++report.duplicates;
           continue;
+        }
+        if (pending[i].type == EventType::kAttributes) {
+          std::vector<std::string_view> adds;
+          for (const auto& [name, value] : pending[i].attributes)
+            if (!builder.has_attribute(name) && !new_names.count(name) &&
+                std::find(adds.begin(), adds.end(), name) == adds.end())
+              adds.push_back(name);
+          if (!adds.empty() && builder.attribute_name_count() + new_names.size() + adds.size() > max_names) {
+            reject_at(pending_lines[i].first, pending_lines[i].second,
+                      "attribute '" + std::string(adds.front()) + "' would be a new attribute name beyond the " +
+                          std::to_string(max_names) +
+                          " stored ones that limits.max_attribute_names allows (the config's limits)");
+            continue;
+          }
+          new_names.insert(adds.begin(), adds.end());
         }
         pending[i].seq = next_seq++;
         if (is_interaction_event(pending[i].type)) {
@@ -408,6 +428,7 @@ Result<IngestReport> Engine::Impl::ingest(const char* data_ptr, std::size_t size
     pending.clear();
     pending_hashes.clear();
     pending_keys.clear();
+    pending_lines.clear();
     if (options.on_durable) options.on_durable(line_no);
     return Status::Ok();
   };
@@ -429,6 +450,18 @@ Result<IngestReport> Engine::Impl::ingest(const char* data_ptr, std::size_t size
       reject(line, error);
       continue;
     }
+    if (event.type == EventType::kAttributes) {
+      const std::size_t max_value = config.limits.max_attribute_value_bytes;
+      auto big = std::find_if(event.attributes.begin(), event.attributes.end(), [&](const auto& a) {
+        return a.second && a.second->type == AttributeValue::Type::kString && a.second->text.size() > max_value;
+      });
+      if (big != event.attributes.end()) {
+        reject(line, "field 'attributes." + big->first + "': the value is " + std::to_string(big->second->text.size()) +
+                         " bytes, more than limits.max_attribute_value_bytes (" + std::to_string(max_value) +
+                         ") allows");
+        continue;
+      }
+    }
     IndexBuilder::Hash128 hash = IndexBuilder::content_hash(event);
     if (!pending_keys.insert(hash).second) {
       ++report.duplicates;
@@ -436,6 +469,7 @@ Result<IngestReport> Engine::Impl::ingest(const char* data_ptr, std::size_t size
     }
     pending.push_back(std::move(event));
     pending_hashes.push_back(hash);
+    pending_lines.emplace_back(line_no, line);
     if (pending.size() >= std::max<std::size_t>(1, options.batch)) {
       Status s = flush();
       if (!s.ok()) return s;
@@ -443,6 +477,10 @@ Result<IngestReport> Engine::Impl::ingest(const char* data_ptr, std::size_t size
   }
   Status s = flush();
   if (!s.ok()) return s;
+  // Rejections found when a batch is applied (limits.max_attribute_names) come
+  // after the parse rejections of later lines: report them in line order.
+  std::stable_sort(report.rejections.begin(), report.rejections.end(),
+                   [](const auto& a, const auto& b) { return a.line < b.line; });
   report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return report;
 }
@@ -707,8 +745,14 @@ std::vector<std::string> Engine::segment_ids() const {
 namespace {
 
 Result<SegmentResult> evaluate_segment(const Engine::Impl& impl, const std::string& segment_id, bool with_members,
-                                       Footprint* footprint) {
+                                       Footprint* footprint, const EvaluateOptions& options = {}) {
   auto start = std::chrono::steady_clock::now();
+  Deadline deadline;
+  deadline.limit_ms = options.timeout ? options.timeout->count() : impl.config.limits.max_evaluation_ms;
+  // (Beyond 30 years there is no deadline: the clock arithmetic stays in range.)
+  if (deadline.limit_ms <= 0) deadline.at = start;
+  else if (deadline.limit_ms < 1'000'000'000'000) deadline.at = start + std::chrono::milliseconds(deadline.limit_ms);
+  deadline.cancel = options.cancel;
   std::shared_ptr<const Version> v = impl.current();
   sdk::Timestamp now = impl.now();
   if (!v->schema->rules.find(segment_id)) {
@@ -719,7 +763,7 @@ Result<SegmentResult> evaluate_segment(const Engine::Impl& impl, const std::stri
   auto plan = impl.plan(*v->schema, segment_id);
   if (!plan->segment) return Status::InvalidInput(diag_summary(plan->diags));
   double compile_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-  auto bulk = evaluate_bulk(*plan->segment, *v->index, *impl.arena, now, with_members, footprint);
+  auto bulk = evaluate_bulk(*plan->segment, *v->index, *impl.arena, now, with_members, footprint, deadline);
   if (!bulk.ok()) return bulk.status();
   SegmentResult out;
   out.id = plan->segment->id;
@@ -751,6 +795,10 @@ Result<SegmentResult> evaluate_segment(const Engine::Impl& impl, const std::stri
 
 Result<SegmentResult> Engine::evaluate(const std::string& segment_id, bool with_members) const {
   return evaluate_segment(*impl_, segment_id, with_members, nullptr);
+}
+
+Result<SegmentResult> Engine::evaluate(const std::string& segment_id, const EvaluateOptions& options) const {
+  return evaluate_segment(*impl_, segment_id, options.with_members, nullptr, options);
 }
 
 Result<EvaluationFootprint> Engine::footprint(const std::string& segment_id) const {
@@ -836,7 +884,11 @@ Result<std::string> Engine::profile(const std::string& user) const {
   return j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
-std::string Engine::export_users(const std::vector<std::string>& ids) const {
+Result<std::string> Engine::export_users(const std::vector<std::string>& ids) const {
+  const std::size_t max_ids = impl_->config.limits.max_users_per_request;
+  if (ids.size() > max_ids)
+    return Status::InvalidInput(std::to_string(ids.size()) + " external ids in one users export, more than " +
+                                "limits.max_users_per_request (" + std::to_string(max_ids) + ") allows");
   std::shared_ptr<const Version> v = impl_->current();
   nlohmann::json users = nlohmann::json::array(), invalid = nlohmann::json::array();
   std::map<std::string, std::vector<std::string>> hidden;

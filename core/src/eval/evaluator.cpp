@@ -105,10 +105,12 @@ class Evaluation final : public sdk::SegmentResolver {
   // `interactions` and `profiles` are the index's halves (or recording stand-ins);
   // `now` is the clock time predicates are bound to.
   Evaluation(const CompiledSegment& root, std::uint32_t user_count, const sdk::InteractionView& interactions,
-             const sdk::ProfileView& profiles, sdk::Timestamp now, std::atomic<std::uint64_t>* bitset_writes = nullptr)
+             const sdk::ProfileView& profiles, sdk::Timestamp now, std::atomic<std::uint64_t>* bitset_writes = nullptr,
+             const Deadline* deadline = nullptr)
       : full_(user_count, &interactions, profiles, this, now, &skipped_values_),
         profile_only_(user_count, nullptr, profiles, this, now, &skipped_values_),
-        bitset_writes_(bitset_writes) {
+        bitset_writes_(bitset_writes),
+        deadline_(deadline) {
     std::size_t slot = 0;
     for (const auto& [id, nested] : root.nested)
       memberships_.emplace(id, std::make_unique<Membership>(*this, *nested, slot++));
@@ -120,6 +122,19 @@ class Evaluation final : public sdk::SegmentResolver {
   }
 
   const sdk::EvalContext& context() const { return full_; }
+  // Whether the deadline passed or the evaluation was cancelled (sticky:
+  // once true, every node left computes nothing).
+  bool stopped() const {
+    if (stopped_.load(std::memory_order_relaxed)) return true;
+    if (!deadline_) return false;
+    if ((deadline_->cancel && deadline_->cancel->load(std::memory_order_relaxed)) ||
+        std::chrono::steady_clock::now() >= deadline_->at) {
+      stopped_.store(true, std::memory_order_relaxed);
+      return true;
+    }
+    return false;
+  }
+
   // What the leaves reported through EvalContext::count_skipped_values.
   std::uint64_t skipped_values() const { return skipped_values_.load(std::memory_order_relaxed); }
 
@@ -252,6 +267,10 @@ class Evaluation final : public sdk::SegmentResolver {
   // REQUIRES: scratch has a slot per level of the tree.
   void eval(const PlanNode& n, std::uint32_t chunk, const ChunkBits& universe, ChunkBits& out, ChunkBits* scratch,
             std::size_t level) const {
+    if (stopped()) {  // the result is thrown away: stop working on it
+      out.clear();
+      return;
+    }
     if (bitset_writes_) bitset_writes_->fetch_add(1, std::memory_order_relaxed);
     switch (n.op) {
       case PlanNode::Op::kLeaf:
@@ -350,6 +369,8 @@ class Evaluation final : public sdk::SegmentResolver {
   sdk::EvalContext full_;
   sdk::EvalContext profile_only_;
   std::atomic<std::uint64_t>* bitset_writes_;
+  const Deadline* deadline_;
+  mutable std::atomic<bool> stopped_{false};
   std::map<std::string, std::unique_ptr<Membership>> memberships_;
 };
 
@@ -365,7 +386,8 @@ std::string skipped_values_warning(std::uint64_t n) {
 }
 
 Result<BulkResult> evaluate_bulk(const CompiledSegment& segment, const Index& index, tbb::task_arena& arena,
-                                 sdk::Timestamp now, bool with_members, Footprint* footprint) {
+                                 sdk::Timestamp now, bool with_members, Footprint* footprint,
+                                 const Deadline& deadline) {
   auto start = std::chrono::steady_clock::now();
   Recorder recorder;
   RecordingInteractions rec_interactions(index.interactions(), recorder);
@@ -374,7 +396,8 @@ Result<BulkResult> evaluate_bulk(const CompiledSegment& segment, const Index& in
   const sdk::InteractionView& interactions =
       footprint ? static_cast<const sdk::InteractionView&>(rec_interactions) : index.interactions();
   const sdk::ProfileView& profiles = footprint ? static_cast<const sdk::ProfileView&>(rec_profiles) : index.profiles();
-  Evaluation evaluation(segment, index.user_count(), interactions, profiles, now, footprint ? &bitset_writes : nullptr);
+  Evaluation evaluation(segment, index.user_count(), interactions, profiles, now, footprint ? &bitset_writes : nullptr,
+                        &deadline);
   std::uint32_t users = index.user_count();
   std::uint32_t chunks = (users + sdk::kChunkUsers - 1) / sdk::kChunkUsers;
 
@@ -385,6 +408,7 @@ Result<BulkResult> evaluate_bulk(const CompiledSegment& segment, const Index& in
       tbb::parallel_for(tbb::blocked_range<std::uint32_t>(0, chunks, 1), [&](const auto& range) {
         auto result = std::make_unique<ChunkBits>();
         for (std::uint32_t c = range.begin(); c != range.end(); ++c) {
+          if (evaluation.stopped()) return;
           evaluation.chunk(segment, c, *result);
           counts[c] = result->count();
           if (!with_members) continue;
@@ -406,6 +430,14 @@ Result<BulkResult> evaluate_bulk(const CompiledSegment& segment, const Index& in
                           "' reached for interaction data and was stopped: " + e.what());
   } catch (const std::exception& e) {
     return Status::Failed("evaluating segment '" + segment.id + "' failed in a filter: " + e.what());
+  }
+  if (evaluation.stopped()) {
+    double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+    if (deadline.cancel && deadline.cancel->load())
+      return Status::TimedOut("evaluating segment '" + segment.id + "' was cancelled");
+    return Status::TimedOut("evaluating segment '" + segment.id + "' was stopped after " +
+                            std::to_string(static_cast<long long>(ms)) + " ms: longer than its deadline (" +
+                            std::to_string(deadline.limit_ms) + " ms, limits.max_evaluation_time in the config)");
   }
   if (footprint) {
     recorder.add_to(*footprint);

@@ -12,6 +12,8 @@
 #include <roaring/roaring.hh>
 #include <tbb/task_arena.h>
 
+#include <atomic>
+#include <chrono>
 #include <string>
 #include <vector>
 
@@ -60,13 +62,24 @@ struct Footprint {
   std::uint64_t bitset_writes = 0;  // node results computed (one per node and chunk)
 };
 
+// When a bulk evaluation must stop: past `at`, or once `*cancel` is true. It
+// is checked before every node of every chunk, so a stop takes effect within
+// one leaf's work on one chunk of 65,536 users; the evaluation then fails
+// with Status::kTimedOut.
+struct Deadline {
+  std::chrono::steady_clock::time_point at = std::chrono::steady_clock::time_point::max();
+  const std::atomic<bool>* cancel = nullptr;  // may be set from any thread
+  std::int64_t limit_ms = 0;  // what `at` came from, for the message
+};
+
 // Throws nothing: a filter that throws fails the evaluation with a message
 // naming the filter and its plugin. With `footprint`, the evaluation also
 // records what it read (slower: for benchmarks, never for serving). Without
 // `with_members` only the count is computed (no member list is built).
 // `now` is the evaluation's clock: the plan's time predicates are bound to it.
 Result<BulkResult> evaluate_bulk(const CompiledSegment& segment, const Index& index, tbb::task_arena& arena,
-                                 sdk::Timestamp now, bool with_members = true, Footprint* footprint = nullptr);
+                                 sdk::Timestamp now, bool with_members = true, Footprint* footprint = nullptr,
+                                 const Deadline& deadline = {});
 Result<PointResult> evaluate_point(const CompiledSegment& segment, const Index& index, sdk::UserIndex user,
                                    sdk::Timestamp now);
 

@@ -69,6 +69,9 @@ class IndexBuilder {
   void compact();
 
   std::uint32_t user_count() const { return users_->size(); }
+  // Distinct custom attribute names stored (limits.max_attribute_names).
+  std::size_t attribute_name_count() const { return attributes_.size(); }
+  bool has_attribute(std::string_view name) const { return attributes_.find(name) != attributes_.end(); }
   // Events stored (whether or not the dedup set is loaded yet).
   std::uint64_t event_count() const;
   std::size_t dedup_memory_bytes() const { return seen_.memory_bytes(); }
@@ -212,7 +215,7 @@ class IndexBuilder {
   std::unordered_map<std::string, IntState<sdk::TimeTag>> summaries_;  // by summary_key_string
   std::map<std::string, FlagState> feature_flags_;
   IntState<sdk::CountTag> news_feed_views_;                      // pending: +1 per view
-  std::map<std::string, AttributeState> attributes_;
+  std::map<std::string, AttributeState, std::less<>> attributes_;
   std::shared_ptr<Index> last_;
   UserIndex users_captured_ = 0;          // users below this were captured by a checkpoint
   std::vector<Hash128> new_hashes_;       // hashes added since the last capture
