@@ -1,5 +1,7 @@
 #include "store/data_dir.hpp"
 
+#include <tbb/parallel_for.h>
+
 #include <zstd.h>
 
 #include <chrono>
@@ -726,6 +728,15 @@ std::vector<StoreProblem> DataDir::check() {
     return out;
   }
   const ManifestState* state = manifest_ ? &manifest_->state() : &read_state_;
+  // Every file is checked on its own: on all cores, the problems reported in
+  // the order of the files (tables, archives, event blocks, log).
+  enum class Kind { kTable, kEventBlock, kLog };
+  struct Job {
+    std::string path;
+    Kind kind;
+    bool last_log = false;  // the live log file: a torn tail is not a problem
+  };
+  std::vector<Job> jobs;
   std::set<std::uint64_t> tables;
   for (const auto& [id, e] : columns_) tables.insert(e.table);
   for (const auto& [k, t] : analytics_) tables.insert(t);
@@ -733,51 +744,37 @@ std::vector<StoreProblem> DataDir::check() {
   for (std::uint64_t t : hash_segments_) tables.insert(t);
   if (state->checkpoint) tables.insert(*state->checkpoint);
   for (const auto& [id, loc] : state->restored_columns) tables.insert(loc.table);
-  for (std::uint64_t t : tables) {
-    auto r = storage::TableReader::Open(*env_, table_path(t));
-    if (!r.ok()) {
-      add(r.status(), table_path(t));
-      continue;
-    }
-    add((*r)->verify(), table_path(t));
-  }
-  for (const auto& [k, f] : state->archives) {
-    std::string path = dir_ + "/archive/" + f;
-    auto r = storage::TableReader::Open(*env_, path);
-    if (!r.ok()) {
-      add(r.status(), path);
-      continue;
-    }
-    add((*r)->verify(), path);
-  }
-  for (std::uint64_t n : state->event_blocks) {
-    std::string path = dir_ + "/events/" + numbered(n, ".rte");
-    auto r = storage::TableReader::Open(*env_, path);
-    if (!r.ok()) {
-      add(r.status(), path);
-      continue;
-    }
-    auto b = (*r)->read("log");
-    if (!b.ok()) {
-      add(b.status(), path);
-      continue;
-    }
-    auto c = storage::parse_log((*b)->view(), path, /*last=*/false);
-    if (c.corrupt) out.push_back({path, c.corrupt_offset, c.problem});
-  }
+  for (std::uint64_t t : tables) jobs.push_back({table_path(t), Kind::kTable});
+  for (const auto& [k, f] : state->archives) jobs.push_back({dir_ + "/archive/" + f, Kind::kTable});
+  for (std::uint64_t n : state->event_blocks) jobs.push_back({dir_ + "/events/" + numbered(n, ".rte"), Kind::kEventBlock});
   auto files = wal_files(*env_, dir_ + "/wal");
-  if (files.ok()) {
-    for (std::size_t i = 0; i < files->size(); ++i) {
-      std::string path = dir_ + "/wal/" + wal_file_name((*files)[i]);
-      auto b = env_->read_file(path);
-      if (!b.ok()) {
-        add(b.status(), path);
-        continue;
-      }
-      auto c = storage::parse_log((*b)->view(), path, i + 1 == files->size());
-      if (c.corrupt) out.push_back({path, c.corrupt_offset, c.problem});
+  if (files.ok())
+    for (std::size_t i = 0; i < files->size(); ++i)
+      jobs.push_back({dir_ + "/wal/" + wal_file_name((*files)[i]), Kind::kLog, i + 1 == files->size()});
+
+  std::vector<std::vector<StoreProblem>> found(jobs.size());
+  tbb::parallel_for(std::size_t{0}, jobs.size(), [&](std::size_t i) {
+    const Job& job = jobs[i];
+    std::vector<StoreProblem>& problems = found[i];
+    auto add_here = [&](const Status& s) {
+      if (!s.ok()) problems.push_back({job.path, 0, s.message()});
+    };
+    if (job.kind == Kind::kLog) {
+      auto b = env_->read_file(job.path);
+      if (!b.ok()) return add_here(b.status());
+      auto c = storage::parse_log((*b)->view(), job.path, job.last_log);
+      if (c.corrupt) problems.push_back({job.path, c.corrupt_offset, c.problem});
+      return;
     }
-  }
+    auto r = storage::TableReader::Open(*env_, job.path);
+    if (!r.ok()) return add_here(r.status());
+    if (job.kind == Kind::kTable) return add_here((*r)->verify());
+    auto b = (*r)->read("log");  // checks the section's checksum
+    if (!b.ok()) return add_here(b.status());
+    auto c = storage::parse_log((*b)->view(), job.path, /*last=*/false);  // and each record's
+    if (c.corrupt) problems.push_back({job.path, c.corrupt_offset, c.problem});
+  });
+  for (auto& problems : found) out.insert(out.end(), problems.begin(), problems.end());
   return out;
 }
 
