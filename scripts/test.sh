@@ -5,7 +5,9 @@
 #   asan-ubsan  the whole suite again, AddressSanitizer + UndefinedBehaviorSanitizer
 #   tsan        the tests that run threads against each other (ingest while
 #               evaluating, restore jobs, the scheduler, the durable store, the
-#               exports, the storage core) under ThreadSanitizer
+#               exports, the storage core, evaluation deadlines and
+#               cancellation, nested segments on every worker, the plugin
+#               host's swap race) under ThreadSanitizer
 #   fuzz        the clang build (libFuzzer, -Werror=thread-safety) and each
 #               fuzz target for 30 s (scripts/fuzz.sh)
 #   scripts/test.sh                                  # every stage
@@ -50,7 +52,7 @@ for stage in $stages; do
       ;;
     tsan)
       timed "tsan: build" scripts/setup.sh tsan integration_tests retarget
-      timed "tsan: test" ctest --preset tsan -j2 -R '^(Concurrency|Lifecycle|Scheduler|Durable|Exports|Storage|EvaluationDeadline|NestedSegments)\.'
+      timed "tsan: test" ctest --preset tsan -j2 -R '^(Concurrency|Lifecycle|Scheduler|Durable|Exports|Storage|EvaluationDeadline|NestedSegments|PluginHost)\.'
       ;;
     bench) timed "bench: S --check" bench/run.sh S --check ;;
     fuzz) timed "fuzz: build and 30 s per target" scripts/fuzz.sh 30 ;;
