@@ -1,12 +1,14 @@
 #include "store/data_dir.hpp"
 
-#include <tbb/parallel_for.h>
 
 #include <zstd.h>
 
+#include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <thread>
 
 #include "common/bytes.hpp"
 #include "index/column_file.hpp"
@@ -728,8 +730,8 @@ std::vector<StoreProblem> DataDir::check() {
     return out;
   }
   const ManifestState* state = manifest_ ? &manifest_->state() : &read_state_;
-  // Every file is checked on its own: on all cores, the problems reported in
-  // the order of the files (tables, archives, event blocks, log).
+  // Every file is checked on its own, on all cores; the problems are reported
+  // in the order of the files (tables, archives, event blocks, log).
   enum class Kind { kTable, kEventBlock, kLog };
   struct Job {
     std::string path;
@@ -753,7 +755,7 @@ std::vector<StoreProblem> DataDir::check() {
       jobs.push_back({dir_ + "/wal/" + wal_file_name((*files)[i]), Kind::kLog, i + 1 == files->size()});
 
   std::vector<std::vector<StoreProblem>> found(jobs.size());
-  tbb::parallel_for(std::size_t{0}, jobs.size(), [&](std::size_t i) {
+  auto check_one = [&](std::size_t i) {
     const Job& job = jobs[i];
     std::vector<StoreProblem>& problems = found[i];
     auto add_here = [&](const Status& s) {
@@ -773,7 +775,18 @@ std::vector<StoreProblem> DataDir::check() {
     if (!b.ok()) return add_here(b.status());
     auto c = storage::parse_log((*b)->view(), job.path, /*last=*/false);  // and each record's
     if (c.corrupt) problems.push_back({job.path, c.corrupt_offset, c.problem});
-  });
+  };
+  // Plain threads taking the next file (the engine's task arena is not ours
+  // to use here, and the files are few and large).
+  std::atomic<std::size_t> next{0};
+  auto worker = [&] {
+    for (std::size_t i; (i = next.fetch_add(1)) < jobs.size();) check_one(i);
+  };
+  std::size_t threads = std::min<std::size_t>({std::max(1u, std::thread::hardware_concurrency()), jobs.size(), 8});
+  std::vector<std::thread> pool;
+  for (std::size_t t = 1; t < threads; ++t) pool.emplace_back(worker);
+  worker();
+  for (auto& t : pool) t.join();
   for (auto& problems : found) out.insert(out.end(), problems.begin(), problems.end());
   return out;
 }
