@@ -94,8 +94,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       }
     }
   }
-  compiler.check_cycles(refs, d);
-  for (const auto& dup : rules.duplicates()) (void)compiler.compile(dup, d);
+  (void)compiler.check_nesting(refs, d);
+  for (const auto& dup : rules.duplicates()) (void)compiler.compile_own(dup, d);
   (void)d.to_string();
   return 0;
 }
