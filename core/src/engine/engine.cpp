@@ -577,37 +577,16 @@ Status Engine::Impl::validate(const Catalog& cat, const RuleSet& candidate, Diag
     if (own) refs[id] = own->references;
   }
   for (const auto& def : candidate.duplicates()) compiler.compile_own(def, local);  // for their own problems
-  bool graph_ok = compiler.check_nesting(refs, local);
+  std::vector<std::string> order;  // children before parents
+  bool graph_ok = compiler.check_nesting(refs, local, &order);
   if (warn_expired_reads && graph_ok && !expired.empty()) {
-    // The sources each segment reads, nested segments' included: memoized
-    // bottom-up (the graph is acyclic now), so a long chain stays linear.
+    // The sources each segment reads, nested segments' included: built in
+    // that order, so a long chain stays linear.
     std::map<std::string, std::set<std::string>> reads;
-    std::vector<std::string> order;  // children before parents
-    {
-      std::set<std::string> done;
-      std::vector<std::pair<std::string, bool>> stack;
-      for (const auto& [id, r] : refs) stack.emplace_back(id, false);
-      while (!stack.empty()) {
-        auto [id, expanded] = stack.back();
-        stack.pop_back();
-        if (done.count(id) || !refs.count(id)) continue;
-        if (expanded) {
-          done.insert(id);
-          order.push_back(id);
-          continue;
-        }
-        stack.emplace_back(id, true);
-        for (const auto& c : refs.at(id).segments)
-          if (!done.count(c)) stack.emplace_back(c, false);
-      }
-    }
     for (const auto& id : order) {
       const References& r = refs.at(id);
       std::set<std::string>& out = reads[id];
-      for (const auto& c : r.campaigns) out.insert(source_key(SourceKind::kCampaign, c));
-      for (const auto& c : r.canvases) out.insert(source_key(SourceKind::kCanvas, c));
-      for (const auto& t : r.tags)
-        for (auto& key : cat.sources_with_tag(t)) out.insert(std::move(key));
+      add_sources_read(r, cat, out);
       for (const auto& c : r.segments) {
         auto it = reads.find(c);
         if (it != reads.end()) out.insert(it->second.begin(), it->second.end());

@@ -108,16 +108,17 @@ std::set<std::string> RuleSet::ids() const {
   return s;
 }
 
+void add_sources_read(const References& r, const Catalog& catalog, std::set<std::string>& out) {
+  for (const auto& c : r.campaigns) out.insert(source_key(SourceKind::kCampaign, c));
+  for (const auto& c : r.canvases) out.insert(source_key(SourceKind::kCanvas, c));
+  for (const auto& t : r.tags)
+    for (auto& key : catalog.sources_with_tag(t)) out.insert(std::move(key));
+}
+
 std::set<std::string> sources_read(const CompiledSegment& segment, const Catalog& catalog) {
   std::set<std::string> out;
-  auto add = [&](const References& r) {
-    for (const auto& c : r.campaigns) out.insert(source_key(SourceKind::kCampaign, c));
-    for (const auto& c : r.canvases) out.insert(source_key(SourceKind::kCanvas, c));
-    for (const auto& t : r.tags)
-      for (auto& key : catalog.sources_with_tag(t)) out.insert(std::move(key));
-  };
-  add(segment.references);
-  for (const auto& [id, nested] : segment.nested) add(nested->references);
+  add_sources_read(segment.references, catalog, out);
+  for (const auto& [id, nested] : segment.nested) add_sources_read(nested->references, catalog, out);
   return out;
 }
 
@@ -375,7 +376,8 @@ std::optional<PlanNode> Compiler::leaf(const YamlNode& key, const YamlNode& para
   return out;
 }
 
-bool Compiler::check_nesting(const std::map<std::string, References>& refs, Diagnostics& diags) const {
+bool Compiler::check_nesting(const std::map<std::string, References>& refs, Diagnostics& diags,
+                             std::vector<std::string>* order) const {
   const std::size_t limit = options_.limits ? options_.limits->max_segment_depth : Limits{}.max_segment_depth;
   enum class Mark { kNone, kActive, kDone };
   struct State {
@@ -416,6 +418,7 @@ bool Compiler::check_nesting(const std::map<std::string, References>& refs, Diag
           }
         }
         s.mark = Mark::kDone;
+        if (order && refs.count(*f.id)) order->push_back(*f.id);
         stack.pop_back();
         continue;
       }

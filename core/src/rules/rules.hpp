@@ -73,6 +73,8 @@ struct PlanNode {
 // nested segments included: "campaign:<id>" / "canvas:<id>".
 struct CompiledSegment;
 std::set<std::string> sources_read(const CompiledSegment& segment, const Catalog& catalog);
+// The sources one set of references reads (tags expanded through the catalog now).
+void add_sources_read(const References& refs, const Catalog& catalog, std::set<std::string>& out);
 
 struct CompiledSegment {
   std::string id, name;
@@ -115,7 +117,10 @@ class Compiler {
   // nested itself and nests segments more than limits.max_segment_depth levels
   // deep. Iterative and linear: a chain of any length is checked without
   // recursion. Returns false after reporting.
-  bool check_nesting(const std::map<std::string, References>& refs, Diagnostics& diags) const;
+  // With `order`, it also receives the segments of `refs` children first
+  // (every segment after those it nests), when there is no cycle.
+  bool check_nesting(const std::map<std::string, References>& refs, Diagnostics& diags,
+                     std::vector<std::string>* order = nullptr) const;
 
  private:
   std::optional<CompiledSegment> compile_tree_of(const SegmentDefinition& segment, Diagnostics& diags) const;
