@@ -397,6 +397,8 @@ TEST_F(Storage, AReaderOpensBesideAWriterAndAWriterIsRefused) {
   EXPECT_NE(ev.err.find("as of: "), std::string::npos) << ev.err;
   auto j = nlohmann::json::parse(testing::run_command(cli + "evaluate --segment got_promo --format json").out);
   EXPECT_TRUE(j[0].contains("as_of"));
+  // (The file exists: the command line checks its files before it opens the store.)
+  testing::write_file(tmp_ / "nothing.jsonl", "");
   auto w = testing::run_command(cli + "ingest " + (tmp_ / "nothing.jsonl").string());
   EXPECT_EQ(w.exit_code, 1) << w.err;
   EXPECT_NE(w.err.find("in use"), std::string::npos) << w.err;

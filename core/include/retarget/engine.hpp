@@ -177,6 +177,7 @@ struct SourceStatus {
   std::string kind, id, name;
   std::string status;           // the catalog status: draft, active, stopped, archived
   std::string tier;             // live, expired, restoring, deleted
+  std::vector<std::string> tags;
   bool pinned = false;
   std::vector<PinDescription> pinned_by;
   std::optional<std::int64_t> last_activity_ms;
@@ -191,6 +192,25 @@ struct SourceStatus {
   std::optional<std::int64_t> deletion_basis_ms;
   std::optional<std::int64_t> tier_changed_at_ms;  // when it expired / was deleted
   std::uint64_t records = 0;    // interaction events stored (both tiers)
+};
+
+// One catalog item (`catalog list`).
+struct CatalogEntry {
+  std::string kind;    // "campaign", "canvas" or "card"
+  std::string id, name;
+  std::string status;  // draft, active, stopped, archived
+  std::vector<std::string> tags;
+  // Campaigns and Canvases: live, expired, restoring or deleted. Content Cards
+  // own no interaction data: "".
+  std::string tier;
+};
+
+// One stored segment (`rules list`).
+struct SegmentSummary {
+  std::string id, name;
+  SourceLocation where;               // where it was defined
+  std::vector<std::string> used_by;   // audiences ("campaign:x", "canvas:y", "card:z") and segments ("segment:s") naming it
+  std::vector<std::string> reads;     // source keys it reads, through nested segments and tags too
 };
 
 struct SweepReport {
@@ -309,6 +329,8 @@ class Engine {
   Status load_rules_text(const std::string& yaml, const std::string& name, Diagnostics& diags, bool store = true,
                          RulesChange* change = nullptr);
   std::vector<std::string> segment_ids() const;
+  // The segments loaded (stored ones and --rules), sorted by id.
+  std::vector<SegmentSummary> segments() const;
   // Removes a stored segment; refused (naming them) while an active consumer
   // or another segment uses it.
   Status remove_segment(const std::string& id);
@@ -336,6 +358,8 @@ class Engine {
   // Sweeps the embedded scheduler has run (EngineOptions::scheduler).
   std::uint64_t scheduled_sweeps() const;
   std::vector<SourceStatus> lifecycle_status(const std::vector<std::string>& ids = {}) const;
+  // Every campaign, Canvas and Content Card of the catalog, in that order, each sorted by id.
+  std::vector<CatalogEntry> catalog_entries() const;
   // What would expire (or be deleted) by `until_ms`, assuming nothing changes.
   std::vector<PlanEntry> lifecycle_plan(std::int64_t until_ms) const;
   // Starts (or joins) restore jobs; restoring a live source is a no-op. The

@@ -719,6 +719,30 @@ std::vector<std::string> Engine::segment_ids() const {
   return {ids.begin(), ids.end()};
 }
 
+std::vector<SegmentSummary> Engine::segments() const {
+  std::shared_ptr<const Version> v = impl_->current();
+  MutexLock lock(impl_->writer_mu);
+  const DependencyGraph& graph = impl_->graph;
+  // Who names each segment: the graph's edges into "segment:<id>", from
+  // consumers ("consumer:campaign:x") and segments ("segment:s").
+  std::map<std::string, std::vector<std::string>> used_by;
+  const std::string consumer_prefix = "consumer:";
+  for (const auto& e : graph.edges()) {
+    std::string_view to = e.to;
+    if (to.substr(0, 8) != "segment:") continue;
+    std::string from = e.from.rfind(consumer_prefix, 0) == 0 ? e.from.substr(consumer_prefix.size()) : e.from;
+    used_by[std::string(to.substr(8))].push_back(std::move(from));
+  }
+  std::vector<SegmentSummary> out;
+  for (const auto& [id, def] : v->schema->rules.segments()) {
+    SegmentSummary s{id, def.name, def.where, std::move(used_by[id]), {}};
+    std::set<std::string> reads = graph.reach_of_segment(id);
+    s.reads.assign(reads.begin(), reads.end());
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
 // --- evaluation (readers: no engine lock) --------------------------------------------
 
 namespace {

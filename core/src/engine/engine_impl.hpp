@@ -160,7 +160,10 @@ struct Engine::Impl {
   void run_scheduler() EXCLUDES(writer_mu);
   void notify(const RestoreJobInfo& info);
   SourceStatus status_of(const std::string& key, const std::string& name, LifecycleStatus status,
-                         const std::set<std::string>& restoring) const REQUIRES(writer_mu);
+                         const std::vector<std::string>& tags, const std::set<std::string>& restoring) const
+      REQUIRES(writer_mu);
+  // Sources of queued or running restore jobs (their tier reads "restoring").
+  std::set<std::string> restoring_sources() const REQUIRES(writer_mu);
 
   // --- engine_recovery.cpp ---
   // The op appliers shared by the live path and replay: each changes memory

@@ -447,6 +447,7 @@ Result<SweepReport> Engine::Impl::sweep_at(sdk::Timestamp at) {
 }
 
 SourceStatus Engine::Impl::status_of(const std::string& key, const std::string& name, LifecycleStatus status,
+                                     const std::vector<std::string>& tags,
                                      const std::set<std::string>& restoring) const {
   SourceStatus s;
   s.key = key;
@@ -454,6 +455,7 @@ SourceStatus Engine::Impl::status_of(const std::string& key, const std::string& 
   s.id = id_of(key);
   s.name = name;
   s.status = to_string(status);
+  s.tags = tags;
   auto it = lifecycle.find(key);
   SourceLifecycle state = it == lifecycle.end() ? SourceLifecycle{} : it->second;
   s.tier = restoring.count(key) ? "restoring" : std::string(to_string(state.tier));
@@ -476,22 +478,48 @@ SourceStatus Engine::Impl::status_of(const std::string& key, const std::string& 
   return s;
 }
 
+std::set<std::string> Engine::Impl::restoring_sources() const {
+  std::set<std::string> restoring;
+  for (const auto& [jid, job] : jobs)
+    if (job.info.state == JobState::kQueued || job.info.state == JobState::kRunning)
+      restoring.insert(job.info.sources.begin(), job.info.sources.end());
+  return restoring;
+}
+
 std::vector<SourceStatus> Engine::lifecycle_status(const std::vector<std::string>& ids) const {
   const Engine::Impl& im = *impl_;
   MutexLock lock(im.writer_mu);
-  std::set<std::string> restoring;
-  for (const auto& [jid, job] : im.jobs)
-    if (job.info.state == JobState::kQueued || job.info.state == JobState::kRunning)
-      restoring.insert(job.info.sources.begin(), job.info.sources.end());
+  std::set<std::string> restoring = im.restoring_sources();
   std::vector<SourceStatus> out;
-  auto add = [&](const std::string& key, const std::string& name, LifecycleStatus status) REQUIRES(im.writer_mu) {
+  auto add = [&](const std::string& key, const auto& source) REQUIRES(im.writer_mu) {
     if (!ids.empty() && std::find(ids.begin(), ids.end(), id_of(key)) == ids.end() &&
         std::find(ids.begin(), ids.end(), key) == ids.end())
       return;
-    out.push_back(im.status_of(key, name, status, restoring));
+    out.push_back(im.status_of(key, source.name, source.status, source.tags, restoring));
   };
-  for (const auto& [id, c] : im.catalog.campaigns()) add(source_key(SourceKind::kCampaign, id), c.name, c.status);
-  for (const auto& [id, c] : im.catalog.canvases()) add(source_key(SourceKind::kCanvas, id), c.name, c.status);
+  for (const auto& [id, c] : im.catalog.campaigns()) add(source_key(SourceKind::kCampaign, id), c);
+  for (const auto& [id, c] : im.catalog.canvases()) add(source_key(SourceKind::kCanvas, id), c);
+  return out;
+}
+
+std::vector<CatalogEntry> Engine::catalog_entries() const {
+  const Engine::Impl& im = *impl_;
+  MutexLock lock(im.writer_mu);
+  std::set<std::string> restoring = im.restoring_sources();
+  std::vector<CatalogEntry> out;
+  auto tier_of = [&](const std::string& key) REQUIRES(im.writer_mu) {
+    if (restoring.count(key)) return std::string("restoring");
+    auto it = im.lifecycle.find(key);
+    return std::string(to_string(it == im.lifecycle.end() ? Tier::kLive : it->second.tier));
+  };
+  for (const auto& [id, c] : im.catalog.campaigns())
+    out.push_back({"campaign", id, c.name, std::string(to_string(c.status)), c.tags,
+                   tier_of(source_key(SourceKind::kCampaign, id))});
+  for (const auto& [id, c] : im.catalog.canvases())
+    out.push_back({"canvas", id, c.name, std::string(to_string(c.status)), c.tags,
+                   tier_of(source_key(SourceKind::kCanvas, id))});
+  for (const auto& [id, c] : im.catalog.content_cards())
+    out.push_back({"card", id, c.name, std::string(to_string(c.status)), {}, ""});
   return out;
 }
 

@@ -1,0 +1,259 @@
+// The command line as a new user meets it (issue 14): --version, "did you
+// mean" for commands, several files and ids per command, the listings and
+// their filters, one phrasing and exit 2 for every missing file, where
+// configuration and data are found, no data directory made by a command that
+// only reads, examples in --help, and the bash completion.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "retarget/version.hpp"
+#include "test_support.hpp"
+
+namespace retarget {
+namespace {
+
+using nlohmann::json;
+using testing::run_command;
+
+const std::string kBin = std::string(RETARGET_CLI) + " --plugins " + RETARGET_PLUGIN_DIR;
+const std::string kCase = std::string(RETARGET_SOURCE_DIR) + "/tests/integration/cases/boolean_logic_and_rejected_lines";
+
+// A durable store holding the case's catalog, events and rules, plus a
+// Canvas-free consumer whose audience names a segment (for `rules list`).
+class CliCommands : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    testing::write_file(tmp_ / "consumers.yaml", R"(version: 1
+content_cards:
+  - id: card_promo
+    name: Promo card
+    status: active
+    audience: {segments: [not_received_promo_a]}
+)");
+    ASSERT_EQ(run(" catalog apply " + kCase + "/catalog.yaml").exit_code, 0);
+    ASSERT_EQ(run(" rules apply " + kCase + "/rules.yaml").exit_code, 0);
+    ASSERT_EQ(run(" catalog apply " + (tmp_ / "consumers.yaml").string()).exit_code, 0);
+  }
+  testing::CommandResult run(const std::string& args) const { return run_command(cli() + args); }
+  std::string cli() const { return kBin + " --now 2026-06-15T12:00:00Z --data-dir " + dir(); }
+  std::string dir() const { return (tmp_ / "data").string(); }
+  std::string events() const { return kCase + "/events.jsonl"; }
+  testing::TempDir tmp_;
+};
+
+TEST(CliVersion, VersionFlagAndCommand) {
+  auto flag = run_command(kBin + " --version");
+  EXPECT_EQ(flag.exit_code, 0) << flag.err;
+  EXPECT_EQ(flag.out, std::string("retarget ") + RETARGET_VERSION_STRING + "\n");
+  EXPECT_STREQ(version(), RETARGET_VERSION_STRING);
+  auto j = json::parse(run_command(kBin + " version --format json").out);
+  EXPECT_EQ(j["version"], RETARGET_VERSION_STRING);
+  EXPECT_TRUE(j["abi_version"].is_number_unsigned());
+  EXPECT_TRUE(j["build_type"].is_string());
+  EXPECT_TRUE(j["libraries"].contains("rocksdb"));
+  EXPECT_TRUE(j["libraries"].contains("tbb"));
+}
+
+TEST(CliHelp, MistypedCommandsGetTheNearestName) {
+  auto top = run_command(kBin + " --data-dir :memory: evalute --segment x");
+  EXPECT_EQ(top.exit_code, 2);
+  EXPECT_NE(top.err.find("'evalute' is not a command of retarget (did you mean 'evaluate'?)"), std::string::npos)
+      << top.err;
+  auto sub = run_command(kBin + " catalog lsit");
+  EXPECT_EQ(sub.exit_code, 2);
+  EXPECT_NE(sub.err.find("(did you mean 'list'?)"), std::string::npos) << sub.err;
+}
+
+TEST(CliHelp, HelpHasExamplesAndTheExitCodes) {
+  auto top = run_command(kBin + " --help");
+  EXPECT_EQ(top.exit_code, 0);
+  EXPECT_NE(top.out.find("Exit codes:"), std::string::npos);
+  EXPECT_NE(top.out.find("RETARGET_DATA_DIR"), std::string::npos);
+  for (const char* cmd : {"evaluate", "ingest", "catalog list", "rules list", "lifecycle status", "restore",
+                          "campaign stop", "store check"}) {
+    auto r = run_command(kBin + " " + cmd + " --help");
+    EXPECT_EQ(r.exit_code, 0) << cmd;
+    EXPECT_NE(r.out.find("Examples:\n  retarget"), std::string::npos) << cmd << "\n" << r.out;
+  }
+}
+
+TEST(CliHelp, ValidatingAgainstAnEmptyCatalogSaysSo) {
+  auto r = run_command(kBin + " --data-dir :memory: validate " + kCase + "/rules.yaml");
+  EXPECT_EQ(r.exit_code, 2);  // the rules name campaigns the empty catalog does not have
+  EXPECT_NE(r.err.find("note: the catalog is empty"), std::string::npos) << r.err;
+  auto with = run_command(kBin + " --data-dir :memory: --catalog " + kCase + "/catalog.yaml validate " + kCase +
+                          "/rules.yaml");
+  EXPECT_EQ(with.exit_code, 0) << with.err;
+  EXPECT_EQ(with.err.find("note: the catalog is empty"), std::string::npos);
+}
+
+TEST_F(CliCommands, IngestTakesSeveralFilesAndStandardInput) {
+  auto r = run(" ingest " + events() + " " + events() + " --format json");
+  EXPECT_EQ(r.exit_code, 3) << r.err;  // the case's file has rejected lines
+  auto j = json::parse(r.out);
+  ASSERT_EQ(j["files"].size(), 2u);
+  EXPECT_EQ(j["files"][0]["accepted"], 19);
+  EXPECT_EQ(j["files"][1]["accepted"], 0);
+  EXPECT_EQ(j["files"][1]["duplicates"], 19);  // the same events again: idempotent
+  EXPECT_EQ(j["accepted"], 19);
+  EXPECT_EQ(j["rejected"], 14);
+  EXPECT_EQ(j["rejections"][0]["file"], events());
+  EXPECT_EQ(j["rejections"][0]["line"], 7);
+  // Standard input, as '-'.
+  auto in = run_command("sh -c '" + cli() + " ingest --format json - < " + events() + "'");
+  EXPECT_EQ(in.exit_code, 3) << in.err;
+  EXPECT_EQ(json::parse(in.out)["duplicates"], 19);
+  EXPECT_EQ(json::parse(in.out)["files"][0]["file"], "(stdin)");
+}
+
+TEST_F(CliCommands, AMissingFileAmongSeveralIngestsNothing) {
+  std::string missing = (tmp_ / "missing.jsonl").string();
+  auto r = run(" ingest " + events() + " " + missing);
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("cannot read '" + missing + "': No such file or directory"), std::string::npos) << r.err;
+  auto after = json::parse(run(" ingest --format json " + events()).out);
+  EXPECT_EQ(after["accepted"], 19);  // the first file was not ingested before the refusal
+}
+
+TEST(CliExitCodes, EveryMissingFileIsOnePhrasingAndExitTwo) {
+  testing::TempDir tmp;
+  std::string m = (tmp / "missing.yaml").string();
+  const std::string mem = kBin + " --data-dir :memory: ";
+  for (const std::string& args :
+       {"validate " + m, "catalog apply " + m, "rules apply " + m, "ingest " + m, "--events " + m + " plugins",
+        "--catalog " + m + " plugins", "--rules " + m + " plugins", "evaluate --rules " + m, "--config " + m + " plugins",
+        "schema --rules " + m}) {
+    auto r = run_command(mem + args);
+    EXPECT_EQ(r.exit_code, 2) << args << "\n" << r.err;
+    EXPECT_NE(r.err.find("cannot read '" + m + "'"), std::string::npos) << args << "\n" << r.err;
+  }
+}
+
+TEST_F(CliCommands, StatusChangesTakeSeveralIdsAndCheckThemAllFirst) {
+  auto unknown = run(" campaign stop promo_a promo_c");
+  EXPECT_EQ(unknown.exit_code, 1);
+  EXPECT_NE(unknown.err.find("unknown campaign 'promo_c' (did you mean"), std::string::npos) << unknown.err;
+  auto active = json::parse(run(" catalog list --kind campaign --status active --format json").out);
+  EXPECT_EQ(active.size(), 2u);  // promo_a was not stopped: nothing changed
+  auto both = run(" campaign stop promo_a promo_b");
+  EXPECT_EQ(both.exit_code, 0) << both.err;
+  EXPECT_EQ(both.out, "campaign promo_a: stopped\ncampaign promo_b: stopped\n");
+  auto stopped = json::parse(run(" catalog list --status stopped --format json").out);
+  std::set<std::string> ids;
+  for (const auto& c : stopped) ids.insert(c["id"].get<std::string>());
+  EXPECT_EQ(ids, (std::set<std::string>{"newsletter", "promo_a", "promo_b"}));
+}
+
+TEST_F(CliCommands, CatalogListFilters) {
+  auto all = json::parse(run(" catalog list --format json").out);
+  ASSERT_EQ(all.size(), 4u);  // three campaigns, one Content Card
+  EXPECT_EQ(all[0]["kind"], "campaign");
+  EXPECT_EQ(all[0]["id"], "newsletter");
+  EXPECT_EQ(all[0]["tier"], "live");
+  EXPECT_EQ(all[0]["tags"], json::array({"news"}));
+  EXPECT_EQ(all[3]["kind"], "card");
+  EXPECT_TRUE(all[3]["tier"].is_null());  // cards own no interaction data
+  auto promo = json::parse(run(" catalog list --tag promo --format json").out);
+  ASSERT_EQ(promo.size(), 2u);
+  EXPECT_EQ(promo[0]["id"], "promo_a");
+  EXPECT_EQ(promo[1]["id"], "promo_b");
+  EXPECT_EQ(json::parse(run(" catalog list --tier expired --format json").out).size(), 0u);
+  EXPECT_EQ(json::parse(run(" catalog list --kind card --format json").out).size(), 1u);
+  auto text = run(" catalog list --tag news");
+  EXPECT_EQ(text.exit_code, 0) << text.err;
+  EXPECT_EQ(text.out, "campaign:newsletter\tstopped\tlive\tnews\tNewsletter\n");
+  EXPECT_EQ(run(" catalog list --tier frozen").exit_code, 2);  // not a tier
+}
+
+TEST_F(CliCommands, RulesListSaysWhoUsesEachSegmentAndWhatItReads) {
+  auto r = run(" rules list --format json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto j = json::parse(r.out);
+  ASSERT_EQ(j.size(), 9u);
+  json used;
+  for (const auto& s : j)
+    if (s["id"] == "not_received_promo_a") used = s;
+  ASSERT_FALSE(used.is_null());
+  EXPECT_EQ(used["used_by"], json::array({"card:card_promo"}));
+  EXPECT_EQ(used["reads"], json::array({"campaign:promo_a"}));
+  EXPECT_NE(used["defined_at"].get<std::string>().find("rules.yaml:"), std::string::npos);
+  EXPECT_EQ(run(" rules remove not_recieved_promo_a").exit_code, 1);  // unknown: with a suggestion
+}
+
+TEST_F(CliCommands, LifecycleStatusFiltersByTierAndTag) {
+  auto promo = json::parse(run(" lifecycle status --tag promo --format json").out);
+  ASSERT_EQ(promo.size(), 2u);
+  EXPECT_EQ(promo[0]["tags"], json::array({"promo"}));
+  EXPECT_EQ(json::parse(run(" lifecycle status --tier expired --format json").out).size(), 0u);
+  // Past the expiry window of the stopped newsletter: a sweep expires it.
+  std::string later = kBin + " --now 2026-12-01T00:00:00Z --data-dir " + dir();
+  ASSERT_EQ(run_command(later + " lifecycle sweep").exit_code, 0);
+  auto expired = json::parse(run_command(later + " lifecycle status --tier expired --format json").out);
+  ASSERT_EQ(expired.size(), 1u);
+  EXPECT_EQ(expired[0]["source"], "campaign:newsletter");
+  EXPECT_EQ(json::parse(run_command(later + " lifecycle status --tier expired --tag promo --format json").out).size(), 0u);
+}
+
+TEST_F(CliCommands, ConfigurationAndDataAreFoundInTheDocumentedOrder) {
+  // RETARGET_DATA_DIR when --data-dir is not given; --data-dir wins over it.
+  auto env = run_command("RETARGET_DATA_DIR=" + dir() + " " + kBin + " catalog list --kind card");
+  EXPECT_EQ(env.exit_code, 0) << env.err;
+  EXPECT_NE(env.out.find("card:card_promo"), std::string::npos);
+  EXPECT_NE(env.err.find("(data directory " + dir() + ")"), std::string::npos) << env.err;
+  auto flag = run_command("RETARGET_DATA_DIR=/nonexistent/d " + kBin + " --data-dir " + dir() + " catalog list");
+  EXPECT_EQ(flag.exit_code, 0) << flag.err;
+  // RETARGET_CONFIG when --config is not given (its data_dir); --config wins.
+  testing::write_file(tmp_ / "env.yaml", "data_dir: " + dir() + "\n");
+  testing::write_file(tmp_ / "other.yaml", "data_dir: " + (tmp_ / "nowhere").string() + "\n");
+  auto cfg = run_command("RETARGET_CONFIG=" + (tmp_ / "env.yaml").string() + " " + kBin + " catalog list --kind card");
+  EXPECT_EQ(cfg.exit_code, 0) << cfg.err;
+  EXPECT_NE(cfg.out.find("card:card_promo"), std::string::npos);
+  auto over = run_command("RETARGET_CONFIG=" + (tmp_ / "env.yaml").string() + " " + kBin + " --config " +
+                          (tmp_ / "other.yaml").string() + " catalog list");
+  EXPECT_EQ(over.exit_code, 2);  // the other config's directory does not exist: refused for a read
+  EXPECT_NE(over.err.find("no data directory at '" + (tmp_ / "nowhere").string() + "'"), std::string::npos)
+      << over.err;
+}
+
+TEST(CliDataDir, CommandsThatOnlyReadCreateNoDataDirectory) {
+  testing::TempDir cwd;
+  std::string in = "cd " + cwd.path().string() + " && " + kBin;
+  EXPECT_EQ(run_command(in + " plugins").exit_code, 0);
+  EXPECT_EQ(run_command(in + " version").exit_code, 0);
+  EXPECT_EQ(run_command(in + " schema").exit_code, 0);
+  EXPECT_EQ(run_command(in + " completion bash").exit_code, 0);
+  EXPECT_EQ(run_command(in + " --catalog " + kCase + "/catalog.yaml --data-dir :memory: validate " + kCase +
+                        "/rules.yaml").exit_code, 0);
+  auto eval = run_command(in + " evaluate --format count");
+  EXPECT_EQ(eval.exit_code, 2);  // refused: there is no data directory to read
+  EXPECT_NE(eval.err.find("no data directory at 'retarget-data'"), std::string::npos) << eval.err;
+  EXPECT_EQ(run_command(in + " catalog list").exit_code, 2);
+  EXPECT_TRUE(std::filesystem::is_empty(cwd.path()));
+}
+
+TEST(CliCompletion, BashCompletesCommandsSubcommandsAndOptions) {
+  testing::TempDir tmp;
+  auto script = run_command(kBin + " completion bash");
+  ASSERT_EQ(script.exit_code, 0);
+  testing::write_file(tmp / "retarget.bash", script.out);
+  auto complete = [&](const std::string& words, int cword) {
+    std::string probe = "source " + (tmp / "retarget.bash").string() + "; COMP_WORDS=(" + words +
+                        "); COMP_CWORD=" + std::to_string(cword) + "; _retarget; printf '%s\\n' \"${COMPREPLY[@]}\"";
+    testing::write_file(tmp / "probe.sh", probe);
+    return run_command("bash " + (tmp / "probe.sh").string()).out;
+  };
+  EXPECT_EQ(complete("retarget eva", 1), "evaluate\n");
+  EXPECT_EQ(complete("retarget --data-dir /x catalog l", 4), "list\n");  // the value of --data-dir is skipped
+  EXPECT_EQ(complete("retarget lifecycle status --ti", 3), "--tier\n");
+  EXPECT_EQ(complete("retarget campaign ''", 2), "stop\nresume\n--help\n-h\n");
+  std::string top = complete("retarget ''", 1);
+  for (const char* cmd : {"version", "plugins", "validate", "catalog", "ingest", "rules", "evaluate", "explain",
+                          "deps", "lifecycle", "restore", "profile", "export", "analytics", "store", "completion"})
+    EXPECT_NE(top.find(std::string(cmd) + "\n"), std::string::npos) << cmd;
+}
+
+}  // namespace
+}  // namespace retarget
