@@ -5,6 +5,7 @@
 // only reads, examples in --help, and the bash completion.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -195,6 +196,36 @@ TEST_F(CliCommands, LifecycleStatusFiltersByTierAndTag) {
   ASSERT_EQ(expired.size(), 1u);
   EXPECT_EQ(expired[0]["source"], "campaign:newsletter");
   EXPECT_EQ(json::parse(run_command(later + " lifecycle status --tier expired --tag promo --format json").out).size(), 0u);
+}
+
+TEST_F(CliCommands, TheDotGraphHasALegendMarksExpiredSourcesAndFoldsWideTags) {
+  std::string bulk = "version: 1\ncampaigns:\n";
+  for (int i = 0; i < 12; ++i)
+    bulk += "  - {id: bulk_" + std::to_string(i) + ", name: Bulk, tags: [bulk], status: active}\n";
+  testing::write_file(tmp_ / "bulk.yaml", bulk);
+  testing::write_file(tmp_ / "bulk_rules.yaml", R"(version: 1
+segments:
+  - id: bulk_receivers
+    match: {received_tagged: {tag: bulk}}
+)");
+  ASSERT_EQ(run(" catalog apply " + (tmp_ / "bulk.yaml").string()).exit_code, 0);
+  ASSERT_EQ(run(" rules apply " + (tmp_ / "bulk_rules.yaml").string()).exit_code, 0);
+  std::string later = kBin + " --now 2026-12-01T00:00:00Z --data-dir " + dir();
+  ASSERT_EQ(run_command(later + " lifecycle sweep").exit_code, 0);  // the stopped newsletter expires
+  auto r = run_command(later + " deps --format dot");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::string& dot = r.out;
+  EXPECT_EQ(dot.rfind("digraph retarget {", 0), 0u);
+  EXPECT_NE(dot.find("subgraph cluster_legend"), std::string::npos);
+  // 12 live, unpinned sources of one tag: one folded node instead of 12 edges.
+  EXPECT_NE(dot.find("\"tag:bulk\" -> \"tag:bulk (folded)\""), std::string::npos) << dot;
+  EXPECT_NE(dot.find("+12 more live, unpinned sources"), std::string::npos) << dot;
+  EXPECT_EQ(dot.find("\"source:campaign:bulk_3\""), std::string::npos) << dot;
+  // The expired source is drawn, and says so.
+  EXPECT_NE(dot.find("\"source:campaign:newsletter\" [shape=cylinder, style=dashed"), std::string::npos) << dot;
+  EXPECT_NE(dot.find("(expired)"), std::string::npos);
+  // Balanced braces: one graph, one legend.
+  EXPECT_EQ(std::count(dot.begin(), dot.end(), '{'), std::count(dot.begin(), dot.end(), '}'));
 }
 
 TEST_F(CliCommands, ConfigurationAndDataAreFoundInTheDocumentedOrder) {

@@ -604,6 +604,100 @@ Result<RestoreJobInfo> Engine::restore_job(std::uint64_t job_id) const {
   return it->second.info;
 }
 
+namespace {
+
+// A tag whose sources are more than this many is folded: its pinned and
+// expired sources keep their own edges (they are what an operator looks
+// for), the rest become one "+N more" node, so a graph of thousands of
+// tagged sources still renders as a readable picture.
+constexpr std::size_t kFoldTagFanOut = 8;
+
+std::string dot_id(const std::string& s) {
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out + "\"";
+}
+
+// The DOT form of `deps`: shapes by node kind, pinned sources red, expired
+// and deleted ones grey and dashed, tag fan-out folded, and a legend.
+void write_dot(const DependencyGraph& g, const std::vector<SourceStatus>& statuses, std::ostream& out) {
+  std::map<std::string, const SourceStatus*> source_of;  // "source:campaign:x" -> status
+  for (const auto& s : statuses) source_of["source:" + s.key] = &s;
+  std::set<std::string> pinners;
+  for (const auto& p : g.pinners()) pinners.insert(p);
+  auto edges = g.edges();
+  std::map<std::string, std::vector<std::string>> tag_targets;
+  std::set<std::string> nodes;
+  for (const auto& e : edges) {
+    nodes.insert(e.from), nodes.insert(e.to);
+    if (e.from.rfind("tag:", 0) == 0) tag_targets[e.from].push_back(e.to);
+  }
+  for (const auto& [key, st] : source_of)
+    if (st->pinned || st->tier != "live") nodes.insert(key);
+  auto notable = [&](const std::string& node) {
+    auto it = source_of.find(node);
+    return it != source_of.end() && (it->second->pinned || it->second->tier != "live");
+  };
+  // Folded tags: the sources that lose their edge (and their node, unless another edge names them).
+  std::map<std::string, std::size_t> folded;  // tag node -> sources folded
+  std::set<std::pair<std::string, std::string>> hidden_edges;
+  for (const auto& [tag, targets] : tag_targets) {
+    if (targets.size() <= kFoldTagFanOut) continue;
+    for (const auto& t : targets)
+      if (!notable(t)) hidden_edges.insert({tag, t}), ++folded[tag];
+  }
+  std::set<std::string> still_named;
+  for (const auto& e : edges)
+    if (!hidden_edges.count({e.from, e.to})) still_named.insert(e.from), still_named.insert(e.to);
+  for (const auto& [tag, t] : hidden_edges)
+    if (!still_named.count(t) && !notable(t)) nodes.erase(t);
+
+  out << "digraph retarget {\n  rankdir=LR;\n  node [fontname=\"Helvetica\", fontsize=10];\n";
+  for (const auto& n : nodes) {
+    std::string attrs;
+    if (n.rfind("consumer:", 0) == 0) {
+      attrs = pinners.count(n) ? "shape=box, style=bold" : "shape=box, color=gray50";
+    } else if (n.rfind("segment:", 0) == 0) {
+      attrs = pinners.count(n) ? "shape=ellipse, style=bold" : "shape=ellipse";
+    } else if (n.rfind("tag:", 0) == 0) {
+      attrs = "shape=note";
+    } else if (auto it = source_of.find(n); it != source_of.end()) {
+      const SourceStatus& st = *it->second;
+      if (st.tier == "expired" || st.tier == "deleted" || st.tier == "restoring")
+        attrs = "shape=cylinder, style=dashed, color=gray50, fontcolor=gray40, label=" +
+                dot_id(n + "\n(" + st.tier + ")");
+      else if (st.pinned)
+        attrs = "shape=cylinder, color=red, fontcolor=red";
+      else
+        attrs = "shape=cylinder";
+    } else {
+      attrs = "shape=cylinder";
+    }
+    out << "  " << dot_id(n) << " [" << attrs << "];\n";
+  }
+  for (const auto& e : edges)
+    if (!hidden_edges.count({e.from, e.to})) out << "  " << dot_id(e.from) << " -> " << dot_id(e.to) << ";\n";
+  for (const auto& [tag, n] : folded) {
+    std::string more = tag + " (folded)";
+    out << "  " << dot_id(more) << " [shape=folder, style=dotted, label="
+        << dot_id("+" + std::to_string(n) + " more live, unpinned sources") << "];\n";
+    out << "  " << dot_id(tag) << " -> " << dot_id(more) << " [style=dotted];\n";
+  }
+  out << "  subgraph cluster_legend {\n    label=\"legend\"; fontsize=10; color=gray70;\n"
+         "    \"legend: active consumer (pins)\" [shape=box, style=bold];\n"
+         "    \"legend: segment\" [shape=ellipse];\n"
+         "    \"legend: tag\" [shape=note];\n"
+         "    \"legend: pinned source\" [shape=cylinder, color=red, fontcolor=red];\n"
+         "    \"legend: expired source\" [shape=cylinder, style=dashed, color=gray50, fontcolor=gray40];\n"
+         "    \"legend: more sources of a tag\" [shape=folder, style=dotted];\n"
+         "  }\n}\n";
+}
+
+}  // namespace
+
 std::string Engine::dependency_graph(const std::string& format) const {
   std::vector<SourceStatus> statuses = lifecycle_status();
   const Engine::Impl& im = *impl_;
@@ -622,14 +716,7 @@ std::string Engine::dependency_graph(const std::string& format) const {
   }
   std::ostringstream out;
   if (format == "dot") {
-    out << "digraph retarget {\n  rankdir=LR;\n";
-    std::set<std::string> pinned;
-    for (const auto& s : statuses)
-      if (s.pinned) pinned.insert("source:" + s.key);
-    for (const auto& p : g.pinners()) out << "  \"" << p << "\" [shape=box, style=bold];\n";
-    for (const auto& p : pinned) out << "  \"" << p << "\" [color=red];\n";
-    for (const auto& e : g.edges()) out << "  \"" << e.from << "\" -> \"" << e.to << "\";\n";
-    out << "}\n";
+    write_dot(g, statuses, out);
     return out.str();
   }
   for (const auto& s : statuses) {
