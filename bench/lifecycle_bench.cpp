@@ -25,6 +25,13 @@ namespace {
 using Clock = std::chrono::steady_clock;
 double ms_since(Clock::time_point t) { return std::chrono::duration<double, std::milli>(Clock::now() - t).count(); }
 
+// A benchmark over a failed step measures nothing: stop with the reason.
+void must(const retarget::Status& s, const char* what) {
+  if (s.ok()) return;
+  std::fprintf(stderr, "lifecycle bench: %s: %s\n", what, s.message().c_str());
+  std::exit(1);
+}
+
 retarget::EngineOptions options(const std::string& dir, std::int64_t now) {
   retarget::EngineOptions o;
   o.data_dir = dir;
@@ -105,27 +112,31 @@ int main(int argc, char** argv) {
       return 1;
     }
     retarget::Diagnostics d;
-    (*engine)->apply_catalog_text("version: 1\ncampaigns:\n  - {id: big, status: stopped, stopped_at: 2026-01-01T00:00:00Z}\n",
-                                  "catalog", d);
+    must((*engine)->apply_catalog_text(
+             "version: 1\ncampaigns:\n  - {id: big, status: stopped, stopped_at: 2026-01-01T00:00:00Z}\n", "catalog", d),
+         "catalog");
     auto t = Clock::now();
     auto r = (*engine)->ingest_text(events);
     double ingest_ms = ms_since(t);
+    must(r.status(), "ingest");
     std::printf("ingest (durable, group commit): %zu events in %.0f ms = %.0f events/s\n", records, ingest_ms,
                 records / (ingest_ms / 1000));
     retarget::Diagnostics rd;
-    (*engine)->load_rules_text("version: 1\nsegments:\n  - {id: s, match: {received_campaign: {campaign: big}}}\n",
-                               "r", rd, false);
+    must((*engine)->load_rules_text("version: 1\nsegments:\n  - {id: s, match: {received_campaign: {campaign: big}}}\n",
+                                    "r", rd, false),
+         "rules");
     auto members = [&]() {
       auto r = (*engine)->evaluate("s", false);
       return r.ok() ? r->count : ~0ull;
     };
-    (*engine)->checkpoint();  // the records in the live tables, as in a running service
+    must((*engine)->checkpoint(), "checkpoint");  // the records in the live tables, as in a running service
     // Expire: one log record; the source is hidden when sweep() returns (the
     // bytes move to long-term storage after, in the background).
     (*engine)->set_now_ms(stopped + 91 * day);
     t = Clock::now();
     auto sweep = (*engine)->sweep();
     double expire_ms = ms_since(t);
+    must(sweep.status(), "sweep");
     std::uint64_t hidden = members();
     std::printf("expire %zu records until hidden: %.1f ms (members now %llu)\n",
                 static_cast<std::size_t>(sweep->records_moved), expire_ms, static_cast<unsigned long long>(hidden));
@@ -136,6 +147,7 @@ int main(int argc, char** argv) {
     // Restore: queryable when the job is done; the bytes move back after.
     t = Clock::now();
     auto job = (*engine)->restore({{"big"}, {}, {}});
+    must(job.status(), "restore");
     auto done = (*engine)->wait_restore(job->id);
     double restore_ms = ms_since(t);
     std::uint64_t back = members();
@@ -154,10 +166,13 @@ int main(int argc, char** argv) {
   auto t = Clock::now();
   auto reopened = retarget::Engine::Open(options(dir, stopped + 92 * day));
   double open_ms = ms_since(t);
+  must(reopened.status(), "reopen");
   retarget::Diagnostics d;
-  (*reopened)->load_rules_text("version: 1\nsegments:\n  - {id: s, match: {received_campaign: {campaign: big}}}\n", "r", d,
-                               false);
+  must((*reopened)->load_rules_text("version: 1\nsegments:\n  - {id: s, match: {received_campaign: {campaign: big}}}\n",
+                                    "r", d, false),
+       "rules");
   auto first = (*reopened)->evaluate("s", false);
+  must(first.status(), "evaluate");
   std::printf("open the data directory (%zu events) and answer the first query: %.0f ms (+%.1f ms evaluate, %llu members)\n",
               records, open_ms, first->evaluate_ms, static_cast<unsigned long long>(first->count));
   reopened.value().reset();

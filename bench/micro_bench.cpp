@@ -388,8 +388,8 @@ retarget::Result<std::unique_ptr<retarget::Engine>> open_engine() {
   if (const auto refused = (*engine)->refused_plugins(); !refused.empty())
     return retarget::Status::Failed("plugin " + refused[0].library + " refused: " + refused[0].reason);
   retarget::Diagnostics diags;
-  (*engine)->apply_catalog_text(catalog_yaml(), "bench-catalog", diags);
-  if (diags.error_count() > 0)
+  retarget::Status applied = (*engine)->apply_catalog_text(catalog_yaml(), "bench-catalog", diags);
+  if (!applied.ok() || diags.error_count() > 0)
     return retarget::Status::Failed("the benchmark catalog is invalid: " + diags.to_string());
   return engine;
 }

@@ -238,12 +238,18 @@ nlohmann::json under_load(Engine& engine, const std::vector<std::string>& ids, s
   });
   double queryable_ms = 0, moved_ms = 0;
   std::atomic<bool> restored{false};
+  std::string restore_failure;  // written by the restorer, read after it is joined
   std::thread restorer([&] {
     auto t0 = Clock::now();
     auto job = engine.restore({{"load_big"}, {}, {}});
-    if (job.ok()) engine.wait_restore(job->id);
+    if (!job.ok()) {
+      restore_failure = job.status().message();
+    } else if (auto info = engine.wait_restore(job->id); info.state != retarget::JobState::kDone) {
+      restore_failure = "restore job " + std::to_string(info.id) + ": " + info.error;
+    }
     queryable_ms = ms_since(t0);
-    engine.settle();
+    retarget::Status moved = engine.settle();
+    if (!moved.ok() && restore_failure.empty()) restore_failure = "moving the bytes back: " + moved.message();
     moved_ms = ms_since(t0);
     restored = true;
   });
@@ -254,6 +260,7 @@ nlohmann::json under_load(Engine& engine, const std::vector<std::string>& ids, s
   ingest.join();
   sweeper.join();
   restorer.join();
+  if (!restore_failure.empty()) std::fprintf(stderr, "readers under writers: the restore failed: %s\n", restore_failure.c_str());
 
   double idle_p99 = percentile(idle_all, 0.99), load_p99 = percentile(loaded_all, 0.99);
   double worst = 0;
@@ -273,6 +280,7 @@ nlohmann::json under_load(Engine& engine, const std::vector<std::string>& ids, s
   return {{"records", records},
           {"seconds", load_s},
           {"restore_queryable_ms", queryable_ms},
+          {"restore_error", restore_failure},
           {"restore_moved_ms", moved_ms},
           {"sweeps", sweeps.load()},
           {"ingested", ingested.load()},

@@ -4,12 +4,14 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 
 #include "cli.hpp"
+#include "progress.hpp"
 
 namespace retarget::cli {
 
@@ -78,6 +80,15 @@ void add_catalog(CLI::App& app, Cli& cli) {
   });
 }
 
+// "0.42 s (1,234,567 lines/s)".
+std::string rate_text(std::uint64_t lines, double seconds) {
+  char text[64];
+  std::snprintf(text, sizeof text, "%.3f s", seconds);
+  std::string out = text;
+  if (seconds > 0) out += " (" + with_thousands(static_cast<std::uint64_t>(lines / seconds)) + " lines/s)";
+  return out;
+}
+
 // Every file must be readable before the first is ingested: a missing one
 // is exit 2 with nothing applied.
 int check_readable(const std::vector<std::string>& files) {
@@ -134,7 +145,16 @@ void add_ingest(CLI::App& app, Cli& cli) {
         std::string name = file == "-" ? "(stdin)" : file;
         IngestOptions options = a.options;
         if (a.ack) options.on_durable = [](std::uint64_t line) { std::cerr << "durable " << line << std::endl; };
+        std::optional<std::uint64_t> size;
+        std::error_code ec;
+        if (file != "-")
+          if (auto bytes = std::filesystem::file_size(file, ec); !ec) size = bytes;
+        Progress progress(name, "lines", size);
+        options.on_progress = [&](const IngestProgress& p) {
+          progress.update(p.lines, p.bytes, with_thousands(p.rejected) + " rejected");
+        };
         auto r = e.ingest_file(file, options);
+        progress.finish();
         if (!r.ok()) return report(r.status());
         total.lines += r->lines, total.accepted += r->accepted, total.duplicates += r->duplicates;
         total.rejected += r->rejected, total.seconds += r->seconds;
@@ -163,7 +183,8 @@ void add_ingest(CLI::App& app, Cli& cli) {
                   << "\n";
       } else {
         std::cout << (a.files.size() > 1 ? "total: " : "") << total.accepted << " accepted, " << total.duplicates
-                  << " duplicates, " << total.rejected << " rejected\n";
+                  << " duplicates, " << total.rejected << " rejected; " << with_thousands(total.lines) << " lines in "
+                  << rate_text(total.lines, total.seconds) << "\n";
       }
       return total.rejected ? kSomeRejected : kOk;
     });

@@ -110,6 +110,31 @@ TEST_F(CliCommands, IngestTakesSeveralFilesAndStandardInput) {
   EXPECT_EQ(json::parse(in.out)["files"][0]["file"], "(stdin)");
 }
 
+TEST_F(CliCommands, IngestShowsProgressOnATerminalOnly) {
+  std::string lines;
+  for (int i = 0; i < 3000; ++i)
+    lines += R"({"time":"2026-03-01T00:00:00Z","user":"p)" + std::to_string(i) +
+             R"(","type":"received","campaign":"promo_a","channel":"email"})" + "\n";
+  testing::write_file(tmp_ / "many.jsonl", lines);
+  std::string ingest = cli() + " ingest --batch 100 " + (tmp_ / "many.jsonl").string();
+  // On a pseudo-terminal (util-linux `script`): the line redrawn in place, with the rate and the share done.
+  auto tty = run_command("script -qec '" + ingest + "' /dev/null");
+  EXPECT_EQ(tty.exit_code, 0) << tty.err;
+  std::string drawn = "\r" + (tmp_ / "many.jsonl").string() + ": ";
+  EXPECT_NE(tty.out.find(drawn), std::string::npos) << tty.out;
+  EXPECT_NE(tty.out.find(" lines/s, 0 rejected, "), std::string::npos) << tty.out;
+  EXPECT_NE(tty.out.find("%"), std::string::npos) << tty.out;
+  EXPECT_NE(tty.out.find("\033[K"), std::string::npos);
+  // Not a terminal: no progress at all, and the summary gives the rate.
+  testing::write_file(tmp_ / "more.jsonl", lines);  // the same events: duplicates, still 3,000 lines read
+  auto piped = run(" ingest --batch 100 " + (tmp_ / "more.jsonl").string());
+  EXPECT_EQ(piped.exit_code, 0) << piped.err;
+  EXPECT_EQ(piped.err.find('\r'), std::string::npos) << piped.err;
+  EXPECT_EQ(piped.err.find("lines/s"), std::string::npos) << piped.err;
+  EXPECT_EQ(piped.out.rfind("0 accepted, 3000 duplicates, 0 rejected; 3,000 lines in ", 0), 0u) << piped.out;
+  EXPECT_NE(piped.out.find(" lines/s)\n"), std::string::npos) << piped.out;
+}
+
 TEST_F(CliCommands, AMissingFileAmongSeveralIngestsNothing) {
   std::string missing = (tmp_ / "missing.jsonl").string();
   auto r = run(" ingest " + events() + " " + missing);

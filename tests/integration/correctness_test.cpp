@@ -280,7 +280,9 @@ TEST_F(CliStore, InstantsOutsideTheYears0000To9999AreRejectedAndNeverPrinted) {
   ASSERT_EQ(s.exit_code, 0) << s.err;
   EXPECT_EQ(s.out.find("10000-"), std::string::npos) << s.out;
   for (const auto& src : nlohmann::json::parse(s.out))
-    if (src["expires_at"].is_string()) EXPECT_TRUE(parse_time_ms(src["expires_at"].get<std::string>())) << src.dump();
+    if (src["expires_at"].is_string()) {
+      EXPECT_TRUE(parse_time_ms(src["expires_at"].get<std::string>())) << src.dump();
+    }
 }
 
 // --- 9. evaluate over several segments -----------------------------------------------

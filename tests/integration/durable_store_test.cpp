@@ -127,7 +127,9 @@ TEST_F(Durable, AnInterruptedMoveIsFinishedWhenTheStoreOpens) {
   auto c = check(*e);
   EXPECT_TRUE(c["ok"].get<bool>()) << c.dump(2);
   for (const auto& s : c["sources"])
-    if (s["source"] == "campaign:promo") EXPECT_EQ(s["columns_in"], "long-term storage") << c.dump(2);
+    if (s["source"] == "campaign:promo") {
+      EXPECT_EQ(s["columns_in"], "long-term storage") << c.dump(2);
+    }
   auto job = e->restore({{"promo"}, {}, {}});
   ASSERT_TRUE(job.ok());
   EXPECT_EQ(e->wait_restore(job->id).state, JobState::kDone);

@@ -362,7 +362,9 @@ TEST(ValueChunk, EditsThroughTheDeltaAgreeWithTheModel) {
       ASSERT_EQ(kept->test(o), !has || inside) << o;
       auto f = chunk->find(o);
       ASSERT_EQ(f.has_value(), has) << o;
-      if (has) ASSERT_EQ(*f, model[o]);
+      if (has) {
+        ASSERT_EQ(*f, model[o]);
+      }
     }
     // Bits set by another column stay set: kernels only add.
     auto other = bits();

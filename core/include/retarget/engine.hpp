@@ -245,12 +245,22 @@ struct RestoreJobInfo {
 };
 using RestoreCallback = std::function<void(const RestoreJobInfo&)>;
 
+// Where an ingest is (IngestOptions::on_progress): running totals of the
+// call (for ingest_file, of the whole file so far).
+struct IngestProgress {
+  std::uint64_t lines = 0;  // lines read, every event on them durable (or rejected)
+  std::uint64_t bytes = 0;  // input bytes consumed
+  std::uint64_t accepted = 0, duplicates = 0, rejected = 0;
+};
+
 struct IngestOptions {
   // Events per group commit: one synced write acknowledges a whole batch.
   std::size_t batch = 65536;
   // Called after each batch is durable with the number of lines read so far:
   // every event on those lines is stored (or was rejected).
   std::function<void(std::uint64_t lines)> on_durable;
+  // Called at the same points with the running totals (a progress display).
+  std::function<void(const IngestProgress&)> on_progress;
   // ingest_file reads the file in blocks of whole lines of at most this many
   // bytes (memory stays bounded whatever the file's size); each block is
   // durable and visible to evaluations before the next is read. A line longer

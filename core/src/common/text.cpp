@@ -19,6 +19,16 @@ static std::size_t edit_distance(std::string_view a, std::string_view b) {
 }
 
 std::string nearest(std::string_view word, const std::vector<std::string>& candidates) {
+  // An abbreviation ("eq" for "equals") is what the user meant more often
+  // than a short word at a small edit distance ("in"): a candidate the word
+  // is the beginning of wins when it is the only one.
+  if (word.size() >= 2) {
+    const std::string* prefixed = nullptr;
+    int matches = 0;
+    for (const auto& c : candidates)
+      if (c.size() > word.size() && c.compare(0, word.size(), word) == 0) prefixed = &c, ++matches;
+    if (matches == 1) return *prefixed;
+  }
   std::string best;
   std::size_t best_d = static_cast<std::size_t>(-1);
   for (const auto& c : candidates) {

@@ -73,7 +73,7 @@ class TreeBuilder : public YAML::EventHandler {
  private:
   struct Open {
     YamlNode node;
-    YAML::anchor_t anchor;
+    YAML::anchor_t anchor = 0;
     bool have_key = false;
     YamlNode key;
     std::unordered_map<std::string, int> key_lines;  // scalar keys seen -> line (duplicates in O(1))
@@ -108,7 +108,10 @@ class TreeBuilder : public YAML::EventHandler {
   void open(YamlNode n, YAML::anchor_t anchor) {
     if (stack_.size() >= limits_.max_depth)
       throw LimitExceeded{"nesting deeper than " + std::to_string(limits_.max_depth) + " levels", n.line, n.column};
-    stack_.push_back(Open{std::move(n), anchor});
+    Open o;
+    o.node = std::move(n);
+    o.anchor = anchor;
+    stack_.push_back(std::move(o));
   }
 
   void close() {

@@ -332,7 +332,7 @@ Status Engine::apply_catalog_text(const std::string& yaml, const std::string& na
 // --- ingest -----------------------------------------------------------------------
 
 Result<IngestReport> Engine::Impl::ingest(const char* data_ptr, std::size_t size, const IngestOptions& options,
-                                          std::uint64_t line_base) {
+                                          const IngestProgress& base) {
   auto start = std::chrono::steady_clock::now();
   Status writable = require_writable();
   if (!writable.ok()) return writable;
@@ -350,7 +350,7 @@ Result<IngestReport> Engine::Impl::ingest(const char* data_ptr, std::size_t size
   std::string error;
   const char* end = data_ptr + size;
   const char* p = data_ptr;
-  std::uint64_t line_no = line_base;
+  std::uint64_t line_no = base.lines;
   auto reject_at = [&](std::uint64_t at, std::string_view line, std::string reason) {
     ++report.rejected;
     if (report.rejections.size() < 1000) report.rejections.push_back({at, reason});
@@ -430,6 +430,10 @@ Result<IngestReport> Engine::Impl::ingest(const char* data_ptr, std::size_t size
     pending_keys.clear();
     pending_lines.clear();
     if (options.on_durable) options.on_durable(line_no);
+    if (options.on_progress)
+      options.on_progress({line_no, base.bytes + static_cast<std::uint64_t>(p - data_ptr),
+                           base.accepted + report.accepted, base.duplicates + report.duplicates,
+                           base.rejected + report.rejected});
     return Status::Ok();
   };
   while (p < end) {
@@ -501,6 +505,7 @@ Result<IngestReport> Engine::ingest_file(const std::string& path, const IngestOp
   std::vector<char> buf(kBlock + simdjson::SIMDJSON_PADDING);
   std::size_t filled = 0;
   std::uint64_t line_base = 0;
+  std::uint64_t byte_base = 0;  // bytes of the file handed to ingest so far (progress)
   bool skipping = false;  // inside a line longer than a block (rejected once)
   IngestReport total;
   auto start = std::chrono::steady_clock::now();
@@ -518,6 +523,7 @@ Result<IngestReport> Engine::ingest_file(const std::string& path, const IngestOp
     std::size_t cut = eof ? filled : nl ? static_cast<std::size_t>(nl - buf.data()) + 1 : 0;
     if (skipping) {  // drop the rest of an over-long line
       if (!nl && !eof) {
+        byte_base += filled;
         filled = 0;
         continue;
       }
@@ -525,6 +531,7 @@ Result<IngestReport> Engine::ingest_file(const std::string& path, const IngestOp
           nl ? static_cast<std::size_t>(std::find(buf.data(), buf.data() + filled, '\n') - buf.data()) + 1 : filled;
       std::memmove(buf.data(), buf.data() + end_of_line, filled - end_of_line);
       filled -= end_of_line;
+      byte_base += end_of_line;
       skipping = false;
       continue;
     }
@@ -534,6 +541,7 @@ Result<IngestReport> Engine::ingest_file(const std::string& path, const IngestOp
       if (total.rejections.size() < 1000)
         total.rejections.push_back({line_base, "line is over " + std::to_string(kBlock) + " bytes, over the limit of " +
                                                    std::to_string(impl_->config.limits.max_event_line_bytes)});
+      byte_base += filled;
       filled = 0;
       skipping = true;
       continue;
@@ -541,11 +549,13 @@ Result<IngestReport> Engine::ingest_file(const std::string& path, const IngestOp
     std::vector<char> rest(buf.begin() + static_cast<std::ptrdiff_t>(cut),
                            buf.begin() + static_cast<std::ptrdiff_t>(filled));
     std::memset(buf.data() + cut, 0, std::min(buf.size() - cut, std::size_t{simdjson::SIMDJSON_PADDING}));
-    auto r = impl_->ingest(buf.data(), cut, options, line_base);
+    auto r = impl_->ingest(buf.data(), cut, options,
+                           {line_base, byte_base, total.accepted, total.duplicates, total.rejected});
     if (!r.ok()) return r.status();
     add(*r);
     line_base += static_cast<std::uint64_t>(std::count(buf.data(), buf.data() + cut, '\n'));
     if (cut > 0 && buf[cut - 1] != '\n') ++line_base;  // a last line without a newline
+    byte_base += cut;
     std::copy(rest.begin(), rest.end(), buf.begin());
     filled = rest.size();
     if (eof) break;
@@ -722,12 +732,11 @@ std::vector<std::string> Engine::segment_ids() const {
 std::vector<SegmentSummary> Engine::segments() const {
   std::shared_ptr<const Version> v = impl_->current();
   MutexLock lock(impl_->writer_mu);
-  const DependencyGraph& graph = impl_->graph;
   // Who names each segment: the graph's edges into "segment:<id>", from
   // consumers ("consumer:campaign:x") and segments ("segment:s").
   std::map<std::string, std::vector<std::string>> used_by;
   const std::string consumer_prefix = "consumer:";
-  for (const auto& e : graph.edges()) {
+  for (const auto& e : impl_->graph.edges()) {
     std::string_view to = e.to;
     if (to.substr(0, 8) != "segment:") continue;
     std::string from = e.from.rfind(consumer_prefix, 0) == 0 ? e.from.substr(consumer_prefix.size()) : e.from;
@@ -736,7 +745,7 @@ std::vector<SegmentSummary> Engine::segments() const {
   std::vector<SegmentSummary> out;
   for (const auto& [id, def] : v->schema->rules.segments()) {
     SegmentSummary s{id, def.name, def.where, std::move(used_by[id]), {}};
-    std::set<std::string> reads = graph.reach_of_segment(id);
+    std::set<std::string> reads = impl_->graph.reach_of_segment(id);
     s.reads.assign(reads.begin(), reads.end());
     out.push_back(std::move(s));
   }

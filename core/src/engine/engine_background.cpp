@@ -142,7 +142,10 @@ Status Engine::Impl::move_bytes(const std::string& key) {
       if (job.info.state == JobState::kDone && job.info.moving_done < job.info.moving_total &&
           std::find(job.info.sources.begin(), job.info.sources.end(), key) != job.info.sources.end()) {
         ++job.info.moving_done;
-        log_job(job.info, /*sync=*/false);
+        // The move itself is durable already; a failure to log its progress
+        // only leaves the job's counter behind, and the mover's status reports it.
+        Status logged = log_job(job.info, /*sync=*/false);
+        if (s.ok() && !logged.ok()) s = logged;
       }
   } else if (what == Move::kDrop) {
     s = data->drop_archive(key);
@@ -350,13 +353,14 @@ Result<StoreRepairReport> Engine::RepairStore(const EngineOptions& options) {
     auto table = storage::TableReader::Open(env, path);
     if (!table.ok()) {
       report.dropped.push_back({path, 0, 0});  // unreadable as a whole: its records are lost
-      env.rename(path, path + ".damaged");
+      // Set aside (never deleted); if it cannot be, the rebuild would read it again: stop here.
+      if (Status moved = env.rename(path, path + ".damaged"); !moved.ok()) return moved;
       continue;
     }
     auto bytes = (*table)->read("log");
     if (!bytes.ok()) {
       report.dropped.push_back({path, 0, 0});
-      env.rename(path, path + ".damaged");
+      if (Status moved = env.rename(path, path + ".damaged"); !moved.ok()) return moved;
       continue;
     }
     std::vector<storage::DamagedRange> damaged;
@@ -380,7 +384,8 @@ Result<StoreRepairReport> Engine::RepairStore(const EngineOptions& options) {
     s = (*tw)->add("log", (*fixed)->view(), /*compress=*/true);
     if (s.ok()) s = (*tw)->finish();
     if (s.ok()) s = env.rename(path + ".repair", path);
-    env.remove(tmp);
+    Status removed = env.remove(tmp);  // the temporary copy: its failure fails the repair only when nothing else did
+    if (s.ok()) s = removed;
     if (!s.ok()) return s;
   }
   (*lock).reset();  // the rebuild takes the lock itself

@@ -134,8 +134,10 @@ struct Engine::Impl {
                      bool store, RulesChange* change) REQUIRES(writer_mu);
   // REQUIRES: SIMDJSON_PADDING readable bytes after data + size. Line numbers
   // in rejections start after `line_base` (a file ingested block by block).
+  // `base`: where this block starts in a larger input (ingest_file's blocks):
+  // its line numbers count from base.lines, and on_progress adds base's totals.
   Result<IngestReport> ingest(const char* data, std::size_t size, const IngestOptions& options,
-                              std::uint64_t line_base = 0) EXCLUDES(writer_mu);
+                              const IngestProgress& base = {}) EXCLUDES(writer_mu);
   // Appends a record to the log (no-op for ":memory:"); `sync` makes it durable.
   Status log(store::RecordType type, std::string_view payload, bool sync) REQUIRES(writer_mu);
   Status log_meta(nlohmann::json op) REQUIRES(writer_mu);

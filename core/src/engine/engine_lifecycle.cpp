@@ -50,7 +50,10 @@ Engine::Impl::~Impl() {
   if (data && !read_only && data->log_open()) {
     // Without a mover thread, pending moves happen now (a failure leaves the
     // data where it is; the next open tries again).
-    if (!options.background) settle_moves();
+    if (!options.background) {
+      Status moved = settle_moves();
+      if (!moved.ok()) std::cerr << "retarget: a tier move failed at close (the next open retries it): " << moved.message() << "\n";
+    }
     Status s = checkpoint_now(/*full=*/false);
     if (!s.ok()) std::cerr << "retarget: the closing checkpoint failed (the log keeps everything): " << s.message() << "\n";
   }
@@ -108,7 +111,10 @@ void Engine::Impl::sync_graph(Diagnostics* diags) {
     Status s = log_lifecycle(key);
     if (!s.ok()) diags->error({}, s.message());
   }
-  if (data && !read_only) data->sync();
+  if (data && !read_only) {
+    Status s = data->sync();
+    if (!s.ok()) diags->error({}, s.message());
+  }
 }
 
 SourceFacts Engine::Impl::source_facts(const std::string& key) const {

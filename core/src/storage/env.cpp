@@ -204,8 +204,10 @@ Status write_file_atomically(Env& env, const std::string& path, std::string_view
     std::string dir = std::filesystem::path(path).parent_path().string();
     s = env.sync_dir(dir.empty() ? "." : dir);
   }
-  if (!s.ok()) env.remove(tmp);
+  if (!s.ok()) remove_unreferenced(env, tmp);
   return s;
 }
+
+void remove_unreferenced(Env& env, const std::string& path) { (void)env.remove(path); }
 
 }  // namespace retarget::storage

@@ -94,4 +94,9 @@ class Env {
 // renamed over `path`, the directory synced.
 Status write_file_atomically(Env& env, const std::string& path, std::string_view bytes);
 
+// Removes a file that nothing names any more (a temporary, a replaced table or
+// archive, garbage). Best effort by design: a failure leaves the file for the
+// data directory's next garbage collection, and never fails the caller.
+void remove_unreferenced(Env& env, const std::string& path);
+
 }  // namespace retarget::storage

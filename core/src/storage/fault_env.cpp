@@ -173,11 +173,18 @@ Status FaultInjectionEnv::sync_dir(const std::string& dir) {
 
 void FaultInjectionEnv::drop_unsynced() {
   std::lock_guard lock(mu_);
-  for (const auto& path : unsynced_names_) base_->remove(path);
+  // The simulated crash works on the real files below; a step that fails there
+  // leaves the test's directory in a state the test's own checks then report.
+  for (const auto& path : unsynced_names_) (void)base_->remove(path);
   // A rename the directory never recorded: the name holds its old file.
   for (const auto& [path, bytes] : replaced_) {
     auto f = base_->new_writable(path);
-    if (f.ok()) (*f)->append(bytes), (*f)->sync(), (*f)->close();
+    if (f.ok()) {
+      Status s = (*f)->append(bytes);
+      if (s.ok()) s = (*f)->sync();
+      if (s.ok()) s = (*f)->close();
+      (void)s;
+    }
     synced_.erase(path);
     unsynced_ranges_.erase(path);
   }
@@ -191,10 +198,10 @@ void FaultInjectionEnv::drop_unsynced() {
         auto f = base_->reopen_for_append(path);
         if (f.ok())
           for (const auto& [off, len] : ranges->second)
-            if (off < size) (*f)->write_at(off, std::string(std::min(len, size - off), '\0'));
+            if (off < size) (void)(*f)->write_at(off, std::string(std::min(len, size - off), '\0'));
       }
       auto now = base_->file_size(path);
-      if (now.ok() && *now > size) base_->truncate(path, size);
+      if (now.ok() && *now > size) (void)base_->truncate(path, size);
     }
   for (const auto& path : unsynced_names_) synced_.erase(path);
   unsynced_names_.clear();

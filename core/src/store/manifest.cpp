@@ -119,7 +119,7 @@ Result<std::unique_ptr<Manifest>> Manifest::Create(storage::Env& env, const std:
   if (s.ok()) s = env.sync_dir(dir);
   if (s.ok()) s = storage::write_file_atomically(env, dir + "/" + kCurrent, manifest_name(n) + "\n");
   if (!s.ok()) return s;
-  for (const auto& f : old) env.remove(dir + "/" + f);
+  for (const auto& f : old) storage::remove_unreferenced(env, dir + "/" + f);
   return m;
 }
 

@@ -83,7 +83,7 @@ Result<std::unique_ptr<Wal>> Wal::Open(storage::Env& env, const std::string& dir
     return w;
   }
   w->number_ = std::max(next_number, tail.last_file + 1);
-  if (tail.last_file != 0) env.remove(dir + "/" + wal_file_name(tail.last_file));  // a header never written
+  if (tail.last_file != 0) storage::remove_unreferenced(env, dir + "/" + wal_file_name(tail.last_file));  // a header never written
   auto writer = storage::LogWriter::Create(env, dir + "/" + wal_file_name(w->number_), w->number_);
   if (!writer.ok()) return writer.status();
   w->writer_ = std::move(writer).value();
@@ -108,12 +108,12 @@ Result<LogPosition> Wal::roll() {
   s = (*writer)->sync();
   if (s.ok()) s = env_.sync_dir(dir_);
   if (!s.ok()) {
-    env_.remove(path);
+    storage::remove_unreferenced(env_, path);
     return s;
   }
   // A file that is not the newest ends at its last record (no runway); if it
   // cannot be cut, its zeros read as the end all the same.
-  writer_->finish();
+  (void)writer_->finish();
   writer_ = std::move(writer).value();
   number_ = next;
   return LogPosition{number_, writer_->size()};

@@ -1,0 +1,52 @@
+// A one-line progress display for long commands (ingest today; sweep,
+// restore --wait, store check and exports can use the same): the count, the
+// rate, and the percentage and time left when the total is known, redrawn in
+// place on standard error at most ten times a second. When standard error is
+// not a terminal it prints nothing at all, so logs and pipes see only the
+// final summary.
+//
+//   Progress progress("events.jsonl", "lines", file_size);
+//   progress.update(lines, bytes_read, "12 rejected");   // after each batch
+//   progress.finish();                                   // clears the line
+//
+// Thread safety: one thread (the command's).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+
+namespace retarget::cli {
+
+class Progress {
+ public:
+  // `total_bytes`: the size of the input when known (a file), for the
+  // percentage and the time left; nullopt for standard input.
+  Progress(std::string what, std::string unit, std::optional<std::uint64_t> total_bytes);
+  ~Progress() { finish(); }
+  Progress(const Progress&) = delete;
+  Progress& operator=(const Progress&) = delete;
+
+  // `count` of `unit` done so far, `bytes` of the input consumed; `extra` is
+  // appended (e.g. "12 rejected"). Draws at most every 100 ms (the first call
+  // always draws).
+  void update(std::uint64_t count, std::uint64_t bytes, const std::string& extra);
+  // Erases the line (once).
+  void finish();
+
+  // Whether a display goes anywhere: standard error is a terminal that is not "dumb".
+  static bool enabled();
+
+ private:
+  std::string what_, unit_;
+  std::optional<std::uint64_t> total_bytes_;
+  bool enabled_;
+  bool drawn_ = false;
+  std::chrono::steady_clock::time_point start_, last_draw_;
+};
+
+// 1234567 -> "1,234,567".
+std::string with_thousands(std::uint64_t n);
+
+}  // namespace retarget::cli
