@@ -44,16 +44,23 @@ namespace fs = std::filesystem;
 
 namespace {
 
+#ifndef RETARGET_INSTALLED_PLUGIN_DIR
+#define RETARGET_INSTALLED_PLUGIN_DIR "/usr/lib/retarget/plugins"
+#endif
+
+// <dir of the program>/../lib/retarget/plugins (the command and the service,
+// in the build tree and installed); failing that, the installed plugin
+// directory (a program of an embedder, linking the installed library). Only
+// one: the same filters from two places would be refused as duplicates.
 std::vector<std::string> default_plugin_dirs() {
-  std::vector<std::string> dirs;
   std::error_code ec;
   fs::path exe = fs::read_symlink("/proc/self/exe", ec);
-  if (ec) return dirs;
-  for (const char* rel : {"../lib/retarget/plugins"}) {
-    fs::path p = (exe.parent_path() / rel).lexically_normal();
-    if (fs::is_directory(p, ec)) dirs.push_back(p.string());
+  if (!ec) {
+    fs::path beside = (exe.parent_path() / "../lib/retarget/plugins").lexically_normal();
+    if (fs::is_directory(beside, ec)) return {beside.string()};
   }
-  return dirs;
+  if (fs::is_directory(RETARGET_INSTALLED_PLUGIN_DIR, ec)) return {RETARGET_INSTALLED_PLUGIN_DIR};
+  return {};
 }
 
 ExplainNode to_public(const PointNode& n) {
