@@ -1,8 +1,11 @@
 // lifecycle sweep|status|plan and restore: expiry and long-term storage.
 #include <algorithm>
+#include <chrono>
 #include <iostream>
+#include <thread>
 
 #include "cli.hpp"
+#include "progress.hpp"
 
 namespace retarget::cli {
 
@@ -10,6 +13,25 @@ namespace {
 
 bool contains(const std::vector<std::string>& v, const std::string& x) {
   return std::find(v.begin(), v.end(), x) != v.end();
+}
+
+// restore --wait: polls the job (ten times a second) for the progress line on
+// a terminal, until it is done or failed. The line appears only for a job that
+// takes over half a second (most are one manifest edit: milliseconds).
+RestoreJobInfo wait_with_progress(Engine& e, const RestoreJobInfo& started) {
+  if (!Progress::enabled()) return e.wait_restore(started.id);
+  Progress progress("restore job " + std::to_string(started.id), "records", started.total,
+                    std::chrono::milliseconds(500));
+  RestoreJobInfo info = started;
+  while (!finished(info.state)) {
+    progress.update(info.moved, info.moved, info.state == JobState::kQueued ? "queued" : "running");
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    auto now = e.restore_job(started.id);
+    if (!now.ok()) break;
+    info = *now;
+  }
+  progress.finish();
+  return finished(info.state) ? info : e.wait_restore(started.id);
 }
 
 void add_sweep(CLI::App* lifecycle, Cli& cli) {
@@ -213,7 +235,7 @@ void add_restore(CLI::App& app, Cli& cli) {
       auto job = e.restore(a.request);
       if (!job.ok()) return report(job.status());
       RestoreJobInfo info = *job;
-      if (a.wait && info.id) info = e.wait_restore(info.id);
+      if (a.wait && info.id) info = wait_with_progress(e, info);
       if (a.format == "json") {
         std::cout << dump(json{{"job", info.id}, {"sources", info.sources}, {"state", to_string(info.state)},
                                {"moved", info.moved}, {"total", info.total}})

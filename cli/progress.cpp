@@ -24,16 +24,19 @@ bool Progress::enabled() {
   return !(term && std::strcmp(term, "dumb") == 0);
 }
 
-Progress::Progress(std::string what, std::string unit, std::optional<std::uint64_t> total_bytes)
+Progress::Progress(std::string what, std::string unit, std::optional<std::uint64_t> total_bytes,
+                   std::chrono::milliseconds show_after)
     : what_(std::move(what)),
       unit_(std::move(unit)),
       total_bytes_(total_bytes),
       enabled_(enabled()),
+      show_after_(show_after),
       start_(std::chrono::steady_clock::now()) {}
 
 void Progress::update(std::uint64_t count, std::uint64_t bytes, const std::string& extra) {
   if (!enabled_) return;
   auto now = std::chrono::steady_clock::now();
+  if (now - start_ < show_after_) return;
   if (drawn_ && now - last_draw_ < std::chrono::milliseconds(100)) return;
   last_draw_ = now;
   double seconds = std::chrono::duration<double>(now - start_).count();

@@ -22,8 +22,12 @@ namespace retarget::cli {
 class Progress {
  public:
   // `total_bytes`: the size of the input when known (a file), for the
-  // percentage and the time left; nullopt for standard input.
-  Progress(std::string what, std::string unit, std::optional<std::uint64_t> total_bytes);
+  // percentage and the time left; nullopt for standard input. Nothing is
+  // drawn before `show_after` has passed: work that ends sooner (a restore is
+  // usually milliseconds) leaves the terminal alone, and the engine's own
+  // messages on standard error never land in the middle of a line.
+  Progress(std::string what, std::string unit, std::optional<std::uint64_t> total_bytes,
+           std::chrono::milliseconds show_after = std::chrono::milliseconds(0));
   ~Progress() { finish(); }
   Progress(const Progress&) = delete;
   Progress& operator=(const Progress&) = delete;
@@ -42,6 +46,7 @@ class Progress {
   std::string what_, unit_;
   std::optional<std::uint64_t> total_bytes_;
   bool enabled_;
+  std::chrono::milliseconds show_after_;
   bool drawn_ = false;
   std::chrono::steady_clock::time_point start_, last_draw_;
 };

@@ -19,6 +19,10 @@ src=$(pwd)
 mirror="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 root="${1:-$(mktemp -d /tmp/retarget-root.XXXXXX)}"
 cleanup() {
+  # Nothing started in the root outlives it.
+  for p in /proc/[0-9]*; do
+    if [[ "$(readlink "$p/root" 2>/dev/null)" == "$root" ]]; then kill -9 "${p#/proc/}" 2>/dev/null || true; fi
+  done
   umount "$root/proc" 2>/dev/null || true
   [[ "${KEEP_ROOT:-0}" == 1 ]] || rm -rf "$root"
 }
@@ -48,10 +52,11 @@ check "the example job" 'cd /tmp && r="retarget --data-dir /tmp/job --now 2026-0
   $r rules apply rules/examples.yaml >/dev/null && $r evaluate --segment win_back --format ids | grep -q .'
 check "the service user and its data directory" 'getent passwd retarget >/dev/null && [[ $(stat -c %U /var/lib/retarget) == retarget ]]'
 check "the unit is installed" '[[ -f /usr/lib/systemd/system/retarget.service || -f /lib/systemd/system/retarget.service ]]'
-check "the service runs as its user and answers" 'cd /tmp && setpriv --reuid=retarget --regid=retarget --clear-groups \
-  retarget_service --config /etc/retarget/retarget.yaml --data-dir /var/lib/retarget --port 18089 >/tmp/svc.log 2>&1 & pid=$!;
-  for i in $(seq 50); do sleep 0.2; grep -q . /tmp/svc.log && break; done; kill $pid 2>/dev/null; wait $pid || true;
-  grep -qi "listening" /tmp/svc.log || { cat /tmp/svc.log; false; }'
+check "the service runs as its user and answers" 'cd /tmp; setpriv --reuid=retarget --regid=retarget --clear-groups \
+  retarget_service --config /etc/retarget/retarget.yaml --data-dir /var/lib/retarget --port 0 >/tmp/svc.log 2>&1 & pid=$!;
+  for i in $(seq 300); do grep -q listening /tmp/svc.log && break; kill -0 $pid 2>/dev/null || break; sleep 0.2; done;
+  kill $pid 2>/dev/null; wait $pid || true;
+  grep -qi "listening" /tmp/svc.log || { echo "the service said (in ${i} x 0.2 s):"; cat /tmp/svc.log; false; }'
 check "the out-of-tree plugin with find_package" 'cmake -S /tmp/examples/custom_plugin -B /tmp/plugin -DCMAKE_BUILD_TYPE=Release >/dev/null &&
   cmake --build /tmp/plugin >/dev/null && retarget --data-dir :memory: --plugins /tmp/plugin plugins --format json | grep -q example_attribute_count'
 check "the out-of-tree plugin with pkg-config" 'mkdir -p /tmp/plugin-pc && g++ -std=c++20 -O2 -fPIC -shared -fvisibility=hidden \

@@ -435,6 +435,25 @@ TEST_F(CliStore, ARestoreJobCanBeAskedForLaterByItsId) {
   EXPECT_EQ(cli("restore status 999").exit_code, 1);
 }
 
+// restore --wait on a terminal follows the job with the progress line and still
+// ends with the job's outcome, the line cleared (the line itself: the ingest test).
+TEST_F(CliStore, RestoreWaitOnATerminalEndsWithTheOutcomeAndNoProgressLeft) {
+  expire_all();
+  std::string command = std::string(RETARGET_CLI) + " --plugins " + RETARGET_PLUGIN_DIR + " --data-dir " +
+                        (tmp_ / "data").string() + " --now 2026-05-01T00:00:00Z restore --campaign old_promo --wait";
+  auto tty = run_command("script -qec '" + command + "' /dev/null");
+  ASSERT_EQ(tty.exit_code, 0) << tty.out << tty.err;
+  std::size_t outcome = tty.out.find(" done: campaign:old_promo (1/1 records)");
+  ASSERT_NE(outcome, std::string::npos) << tty.out;
+  // Whatever was drawn was erased before the outcome was printed.
+  std::size_t last_draw = tty.out.rfind("records/s");
+  if (last_draw != std::string::npos) {
+    EXPECT_LT(tty.out.rfind("\r\033[K", outcome), outcome) << tty.out;
+  }
+  auto status = cli("lifecycle status old_promo --format json", "2026-05-01T00:00:00Z");
+  EXPECT_EQ(nlohmann::json::parse(status.out)[0]["tier"], "live") << status.out;
+}
+
 // --- 13. A filter whose plugin was refused ---------------------------------------------
 
 TEST(Correctness, AFilterOfARefusedPluginSaysThePluginWasRefusedAndWhy) {

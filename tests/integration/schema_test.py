@@ -64,6 +64,17 @@ for name, node in invalid.items():
     else:
         print(f"ok   rejects {name}")
 
-passed = len(valid) + len(invalid) - failures
+# A mistyped filter name is reported as such (what an editor shows), with the
+# valid names, not only as "matches none of the choices".
+doc = {"version": 1, "segments": [{"id": "s", "match": {"recieved_campaign": {"campaign": "spring_sale"}}}]}
+named = [e for e in validator.iter_errors(doc) if e.message.startswith("'recieved_campaign' is not one of")]
+if named and "'received_campaign'" in named[0].message:
+    print("ok   a mistyped filter name is an error about the name, listing the valid ones")
+else:
+    failures += 1
+    print(f"FAIL a mistyped filter name: {[e.message[:200] for e in validator.iter_errors(doc)]}")
+extra_checks = 1
+
+passed = len(valid) + len(invalid) + extra_checks - failures
 print(f"{passed} passed, {failures} failed")
 sys.exit(1 if failures else 0)

@@ -55,6 +55,7 @@ json rules_json_schema(const FilterLookup& registry, const Catalog& catalog,
   json defs;
   json node_choices = json::array({{{"$ref", "#/definitions/all"}}, {{"$ref", "#/definitions/any"}},
                                    {{"$ref", "#/definitions/not"}}});
+  json node_names = json::array({"all", "any", "not"});
   defs["all"] = {{"type", "object"}, {"additionalProperties", false}, {"required", {"all"}},
                  {"properties", {{"all", {{"type", "array"}, {"minItems", 1}, {"items", {{"$ref", "#/definitions/node"}}},
                                           {"description", "users in every child"}}}}}};
@@ -94,8 +95,17 @@ json rules_json_schema(const FilterLookup& registry, const Catalog& catalog,
     defs[def] = {{"type", "object"}, {"additionalProperties", false}, {"required", {name}},
                  {"properties", {{name, params}}}};
     node_choices.push_back({{"$ref", "#/definitions/" + def}});
+    node_names.push_back(name);
   }
-  defs["node"] = {{"oneOf", node_choices}};
+  // The key of a node first, on its own: an editor then says "'recieved_campaign'
+  // is not one of [...]" and completes the name, instead of "matches none of 43
+  // schemas" (JSON Schema cannot compute a nearest name; `retarget validate` does).
+  defs["node"] = {{"type", "object"},
+                  {"minProperties", 1},
+                  {"maxProperties", 1},
+                  {"propertyNames", {{"enum", node_names}}},
+                  {"description", "one key: all, any, not or a filter"},
+                  {"oneOf", node_choices}};
   defs["segment"] = {
       {"type", "object"},
       {"additionalProperties", false},
