@@ -68,7 +68,15 @@ void add_store_commands(CLI::App& app, Cli& cli) {
 
   auto* checkpoint =
       store->add_subcommand("checkpoint", "write a checkpoint now (the next open replays nothing before it)");
-  checkpoint->callback([&] { cli.code = cli.run(Access::kWrite, [&](Engine& e) { return report(e.checkpoint()); }); });
+  add_examples(checkpoint, {"retarget --data-dir /var/lib/retarget store checkpoint"});
+  checkpoint->callback([&] {
+    cli.code = cli.run(Access::kWrite, [&](Engine& e) {
+      Status s = e.checkpoint();
+      if (!s.ok()) return report(s);
+      std::cout << "checkpoint written: the next open replays nothing before it\n";
+      return kOk;
+    });
+  });
 }
 
 }  // namespace retarget::cli

@@ -311,5 +311,38 @@ TEST(CliCompletion, BashCompletesCommandsSubcommandsAndOptions) {
     EXPECT_NE(top.find(std::string(cmd) + "\n"), std::string::npos) << cmd;
 }
 
+// The documented commands no other test runs (tests/integration/documented_commands_test.py
+// keeps this list honest): recipients, the plan, a checkpoint, resume of each kind.
+TEST_F(CliCommands, RecipientsPlanCheckpointAndResumeDoWhatTheDocsSay) {
+  ASSERT_EQ(run(" ingest " + events()).exit_code, 3);  // the case holds rejected lines
+  auto recipients = run(" export recipients --campaign promo_a");
+  ASSERT_EQ(recipients.exit_code, 0) << recipients.err;
+  EXPECT_EQ(recipients.out.rfind("external_id,", 0), 0u) << recipients.out;
+  EXPECT_NE(recipients.out.find("\nu01,"), std::string::npos) << recipients.out;
+  EXPECT_EQ(run(" export recipients --campaign no_such").exit_code, 1);
+
+  // newsletter stopped 2026-06-01: it expires at the first sweep 90 days later.
+  auto plan = run(" lifecycle plan --until 2026-12-31T00:00:00Z");
+  ASSERT_EQ(plan.exit_code, 0) << plan.err;
+  EXPECT_NE(plan.out.find("2026-08-30T03:00:00.000Z  expire  campaign:newsletter"), std::string::npos) << plan.out;
+  EXPECT_EQ(run(" lifecycle plan --until 2026-07-01T00:00:00Z").out.find("newsletter"), std::string::npos);
+
+  auto checkpoint = run(" store checkpoint");
+  ASSERT_EQ(checkpoint.exit_code, 0) << checkpoint.err;
+  EXPECT_NE(checkpoint.out.find("checkpoint written"), std::string::npos) << checkpoint.out;
+  EXPECT_TRUE(json::parse(run(" store check").out)["ok"].get<bool>());
+
+  auto resumed = run(" campaign resume newsletter");
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
+  EXPECT_NE(resumed.out.find("campaign newsletter: active"), std::string::npos) << resumed.out;
+  ASSERT_EQ(run(" card stop card_promo").exit_code, 0);
+  auto card = run(" card resume card_promo");
+  ASSERT_EQ(card.exit_code, 0) << card.err;
+  auto active = json::parse(run(" catalog list --status active --format json").out);
+  std::set<std::string> ids;
+  for (const auto& e : active) ids.insert(e["id"].get<std::string>());
+  EXPECT_TRUE(ids.count("newsletter") && ids.count("card_promo")) << active.dump();
+}
+
 }  // namespace
 }  // namespace retarget
