@@ -59,14 +59,15 @@ void add_catalog(CLI::App& app, Cli& cli) {
     cli.code = cli.run(Access::kRead, [&](Engine& e) {
       json arr = json::array();
       for (const auto& c : e.catalog_entries()) {
-        if (!a.kinds.empty() && !contains(a.kinds, c.kind)) continue;
-        if (!a.statuses.empty() && !contains(a.statuses, c.status)) continue;
+        const std::string kind(to_string(c.kind)), status(to_string(c.status));
+        if (!a.kinds.empty() && !contains(a.kinds, kind)) continue;
+        if (!a.statuses.empty() && !contains(a.statuses, status)) continue;
         if (!a.tiers.empty() && !contains(a.tiers, c.tier)) continue;
         if (!a.tags.empty() &&
             std::none_of(a.tags.begin(), a.tags.end(), [&](const std::string& t) { return contains(c.tags, t); }))
           continue;
         if (a.format == "json") {
-          json o{{"kind", c.kind}, {"id", c.id}, {"name", c.name}, {"status", c.status}, {"tags", c.tags}};
+          json o{{"kind", kind}, {"id", c.id}, {"name", c.name}, {"status", status}, {"tags", c.tags}};
           o["tier"] = c.tier.empty() ? json(nullptr) : json(c.tier);
           arr.push_back(std::move(o));
         } else {
@@ -281,16 +282,17 @@ void add_status_commands(CLI::App& app, Cli& cli) {
                          "retarget " + kind + " " + verb + " a b c"});
       sub->callback([&cli, &a, kind, verb] {
         cli.code = cli.run(Access::kWrite, [&](Engine& e) {
+          const CatalogKind catalog_kind = *parse_catalog_kind(kind);
           std::vector<std::string> known;
           for (const auto& c : e.catalog_entries())
-            if (c.kind == kind) known.push_back(c.id);
+            if (c.kind == catalog_kind) known.push_back(c.id);
           for (const auto& id : a.ids)
             if (!contains(known, id))
               return report(Status::NotFound("unknown " + kind + " '" + id + "'" + did_you_mean(id, known)));
-          const std::string status = verb == "stop" ? "stopped" : "active";
+          const CatalogStatus status = verb == "stop" ? CatalogStatus::kStopped : CatalogStatus::kActive;
           int rc = kOk;
           for (const auto& id : a.ids) {
-            Status s = e.set_status(kind, id, status, a.restore);
+            Status s = e.set_status(catalog_kind, id, status, a.restore);
             if (s.ok()) std::cout << kind << " " << id << ": " << status << "\n";
             else rc = std::max(rc, report(s));
           }

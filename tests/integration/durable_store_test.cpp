@@ -55,7 +55,7 @@ TEST_F(Durable, EverythingSurvivesARestart) {
   {
     auto e = open();
     populate(*e);
-    ASSERT_TRUE(e->set_status("campaign", "live_one", "stopped").ok());
+    ASSERT_TRUE(e->set_status(CatalogKind::kCampaign, "live_one", CatalogStatus::kStopped).ok());
   }
   auto e = open();
   ASSERT_TRUE(e);

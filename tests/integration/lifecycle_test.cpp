@@ -141,7 +141,7 @@ TEST_F(Lifecycle, ExpiryDateIsTheSweepAfterTheClockRunsOut) {
 
 TEST_F(Lifecycle, PinnedThroughAnActiveCanvasAudienceViaANestedSegment) {
   open();
-  ASSERT_TRUE(engine_->set_status("canvas", "journey", "active").ok());
+  ASSERT_TRUE(engine_->set_status(CatalogKind::kCanvas, "journey", CatalogStatus::kActive).ok());
   now(kStopped + 120 * kDay);
   SweepReport r = sweep();
   EXPECT_EQ(r.expired, Strings{"campaign:other_promo"});
@@ -159,7 +159,7 @@ TEST_F(Lifecycle, PinnedThroughAnActiveCanvasAudienceViaANestedSegment) {
 
 TEST_F(Lifecycle, PinnedByTagIncludingASourceTaggedAfterTheSegmentWasWritten) {
   open();
-  ASSERT_TRUE(engine_->set_status("card", "tag_card", "active").ok());
+  ASSERT_TRUE(engine_->set_status(CatalogKind::kCard, "tag_card", CatalogStatus::kActive).ok());
   EXPECT_TRUE(engine_->lifecycle_status({"old_promo"})[0].pinned);
   EXPECT_FALSE(engine_->lifecycle_status({"other_promo"})[0].pinned);
   // Tag other_promo later: it is pinned at once.
@@ -172,7 +172,7 @@ TEST_F(Lifecycle, PinnedByTagIncludingASourceTaggedAfterTheSegmentWasWritten) {
 
 TEST_F(Lifecycle, PinByTagFalseDoesNotPinThroughTags) {
   open("version: 1\npin_by_tag: false\n");
-  ASSERT_TRUE(engine_->set_status("card", "tag_card", "active").ok());
+  ASSERT_TRUE(engine_->set_status(CatalogKind::kCard, "tag_card", CatalogStatus::kActive).ok());
   EXPECT_FALSE(engine_->lifecycle_status({"old_promo"})[0].pinned);
 }
 
@@ -184,9 +184,9 @@ TEST_F(Lifecycle, SegmentsPinOnTheirOwnWithSegmentsPin) {
 
 TEST_F(Lifecycle, TheClockRestartsWhenTheLastPinIsReleased) {
   open();
-  ASSERT_TRUE(engine_->set_status("canvas", "journey", "active").ok());
+  ASSERT_TRUE(engine_->set_status(CatalogKind::kCanvas, "journey", CatalogStatus::kActive).ok());
   now(kStopped + 85 * kDay);
-  ASSERT_TRUE(engine_->set_status("canvas", "journey", "stopped").ok());
+  ASSERT_TRUE(engine_->set_status(CatalogKind::kCanvas, "journey", CatalogStatus::kStopped).ok());
   auto s = engine_->lifecycle_status({"old_promo"})[0];
   EXPECT_FALSE(s.pinned);
   EXPECT_EQ(s.last_activity_reason, "last pin released");
@@ -264,14 +264,14 @@ TEST_F(Lifecycle, ResumingAConsumerThatNeedsExpiredDataIsRefusedUnlessRestoreFir
   open();
   now(kStopped + 91 * kDay);
   sweep();
-  Status refused = engine_->set_status("canvas", "journey", "active");
+  Status refused = engine_->set_status(CatalogKind::kCanvas, "journey", CatalogStatus::kActive);
   EXPECT_FALSE(refused.ok());
   EXPECT_NE(refused.message().find("campaign:old_promo"), std::string::npos) << refused.message();
   EXPECT_EQ(engine_->lifecycle_status({"journey"})[0].status, "draft");
   // The catalog route is guarded too.
   EXPECT_FALSE(apply("version: 1\ncanvases:\n  - {id: journey, steps: [{id: s1}], variations: [{id: v1}], "
                      "status: active, audience: {segments: [outer]}}\n").ok());
-  ASSERT_TRUE(engine_->set_status("canvas", "journey", "active", /*restore_first=*/true).ok());
+  ASSERT_TRUE(engine_->set_status(CatalogKind::kCanvas, "journey", CatalogStatus::kActive, /*restore_first=*/true).ok());
   EXPECT_EQ(tier("old_promo"), "live");
   EXPECT_EQ(engine_->lifecycle_status({"journey"})[0].status, "active");
 }
@@ -331,7 +331,7 @@ TEST_F(Lifecycle, LegacyPolicyDeletesAfter25MonthsWithoutSendsAndRulesThenFail) 
 
 TEST_F(Lifecycle, RemovingASegmentInUseIsRefusedNamingTheUsers) {
   open();
-  ASSERT_TRUE(engine_->set_status("canvas", "journey", "active").ok());
+  ASSERT_TRUE(engine_->set_status(CatalogKind::kCanvas, "journey", CatalogStatus::kActive).ok());
   Status s = engine_->remove_segment("inner");
   EXPECT_FALSE(s.ok());
   EXPECT_NE(s.message().find("segment:outer"), std::string::npos);

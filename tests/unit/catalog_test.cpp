@@ -178,10 +178,19 @@ canvases:
   EXPECT_EQ(cat.campaign("c_stopped")->stopped_at, at("2026-05-01T00:00:00Z"));
   EXPECT_EQ(cat.campaign("c_archived")->status, LifecycleStatus::kArchived);
   EXPECT_EQ(cat.canvas("k_stopped")->stopped_at, at("2026-06-01T00:00:00.250Z"));
-  EXPECT_STREQ(to_string(LifecycleStatus::kDraft), "draft");
-  EXPECT_STREQ(to_string(LifecycleStatus::kActive), "active");
-  EXPECT_STREQ(to_string(LifecycleStatus::kStopped), "stopped");
-  EXPECT_STREQ(to_string(LifecycleStatus::kArchived), "archived");
+  // One spelling each way (retarget/identity.hpp).
+  for (auto [status, text] : {std::pair{CatalogStatus::kDraft, "draft"}, std::pair{CatalogStatus::kActive, "active"},
+                              std::pair{CatalogStatus::kStopped, "stopped"}, std::pair{CatalogStatus::kArchived, "archived"}}) {
+    EXPECT_EQ(to_string(status), text);
+    EXPECT_EQ(parse_catalog_status(text), status);
+  }
+  EXPECT_EQ(parse_catalog_status("Active"), std::nullopt);
+  for (auto [kind, text] : {std::pair{CatalogKind::kCampaign, "campaign"}, std::pair{CatalogKind::kCanvas, "canvas"},
+                            std::pair{CatalogKind::kCard, "card"}}) {
+    EXPECT_EQ(to_string(kind), text);
+    EXPECT_EQ(parse_catalog_kind(text), kind);
+  }
+  EXPECT_EQ(parse_catalog_kind("cards"), std::nullopt);
 }
 
 TEST(Catalog, AttributeTypes) {

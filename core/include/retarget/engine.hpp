@@ -196,9 +196,9 @@ struct SourceStatus {
 
 // One catalog item (`catalog list`).
 struct CatalogEntry {
-  std::string kind;    // "campaign", "canvas" or "card"
+  CatalogKind kind = CatalogKind::kCampaign;
   std::string id, name;
-  std::string status;  // draft, active, stopped, archived
+  CatalogStatus status = CatalogStatus::kDraft;
   std::vector<std::string> tags;
   // Campaigns and Canvases: live, expired, restoring or deleted. Content Cards
   // own no interaction data: "".
@@ -357,12 +357,11 @@ class Engine {
   MemoryStats memory_stats() const;
 
   // --- Lifecycle ---------------------------------------------------------------
-  // Status changes of consumers: kind is campaign, canvas or card; status is
-  // draft, active, stopped or archived. Activating a consumer whose audience
-  // needs expired data is refused naming the sources, unless `restore_first`
-  // (then they are restored, waiting for the restore, and it is activated).
-  Status set_status(const std::string& kind, const std::string& id, const std::string& status,
-                    bool restore_first = false);
+  // Status changes of consumers (NotFound for an unknown id). Activating a
+  // consumer whose audience needs expired data is refused naming the sources,
+  // unless `restore_first` (then they are restored, waiting for the restore,
+  // and it is activated).
+  Status set_status(CatalogKind kind, const std::string& id, CatalogStatus status, bool restore_first = false);
   // Expires (or, under the legacy policy, deletes) what is due now.
   Result<SweepReport> sweep();
   // Sweeps the embedded scheduler has run (EngineOptions::scheduler).

@@ -38,6 +38,18 @@ enum class Tier { kLive, kExpired, kDeleted };
 std::string_view to_string(Tier tier);  // "live", "expired", "deleted"
 std::optional<Tier> parse_tier(std::string_view s);
 
+// What a catalog item is: the consumers with a status (formats.md "catalog").
+// Campaigns and Canvases are also sources of interaction data (SourceKind);
+// Content Cards only consume.
+enum class CatalogKind { kCampaign, kCanvas, kCard };
+std::string_view to_string(CatalogKind kind);  // "campaign", "canvas", "card"
+std::optional<CatalogKind> parse_catalog_kind(std::string_view s);
+
+// A catalog item's status.
+enum class CatalogStatus { kDraft, kActive, kStopped, kArchived };
+std::string_view to_string(CatalogStatus status);  // "draft", "active", "stopped", "archived"
+std::optional<CatalogStatus> parse_catalog_status(std::string_view s);
+
 // A restore job (lifecycle.md's job table).
 enum class JobState { kQueued, kRunning, kDone, kFailed };
 std::string_view to_string(JobState state);  // "queued", "running", "done", "failed"
@@ -47,5 +59,7 @@ inline bool finished(JobState s) { return s == JobState::kDone || s == JobState:
 inline std::ostream& operator<<(std::ostream& o, SourceKind k) { return o << to_string(k); }
 inline std::ostream& operator<<(std::ostream& o, Tier t) { return o << to_string(t); }
 inline std::ostream& operator<<(std::ostream& o, JobState s) { return o << to_string(s); }
+inline std::ostream& operator<<(std::ostream& o, CatalogKind k) { return o << to_string(k); }
+inline std::ostream& operator<<(std::ostream& o, CatalogStatus s) { return o << to_string(s); }
 
 }  // namespace retarget

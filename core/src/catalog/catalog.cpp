@@ -10,16 +10,6 @@
 
 namespace retarget {
 
-const char* to_string(LifecycleStatus s) {
-  switch (s) {
-    case LifecycleStatus::kDraft: return "draft";
-    case LifecycleStatus::kActive: return "active";
-    case LifecycleStatus::kStopped: return "stopped";
-    case LifecycleStatus::kArchived: return "archived";
-  }
-  return "?";
-}
-
 template <typename T>
 static const T* find_named(const std::vector<T>& v, std::string_view id) {
   for (const auto& x : v)
@@ -137,8 +127,8 @@ class CatalogReader {
     const YamlNode* n = map.find("status");
     if (!n) return LifecycleStatus::kDraft;
     static const std::vector<std::string> kNames = {"draft", "active", "stopped", "archived"};
-    for (std::size_t i = 0; i < kNames.size(); ++i)
-      if (n->is_scalar() && n->value == kNames[i]) return static_cast<LifecycleStatus>(i);
+    if (n->is_scalar())
+      if (auto status = parse_catalog_status(n->value)) return *status;
     error(*n, "status must be draft, active, stopped or archived" +
                   (n->is_scalar() ? did_you_mean(n->value, kNames) : std::string()));
     return LifecycleStatus::kDraft;

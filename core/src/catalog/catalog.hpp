@@ -12,13 +12,14 @@
 
 #include "common/yaml_tree.hpp"
 #include "retarget/diagnostics.hpp"
+#include "retarget/identity.hpp"
 #include "retarget/sdk/data.hpp"
 #include "retarget/sdk/types.hpp"
 
 namespace retarget {
 
-enum class LifecycleStatus { kDraft, kActive, kStopped, kArchived };
-const char* to_string(LifecycleStatus s);
+// The public CatalogStatus (retarget/identity.hpp), by its internal name.
+using LifecycleStatus = CatalogStatus;
 
 struct Audience {
   std::vector<std::string> segments;

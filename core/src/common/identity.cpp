@@ -27,6 +27,40 @@ std::optional<SourceId> SourceId::parse(std::string_view key) {
   return SourceId{*kind, std::string(key.substr(colon + 1))};
 }
 
+std::string_view to_string(CatalogKind kind) {
+  switch (kind) {
+    case CatalogKind::kCampaign: return "campaign";
+    case CatalogKind::kCanvas: return "canvas";
+    case CatalogKind::kCard: return "card";
+  }
+  return "?";
+}
+
+std::optional<CatalogKind> parse_catalog_kind(std::string_view s) {
+  if (s == "campaign") return CatalogKind::kCampaign;
+  if (s == "canvas") return CatalogKind::kCanvas;
+  if (s == "card") return CatalogKind::kCard;
+  return std::nullopt;
+}
+
+std::string_view to_string(CatalogStatus status) {
+  switch (status) {
+    case CatalogStatus::kDraft: return "draft";
+    case CatalogStatus::kActive: return "active";
+    case CatalogStatus::kStopped: return "stopped";
+    case CatalogStatus::kArchived: return "archived";
+  }
+  return "?";
+}
+
+std::optional<CatalogStatus> parse_catalog_status(std::string_view s) {
+  if (s == "draft") return CatalogStatus::kDraft;
+  if (s == "active") return CatalogStatus::kActive;
+  if (s == "stopped") return CatalogStatus::kStopped;
+  if (s == "archived") return CatalogStatus::kArchived;
+  return std::nullopt;
+}
+
 std::string_view to_string(Tier tier) {
   switch (tier) {
     case Tier::kLive: return "live";

@@ -294,14 +294,11 @@ void Engine::Impl::notify(const RestoreJobInfo& info) {
 
 // --- Engine lifecycle API -------------------------------------------------------------
 
-Status Engine::set_status(const std::string& kind, const std::string& id, const std::string& status,
-                          bool restore_first) {
-  static const std::vector<std::string> kStatuses = {"draft", "active", "stopped", "archived"};
-  auto it = std::find(kStatuses.begin(), kStatuses.end(), status);
-  if (it == kStatuses.end()) return Status::InvalidInput("status must be draft, active, stopped or archived");
+Status Engine::set_status(CatalogKind catalog_kind, const std::string& id, CatalogStatus next, bool restore_first) {
   Status w = impl_->require_writable();
   if (!w.ok()) return w;
-  auto next = static_cast<LifecycleStatus>(it - kStatuses.begin());
+  const std::string kind(to_string(catalog_kind));
+  const std::string status(to_string(next));
   std::string key = kind + ":" + id;
   std::uint64_t wait_for = 0;
   {
@@ -460,7 +457,7 @@ SourceStatus Engine::Impl::status_of(const std::string& key, const std::string& 
   s.kind = kind_of(key);
   s.id = id_of(key);
   s.name = name;
-  s.status = to_string(status);
+  s.status = std::string(to_string(status));
   s.tags = tags;
   auto it = lifecycle.find(key);
   SourceLifecycle state = it == lifecycle.end() ? SourceLifecycle{} : it->second;
@@ -519,13 +516,11 @@ std::vector<CatalogEntry> Engine::catalog_entries() const {
     return std::string(to_string(it == im.lifecycle.end() ? Tier::kLive : it->second.tier));
   };
   for (const auto& [id, c] : im.catalog.campaigns())
-    out.push_back({"campaign", id, c.name, std::string(to_string(c.status)), c.tags,
-                   tier_of(source_key(SourceKind::kCampaign, id))});
+    out.push_back({CatalogKind::kCampaign, id, c.name, c.status, c.tags, tier_of(source_key(SourceKind::kCampaign, id))});
   for (const auto& [id, c] : im.catalog.canvases())
-    out.push_back({"canvas", id, c.name, std::string(to_string(c.status)), c.tags,
-                   tier_of(source_key(SourceKind::kCanvas, id))});
+    out.push_back({CatalogKind::kCanvas, id, c.name, c.status, c.tags, tier_of(source_key(SourceKind::kCanvas, id))});
   for (const auto& [id, c] : im.catalog.content_cards())
-    out.push_back({"card", id, c.name, std::string(to_string(c.status)), {}, ""});
+    out.push_back({CatalogKind::kCard, id, c.name, c.status, {}, ""});
   return out;
 }
 

@@ -57,11 +57,8 @@ bool apply_catalog_change(Catalog& catalog, const json& op, Diagnostics& d) {
     return true;
   }
   if (kind == "status") {
-    static const std::vector<std::string> kStatuses = {"draft", "active", "stopped", "archived"};
-    auto it = std::find(kStatuses.begin(), kStatuses.end(), op.value("status", ""));
-    if (it != kStatuses.end())
-      catalog.set_status(op.value("kind", ""), op.value("id", ""), static_cast<LifecycleStatus>(it - kStatuses.begin()),
-                         op.value("at", sdk::kNoTime));
+    if (auto status = parse_catalog_status(op.value("status", "")))
+      catalog.set_status(op.value("kind", ""), op.value("id", ""), *status, op.value("at", sdk::kNoTime));
     return true;
   }
   return false;
