@@ -1,5 +1,5 @@
-// A one-line progress display for long commands (ingest today; sweep,
-// restore --wait, store check and exports can use the same): the count, the
+// A one-line progress display for long commands (ingest and restore --wait
+// today; store check, rebuild and exports are to use the same): the count, the
 // rate, and the percentage and time left when the total is known, redrawn in
 // place on standard error at most ten times a second. When standard error is
 // not a terminal it prints nothing at all, so logs and pipes see only the
@@ -33,8 +33,8 @@ class Progress {
   Progress& operator=(const Progress&) = delete;
 
   // `count` of `unit` done so far, `bytes` of the input consumed; `extra` is
-  // appended (e.g. "12 rejected"). Draws at most every 100 ms (the first call
-  // always draws).
+  // appended (e.g. "12 rejected"). Draws at most every 100 ms, the first time
+  // at the first call once `show_after` has passed.
   void update(std::uint64_t count, std::uint64_t bytes, const std::string& extra);
   // Erases the line (once).
   void finish();
