@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "retarget/engine.hpp"
+#include "retarget/format.hpp"
 
 namespace retarget::cli {
 

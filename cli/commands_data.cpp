@@ -60,18 +60,19 @@ void add_catalog(CLI::App& app, Cli& cli) {
       json arr = json::array();
       for (const auto& c : e.catalog_entries()) {
         const std::string kind(to_string(c.kind)), status(to_string(c.status));
+        const std::string tier = c.tier ? std::string(tier_label(*c.tier, c.restoring)) : "";
         if (!a.kinds.empty() && !contains(a.kinds, kind)) continue;
         if (!a.statuses.empty() && !contains(a.statuses, status)) continue;
-        if (!a.tiers.empty() && !contains(a.tiers, c.tier)) continue;
+        if (!a.tiers.empty() && !contains(a.tiers, tier)) continue;
         if (!a.tags.empty() &&
             std::none_of(a.tags.begin(), a.tags.end(), [&](const std::string& t) { return contains(c.tags, t); }))
           continue;
         if (a.format == "json") {
           json o{{"kind", kind}, {"id", c.id}, {"name", c.name}, {"status", status}, {"tags", c.tags}};
-          o["tier"] = c.tier.empty() ? json(nullptr) : json(c.tier);
+          o["tier"] = tier.empty() ? json(nullptr) : json(tier);
           arr.push_back(std::move(o));
         } else {
-          std::cout << c.kind << ":" << c.id << "\t" << c.status << "\t" << (c.tier.empty() ? "-" : c.tier) << "\t"
+          std::cout << c.kind << ":" << c.id << "\t" << c.status << "\t" << (tier.empty() ? "-" : tier) << "\t"
                     << (c.tags.empty() ? "-" : join(c.tags, ",")) << "\t" << c.name << "\n";
         }
       }

@@ -57,18 +57,19 @@ void add_sweep(CLI::App* lifecycle, Cli& cli) {
 }
 
 json status_json(const SourceStatus& s, const std::optional<std::string>& as_of) {
+  const std::string tier(tier_label(s.tier, s.restoring)), action(to_string(s.action));
   json pins = json::array();
   for (const auto& p : s.pinned_by) pins.push_back({{"pinner", p.pinner}, {"path", p.path}});
-  json j{{"source", s.key},    {"name", s.name},       {"status", s.status},
-         {"tier", s.tier},     {"tags", s.tags},       {"pinned", s.pinned},
+  json j{{"source", s.key},    {"name", s.name},       {"status", to_string(s.status)},
+         {"tier", tier},       {"tags", s.tags},       {"pinned", s.pinned},
          {"pinned_by", pins},  {"records", s.records}, {"last_activity_reason", s.last_activity_reason},
-         {"action", s.action}};
+         {"action", action}};
   j["last_activity"] = s.last_activity_ms ? json(time_text(s.last_activity_ms)) : json(nullptr);
   j["due"] = s.due_ms ? json(time_text(s.due_ms)) : json(nullptr);
-  j[s.action == "delete" ? "deleted_at" : "expires_at"] =
+  j[s.action == SweepAction::kDelete ? "deleted_at" : "expires_at"] =
       s.expires_at_ms ? json(time_text(s.expires_at_ms)) : json(nullptr);
-  if (s.tier == "deleted" || s.tier == "expired")
-    j[s.tier == "deleted" ? "was_deleted_at" : "expired_at"] =
+  if (tier == "deleted" || tier == "expired")
+    j[tier == "deleted" ? "was_deleted_at" : "expired_at"] =
         s.tier_changed_at_ms ? json(time_text(s.tier_changed_at_ms)) : json(nullptr);
   if (s.deletion_basis_ms) j["last_sent_or_stopped"] = time_text(s.deletion_basis_ms);
   if (as_of) j["as_of"] = *as_of;
@@ -76,16 +77,17 @@ json status_json(const SourceStatus& s, const std::optional<std::string>& as_of)
 }
 
 void status_text(const SourceStatus& s, std::ostream& out) {
-  out << s.key << " (" << s.status << "): " << s.tier << ", " << s.records << " records";
-  if (s.tier == "deleted") {
+  const std::string tier(tier_label(s.tier, s.restoring));
+  out << s.key << " (" << s.status << "): " << tier << ", " << s.records << " records";
+  if (tier == "deleted") {
     out << ", interaction data deleted at " << time_text(s.tier_changed_at_ms) << " (legacy policy)";
-  } else if (s.tier == "expired") {
+  } else if (tier == "expired") {
     out << ", expired at " << time_text(s.tier_changed_at_ms) << " (in long-term storage; "
         << "retarget restore --" << s.kind << " " << s.id << ")";
   } else if (s.pinned) {
     out << ", pinned by";
     for (const auto& p : s.pinned_by) out << " [" << join(p.path, " -> ") << "]";
-  } else if (s.expires_at_ms && s.action == "delete") {
+  } else if (s.expires_at_ms && s.action == SweepAction::kDelete) {
     out << ", deleted at the sweep of " << time_text(s.expires_at_ms) << " (legacy policy: 25 calendar months after "
         << time_text(s.deletion_basis_ms) << ")";
   } else if (s.expires_at_ms) {
@@ -122,8 +124,8 @@ void add_status(CLI::App* lifecycle, Cli& cli) {
           return report(Status::NotFound("unknown campaign or Canvas '" + id + "'" + did_you_mean(id, known)));
       json arr = json::array();
       for (const auto& s : list) {
-        if (!a.tiers.empty() && !contains(a.tiers, s.tier)) continue;
-        if (!a.statuses.empty() && !contains(a.statuses, s.status)) continue;
+        if (!a.tiers.empty() && !contains(a.tiers, std::string(tier_label(s.tier, s.restoring)))) continue;
+        if (!a.statuses.empty() && !contains(a.statuses, std::string(to_string(s.status)))) continue;
         if (!a.tags.empty() &&
             std::none_of(a.tags.begin(), a.tags.end(), [&](const std::string& t) { return contains(s.tags, t); }))
           continue;
@@ -155,7 +157,7 @@ void add_plan(CLI::App* lifecycle, Cli& cli) {
       auto entries = e.lifecycle_plan(*until);
       if (a.format == "json") {
         json arr = json::array();
-        for (const auto& p : entries) arr.push_back({{"source", p.source}, {"action", p.action}, {"at", time_text(p.at_ms)}});
+        for (const auto& p : entries) arr.push_back({{"source", p.source}, {"action", to_string(p.action)}, {"at", time_text(p.at_ms)}});
         std::cout << dump(arr) << "\n";
         return kOk;
       }

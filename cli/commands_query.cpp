@@ -18,13 +18,18 @@ void add_evaluate(CLI::App& app, Cli& cli) {
   auto* cmd = app.add_subcommand("evaluate", "members of segments");
   struct Args {
     std::vector<std::string> rules, segments;
-    std::string format = "text";
+    std::string format = "text", after;
+    std::size_t limit = 0;
   };
   auto& a = cli.keep<Args>();
   cmd->add_option("--rules", a.rules, "rule files");
   cmd->add_option("--segment", a.segments, "segment id (repeatable; default: every segment)");
   add_format(cmd, a.format, {"text", "count", "ids", "csv", "json"});
+  cmd->add_option("--limit", a.limit, "members: at most N per segment, in id order (0 = all); the JSON's next_after "
+                                      "(or a note on stderr) gives the --after of the next page");
+  cmd->add_option("--after", a.after, "members: only those whose id sorts after this one (the next page)");
   add_examples(cmd, {"retarget evaluate --segment win_back --format ids",
+                     "retarget evaluate --segment win_back --format ids --limit 1000 --after u0041",
                      "retarget evaluate --format count                 # every stored segment",
                      "retarget evaluate --rules draft.yaml --segment new_idea --format json"});
   cmd->callback([&] {
@@ -42,8 +47,14 @@ void add_evaluate(CLI::App& app, Cli& cli) {
       json all = json::array();
       if (a.format == "csv") std::cout << (labelled ? "segment,external_id\n" : "external_id\n");
       for (const auto& id : ids) {
-        auto r = e.evaluate(id, a.format != "count" && a.format != "text");
+        EvaluateOptions options;
+        options.with_members = a.format != "count" && a.format != "text";
+        options.members_after = a.after;
+        options.members_limit = a.limit;
+        auto r = e.evaluate(id, options);
         if (!r.ok()) return report(unknown_segment(r.status(), id, e));
+        if (!json_out && !r->next_after.empty())
+          std::cerr << "note: " << r->id << " has more members: --after " << r->next_after << " for the next page\n";
         if (!json_out)
           for (const auto& w : r->warnings) std::cerr << "warning: " << w << "\n";
         if (a.format == "count") {
@@ -62,6 +73,7 @@ void add_evaluate(CLI::App& app, Cli& cli) {
         } else if (json_out) {
           json one{{"segment", r->id}, {"count", r->count}, {"members", r->members}, {"warnings", r->warnings},
                    {"timing", {{"evaluate_ms", r->evaluate_ms}, {"compile_ms", r->compile_ms}}}};
+          if (!r->next_after.empty()) one["next_after"] = r->next_after;
           if (cli.as_of) one["as_of"] = *cli.as_of;
           all.push_back(std::move(one));
         } else {
@@ -143,7 +155,7 @@ void add_profile(CLI::App& app, Cli& cli) {
     cli.code = cli.run(Access::kRead, [&](Engine& e) {
       auto r = e.profile(user);
       if (!r.ok()) return report(r.status());
-      json j = json::parse(*r);  // expired data it leaves out: the JSON's "warnings"
+      json j = json::parse(to_json(*r));  // expired data it leaves out: the JSON's "warnings"
       if (cli.as_of) j["as_of"] = *cli.as_of;
       std::cout << dump(j) << "\n";
       return kOk;
@@ -167,7 +179,7 @@ void add_export(CLI::App& app, Cli& cli) {
         if (!id.empty()) ids.push_back(id);
       auto exported = e.export_users(ids);
       if (!exported.ok()) return report(exported.status());
-      json j = json::parse(*exported);  // with "warnings" naming expired sources it leaves out
+      json j = json::parse(to_json(*exported));  // with "warnings" naming expired sources it leaves out
       if (cli.as_of) j["as_of"] = *cli.as_of;
       std::cout << dump(j) << "\n";
       return kOk;
@@ -190,12 +202,11 @@ void add_export(CLI::App& app, Cli& cli) {
         std::cerr << "retarget: export recipients needs --campaign C, or --canvas K [--step S]\n";
         return kBadInput;
       }
-      std::vector<std::string> warnings;
-      auto r = a.campaign.empty() ? e.export_recipients("canvas", a.canvas, a.step, &warnings)
-                                  : e.export_recipients("campaign", a.campaign, "", &warnings);
+      auto r = a.campaign.empty() ? e.export_recipients(SourceKind::kCanvas, a.canvas, a.step)
+                                  : e.export_recipients(SourceKind::kCampaign, a.campaign);
       if (!r.ok()) return report(r.status());
-      for (const auto& w : warnings) std::cerr << "warning: " << w << "\n";
-      std::cout << *r;
+      for (const auto& w : r->warnings) std::cerr << "warning: " << w << "\n";
+      std::cout << to_csv(*r);
       return kOk;
     });
   });
@@ -217,9 +228,10 @@ void add_analytics(CLI::App& app, Cli& cli) {
         std::cerr << "retarget: analytics needs --campaign C or --canvas K\n";
         return kBadInput;
       }
-      auto r = a.campaign.empty() ? e.analytics("canvas", a.canvas) : e.analytics("campaign", a.campaign);
+      auto r = a.campaign.empty() ? e.analytics(SourceKind::kCanvas, a.canvas)
+                                  : e.analytics(SourceKind::kCampaign, a.campaign);
       if (!r.ok()) return report(r.status());
-      json j = json::parse(*r);
+      json j = json::parse(to_json(*r));
       if (a.format == "json") {
         if (cli.as_of) j["as_of"] = *cli.as_of;
         std::cout << dump(j) << "\n";

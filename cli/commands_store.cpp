@@ -15,11 +15,12 @@ void add_store_commands(CLI::App& app, Cli& cli) {
   add_examples(check, {"retarget --data-dir /var/lib/retarget store check"});
   check->callback([&] {
     cli.code = cli.run(Access::kRead, [&](Engine& e) {
-      json report_json = json::parse(e.check_store());
+      StoreCheck check = e.check_store();
+      json report_json = json::parse(to_json(check));
       if (cli.as_of) report_json["as_of"] = *cli.as_of;
       std::cout << dump(report_json) << "\n";
-      for (const auto& p : report_json["problems"]) std::cerr << "retarget: " << p["message"].get<std::string>() << "\n";
-      return report_json["ok"].get<bool>() ? kOk : kFailed;
+      for (const auto& p : check.problems) std::cerr << "retarget: " << p.message << "\n";
+      return check.ok() ? kOk : kFailed;
     });
   });
 

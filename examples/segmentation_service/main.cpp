@@ -25,6 +25,7 @@
 
 #include "http/server.hpp"
 #include "retarget/engine.hpp"
+#include "retarget/format.hpp"
 
 namespace {
 
@@ -170,7 +171,7 @@ void add_routes(rt_http::Router& router, retarget::Engine& engine, std::size_t i
     }
     auto exported = engine.export_users(ids);  // at most limits.max_users_per_request ids
     if (!exported.ok()) return error(400, "invalid_argument", exported.status().message());
-    json out = json::parse(*exported, nullptr, false);
+    json out = json::parse(retarget::to_json(*exported), nullptr, false);
     if (out.is_discarded()) return error(500, "internal", "the export could not be read");
     if (keep)
       for (auto& user : out["users"])
@@ -181,13 +182,25 @@ void add_routes(rt_http::Router& router, retarget::Engine& engine, std::size_t i
   router.add("POST", "/segments/{id}/members", [&engine](const Request& req) {
     json body;
     if (auto e = parse_body(req, body)) return *e;
-    auto r = engine.evaluate(req.param("id"));
+    // Paged: {"limit": N, "after": "<the last page's next_after>"}.
+    retarget::EvaluateOptions options;
+    if (body.is_object() && body.contains("limit")) {
+      if (!body["limit"].is_number_unsigned()) return error(400, "invalid_argument", "'limit' must be a non-negative integer");
+      options.members_limit = body["limit"].get<std::size_t>();
+    }
+    if (body.is_object() && body.contains("after")) {
+      if (!body["after"].is_string()) return error(400, "invalid_argument", "'after' must be a string");
+      options.members_after = body["after"].get<std::string>();
+    }
+    auto r = engine.evaluate(req.param("id"), options);
     if (!r.ok()) return engine_error(r.status());
-    return reply(200, {{"segment", r->id},
-                       {"count", r->count},
-                       {"members", r->members},
-                       {"warnings", r->warnings},
-                       {"timing", {{"evaluate_ms", r->evaluate_ms}}}});
+    json out{{"segment", r->id},
+             {"count", r->count},
+             {"members", r->members},
+             {"warnings", r->warnings},
+             {"timing", {{"evaluate_ms", r->evaluate_ms}}}};
+    if (!r->next_after.empty()) out["next_after"] = r->next_after;
+    return reply(200, out);
   });
 
   router.add("POST", "/campaigns/{id}/restore", [&engine](const Request& req) {
@@ -204,7 +217,8 @@ void add_routes(rt_http::Router& router, retarget::Engine& engine, std::size_t i
     for (const auto& s : engine.lifecycle_status()) {
       json pins = json::array();
       for (const auto& p : s.pinned_by) pins.push_back({{"pinner", p.pinner}, {"path", p.path}});
-      json j{{"source", s.key}, {"status", s.status}, {"tier", s.tier}, {"pinned", s.pinned}, {"pinned_by", pins},
+      json j{{"source", s.key}, {"status", std::string(retarget::to_string(s.status))},
+             {"tier", std::string(retarget::tier_label(s.tier, s.restoring))}, {"pinned", s.pinned}, {"pinned_by", pins},
              {"records", s.records}};
       if (s.expires_at_ms) j["expires_at"] = retarget::format_time_ms(*s.expires_at_ms);
       out.push_back(j);
@@ -218,11 +232,13 @@ void add_routes(rt_http::Router& router, retarget::Engine& engine, std::size_t i
     router.add_stream("GET", "/" + kind + (kind == "canvas" ? "es" : "s") + "/{id}/recipients",
                       [&engine, kind](const Request& req, rt_http::Stream& stream) {
                         std::string step = kind == "canvas" ? req.query_param("step").value_or("") : "";
-                        std::vector<std::string> warnings;
-                        auto csv = engine.export_recipients(kind, req.param("id"), step, &warnings);
-                        if (!csv.ok()) return (void)stream.respond(engine_error(csv.status()));
+                        auto rows = engine.export_recipients(
+                            kind == "canvas" ? retarget::SourceKind::kCanvas : retarget::SourceKind::kCampaign,
+                            req.param("id"), step);
+                        if (!rows.ok()) return (void)stream.respond(engine_error(rows.status()));
                         std::vector<rt_http::Header> headers;
-                        for (const auto& w : warnings) headers.push_back({"X-Retarget-Warning", w});
+                        for (const auto& w : rows->warnings) headers.push_back({"X-Retarget-Warning", w});
+                        auto csv = std::make_unique<std::string>(retarget::to_csv(*rows));
                         if (!stream.begin(200, "text/csv; charset=utf-8", headers)) return;
                         constexpr std::size_t kPiece = 64 * 1024;
                         for (std::size_t at = 0; at < csv->size(); at += kPiece)

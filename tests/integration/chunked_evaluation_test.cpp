@@ -2,6 +2,7 @@
 // membership follows from the spec directly; bulk, point and thread counts agree.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <set>
 
 #include "retarget/sdk/helpers.hpp"
@@ -102,6 +103,50 @@ TEST(ChunkedEvaluation, BulkMatchesTheSpecAcrossChunksWithOneAndTwoThreads) {
     EXPECT_EQ(two->explain("s", user(i))->member, members.count(user(i)) == 1) << i;
   for (int i = 0; i < kUsers; i += 997)
     EXPECT_EQ(two->explain("s", user(i))->member, members.count(user(i)) == 1) << i;
+}
+
+// Members page by page (EvaluateOptions::members_after / members_limit): the
+// pages, joined, are exactly the whole sorted member list, each page sorted
+// and of the size asked, the last one without a next_after.
+TEST(ChunkedEvaluation, MemberPagesJoinToTheWholeSortedList) {
+  auto e = open(2, events());
+  auto whole = e->evaluate("s");
+  ASSERT_TRUE(whole.ok());
+  ASSERT_GT(whole->members.size(), 1000u);
+  EXPECT_TRUE(whole->next_after.empty());
+  for (std::size_t limit : {std::size_t{1}, std::size_t{997}, whole->members.size() - 1, whole->members.size()}) {
+    std::vector<std::string> joined;
+    EvaluateOptions options;
+    options.members_limit = limit;
+    int pages = 0;
+    for (;;) {
+      auto page = e->evaluate("s", options);
+      ASSERT_TRUE(page.ok());
+      EXPECT_EQ(page->count, whole->count);  // the count is the segment's, not the page's
+      ASSERT_LE(page->members.size(), limit);
+      EXPECT_TRUE(std::is_sorted(page->members.begin(), page->members.end()));
+      joined.insert(joined.end(), page->members.begin(), page->members.end());
+      ++pages;
+      if (page->next_after.empty()) break;
+      EXPECT_EQ(page->members.size(), limit);
+      EXPECT_EQ(page->next_after, page->members.back());
+      options.members_after = page->next_after;
+      if (limit == 1 && pages == 50) {  // one-member pages: check the first 50, then jump to the end
+        std::size_t at = joined.size();
+        joined.insert(joined.end(), whole->members.begin() + static_cast<std::ptrdiff_t>(at), whole->members.end() - 1);
+        options.members_after = joined.back();
+      }
+    }
+    EXPECT_EQ(joined, whole->members) << "limit " << limit;
+  }
+  // A cursor past every member: an empty last page.
+  EvaluateOptions past;
+  past.members_after = "~";
+  past.members_limit = 10;
+  auto none = e->evaluate("s", past);
+  ASSERT_TRUE(none.ok());
+  EXPECT_TRUE(none->members.empty());
+  EXPECT_TRUE(none->next_after.empty());
 }
 
 }  // namespace

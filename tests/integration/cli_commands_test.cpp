@@ -253,6 +253,49 @@ segments:
   EXPECT_EQ(std::count(dot.begin(), dot.end(), '{'), std::count(dot.begin(), dot.end(), '}'));
 }
 
+TEST_F(CliCommands, EvaluatePagesMembersWithLimitAndAfter) {
+  ASSERT_EQ(run(" ingest " + events()).exit_code, 3);
+  // The segment with the most members, whole.
+  auto all = json::parse(run(" evaluate --format json").out);
+  json widest;
+  for (const auto& seg : all)
+    if (widest.is_null() || seg["members"].size() > widest["members"].size()) widest = seg;
+  ASSERT_GE(widest["members"].size(), 3u) << all.dump();
+  const std::string id = widest["segment"];
+  // Two per page, following next_after, joins to the same sorted list.
+  json joined = json::array();
+  std::string after;
+  for (int page = 0; page < 100; ++page) {
+    auto r = run(" evaluate --segment " + id + " --format json --limit 2" + (after.empty() ? "" : " --after " + after));
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    auto j = json::parse(r.out)[0];
+    EXPECT_EQ(j["count"], widest["count"]);
+    ASSERT_LE(j["members"].size(), 2u);
+    for (const auto& m : j["members"]) joined.push_back(m);
+    if (!j.contains("next_after")) break;
+    after = j["next_after"];
+  }
+  EXPECT_EQ(joined, widest["members"]);
+  // The id form says on stderr where the next page starts, and prints only the page.
+  auto ids = run(" evaluate --segment " + id + " --format ids --limit 1");
+  EXPECT_EQ(ids.exit_code, 0);
+  EXPECT_EQ(ids.out, widest["members"][0].get<std::string>() + "\n");
+  EXPECT_NE(ids.err.find("--after " + widest["members"][0].get<std::string>()), std::string::npos) << ids.err;
+}
+
+TEST_F(CliCommands, DepsJsonSpellsStatusesAndTiersAsWords) {
+  std::string later = kBin + " --now 2026-12-01T00:00:00Z --data-dir " + dir();
+  ASSERT_EQ(run_command(later + " lifecycle sweep").exit_code, 0);  // the stopped newsletter expires
+  auto j = json::parse(run_command(later + " deps --format json").out);
+  bool saw_expired = false;
+  for (const auto& s : j["sources"]) {
+    ASSERT_TRUE(s["tier"].is_string()) << s.dump();
+    ASSERT_TRUE(s["status"].is_string()) << s.dump();
+    saw_expired |= s["source"] == "campaign:newsletter" && s["tier"] == "expired" && s["status"] == "stopped";
+  }
+  EXPECT_TRUE(saw_expired) << j.dump();
+}
+
 TEST_F(CliCommands, ConfigurationAndDataAreFoundInTheDocumentedOrder) {
   // RETARGET_DATA_DIR when --data-dir is not given; --data-dir wins over it.
   auto env = run_command("RETARGET_DATA_DIR=" + dir() + " " + kBin + " catalog list --kind card");

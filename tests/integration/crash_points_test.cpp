@@ -19,6 +19,7 @@
 #include <functional>
 #include <nlohmann/json.hpp>
 
+#include "retarget/format.hpp"
 #include "storage/fault_env.hpp"
 #include "test_support.hpp"
 
@@ -105,7 +106,7 @@ class CrashPoints : public ::testing::Test {
     SCOPED_TRACE(phase.name + ", crash point " + std::to_string(point));
     auto e = open(dir, phase.now);
     ASSERT_TRUE(e) << "the directory does not open after the crash";
-    auto c = nlohmann::json::parse(e->check_store());
+    auto c = nlohmann::json::parse(to_json(e->check_store()));
     ASSERT_TRUE(c["ok"].get<bool>()) << c.dump(2);
     std::uint64_t events = c["events"].get<std::uint64_t>();
     EXPECT_GE(events, acked) << "an acknowledged event was lost";
@@ -122,7 +123,7 @@ class CrashPoints : public ::testing::Test {
     ASSERT_TRUE(e->settle().ok());
     phase.act(*e);
     ASSERT_TRUE(e->settle().ok());
-    auto done = nlohmann::json::parse(e->check_store());
+    auto done = nlohmann::json::parse(to_json(e->check_store()));
     ASSERT_TRUE(done["ok"].get<bool>()) << done.dump(2);
     for (const auto& s : done["sources"]) {
       EXPECT_EQ(s["tier"], phase.tier_after) << s.dump();
@@ -134,7 +135,7 @@ class CrashPoints : public ::testing::Test {
       ASSERT_TRUE(r.ok()) << r.status().message();
       members += r->count;
     }
-    EXPECT_EQ(members, phase.tier_after == "live" ? nlohmann::json::parse(e->check_store())["events"].get<std::uint64_t>() : 0u)
+    EXPECT_EQ(members, phase.tier_after == "live" ? nlohmann::json::parse(to_json(e->check_store()))["events"].get<std::uint64_t>() : 0u)
         << "members of the per-source segments";
   }
 
@@ -309,7 +310,7 @@ TEST_F(CrashPoints, AnInterruptedRestoreJobResumesOnOpenOrWasNeverRecorded) {
     auto jobs = e->restore_jobs();
     for (const auto& j : jobs) EXPECT_EQ(e->wait_restore(j.id).state, JobState::kDone) << j.error;
     int live = 0;
-    for (const auto& s : e->lifecycle_status()) live += s.tier == "live";
+    for (const auto& s : e->lifecycle_status()) live += s.tier == Tier::kLive;
     if (jobs.empty()) {
       ++unrecorded;
       EXPECT_EQ(live, 0) << "sources restored by a job that was never recorded";

@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "retarget/format.hpp"
 #include "test_support.hpp"
 
 namespace retarget {
@@ -47,7 +48,7 @@ class Durable : public ::testing::Test {
     ASSERT_TRUE(e.ingest_text(kEvents).ok());
     ASSERT_TRUE(e.load_rules_text(kRules, "rules.yaml", d).ok()) << d.to_string();
   }
-  static nlohmann::json check(const Engine& e) { return nlohmann::json::parse(e.check_store()); }
+  static nlohmann::json check(const Engine& e) { return nlohmann::json::parse(to_json(e.check_store())); }
   testing::TempDir tmp_;
 };
 
@@ -62,11 +63,11 @@ TEST_F(Durable, EverythingSurvivesARestart) {
   EXPECT_EQ(e->evaluate("got_promo")->members, (Strings{"a", "b"}));
   // The tie of equal times goes to the later ingest, also after replay.
   EXPECT_EQ(e->evaluate("gold")->members, Strings{"a"});
-  EXPECT_EQ(e->lifecycle_status({"live_one"})[0].status, "stopped");
+  EXPECT_EQ(e->lifecycle_status({"live_one"})[0].status, CatalogStatus::kStopped);
   auto again = e->ingest_text(kEvents);
   EXPECT_EQ(again->accepted, 0u);
   EXPECT_EQ(again->duplicates, 5u);
-  EXPECT_TRUE(check(*e)["ok"].get<bool>()) << e->check_store();
+  EXPECT_TRUE(check(*e)["ok"].get<bool>()) << to_json(e->check_store());
 }
 
 TEST_F(Durable, ExpiryMovesRecordsToTheArchiveAndRestoreMovesThemBack) {
@@ -102,7 +103,7 @@ TEST_F(Durable, ExpiryMovesRecordsToTheArchiveAndRestoreMovesThemBack) {
   ASSERT_TRUE(c["ok"].get<bool>()) << c.dump(2);
   e.reset();
   auto reopened = open("2026-04-05T00:00:00Z");
-  EXPECT_EQ(reopened->lifecycle_status({"promo"})[0].tier, "live");
+  EXPECT_EQ(reopened->lifecycle_status({"promo"})[0].tier, Tier::kLive);
   EXPECT_EQ(reopened->evaluate("got_promo")->members, (Strings{"a", "b", "d"}));
 }
 
@@ -120,7 +121,7 @@ TEST_F(Durable, AnInterruptedMoveIsFinishedWhenTheStoreOpens) {
     EXPECT_EQ(c["sources"][0]["columns_in"], "live tables") << c.dump(2);
   }
   auto e = open("2026-04-05T00:00:00Z");
-  EXPECT_EQ(e->lifecycle_status({"promo"})[0].tier, "expired");
+  EXPECT_EQ(e->lifecycle_status({"promo"})[0].tier, Tier::kExpired);
   EXPECT_TRUE(e->evaluate("got_promo")->members.empty());
   e.reset();  // the mover finishes before the engine closes
   e = open("2026-04-05T00:00:00Z");

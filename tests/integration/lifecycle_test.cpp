@@ -8,6 +8,7 @@
 #include <mutex>
 #include <thread>
 
+#include "retarget/format.hpp"
 #include "test_support.hpp"
 
 namespace retarget {
@@ -76,7 +77,7 @@ class Lifecycle : public ::testing::Test {
   }
   void now(std::int64_t t) { engine_->set_now_ms(t); }
   std::string tier(const std::string& id) {
-    for (const auto& s : engine_->lifecycle_status({id})) return s.tier;
+    for (const auto& s : engine_->lifecycle_status({id})) return std::string(tier_label(s.tier, s.restoring));
     return "?";
   }
   std::vector<std::string> members(const std::string& segment) {
@@ -136,7 +137,7 @@ TEST_F(Lifecycle, ExpiryDateIsTheSweepAfterTheClockRunsOut) {
   now(kStopped + 200 * kDay);
   auto plan = engine_->lifecycle_plan(kStopped + 90 * kDay + 3 * 3600000);
   ASSERT_EQ(plan.size(), 2u);
-  EXPECT_EQ(plan[0].action, "expire");
+  EXPECT_EQ(plan[0].action, SweepAction::kExpire);
 }
 
 TEST_F(Lifecycle, PinnedThroughAnActiveCanvasAudienceViaANestedSegment) {
@@ -267,13 +268,13 @@ TEST_F(Lifecycle, ResumingAConsumerThatNeedsExpiredDataIsRefusedUnlessRestoreFir
   Status refused = engine_->set_status(CatalogKind::kCanvas, "journey", CatalogStatus::kActive);
   EXPECT_FALSE(refused.ok());
   EXPECT_NE(refused.message().find("campaign:old_promo"), std::string::npos) << refused.message();
-  EXPECT_EQ(engine_->lifecycle_status({"journey"})[0].status, "draft");
+  EXPECT_EQ(engine_->lifecycle_status({"journey"})[0].status, CatalogStatus::kDraft);
   // The catalog route is guarded too.
   EXPECT_FALSE(apply("version: 1\ncanvases:\n  - {id: journey, steps: [{id: s1}], variations: [{id: v1}], "
                      "status: active, audience: {segments: [outer]}}\n").ok());
   ASSERT_TRUE(engine_->set_status(CatalogKind::kCanvas, "journey", CatalogStatus::kActive, /*restore_first=*/true).ok());
   EXPECT_EQ(tier("old_promo"), "live");
-  EXPECT_EQ(engine_->lifecycle_status({"journey"})[0].status, "active");
+  EXPECT_EQ(engine_->lifecycle_status({"journey"})[0].status, CatalogStatus::kActive);
 }
 
 TEST_F(Lifecycle, NotificationsReachACommandAndAWebhook) {
@@ -311,7 +312,7 @@ TEST_F(Lifecycle, LegacyPolicyDeletesAfter25MonthsWithoutSendsAndRulesThenFail) 
   std::int64_t due = at("2028-01-20T10:00:00Z");
   auto plan = engine_->lifecycle_plan(due + 7 * kDay);
   bool planned = false;
-  for (const auto& p : plan) planned |= (p.source == "campaign:old_promo" && p.action == "delete");
+  for (const auto& p : plan) planned |= (p.source == "campaign:old_promo" && p.action == SweepAction::kDelete);
   EXPECT_TRUE(planned);
   now(due - 1);
   sweep();
@@ -359,10 +360,10 @@ TEST(Scheduler, SweepsAtTheScheduledInstant) {
   Diagnostics d;
   ASSERT_TRUE((*e)->apply_catalog_text("version: 1\ncampaigns:\n  - {id: old_promo, status: stopped, stopped_at: 2026-01-01T00:00:00Z}\n", "c", d).ok());
   ASSERT_TRUE((*e)->ingest_text(R"({"time":"2025-12-20T10:00:00Z","user":"u1","type":"received","campaign":"old_promo","channel":"email"})" "\n").ok());
-  EXPECT_EQ((*e)->lifecycle_status({"old_promo"})[0].tier, "live");
+  EXPECT_EQ((*e)->lifecycle_status({"old_promo"})[0].tier, Tier::kLive);
   for (int i = 0; i < 100 && (*e)->scheduled_sweeps() == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
   EXPECT_GE((*e)->scheduled_sweeps(), 1u);
-  EXPECT_EQ((*e)->lifecycle_status({"old_promo"})[0].tier, "expired");
+  EXPECT_EQ((*e)->lifecycle_status({"old_promo"})[0].tier, Tier::kExpired);
 }
 
 }  // namespace

@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "retarget/format.hpp"
 #include "engine/engine_impl.hpp"
 #include "storage/fault_env.hpp"
 #include "storage/record_log.hpp"
@@ -118,7 +119,7 @@ TEST_F(Storage, AReopenLoadsTheCheckpointAndReplaysOnlyTheTail) {
   EXPECT_EQ(count(*e, "got_live"), 101u);
   // The raw events are kept, compressed in blocks (store rebuild reads them).
   EXPECT_FALSE(fs::is_empty(dir() + "/events"));
-  auto c = nlohmann::json::parse(e->check_store());
+  auto c = nlohmann::json::parse(to_json(e->check_store()));
   EXPECT_TRUE(c["ok"].get<bool>()) << c.dump(2);
   EXPECT_EQ(c["events"], 202);
 }
@@ -198,7 +199,7 @@ TEST_F(Storage, DamageInTheMiddleOfTheLogFailsTheOpenNamingTheFileAndOffsetAndRe
   auto after = open();
   ASSERT_TRUE(after);
   EXPECT_EQ(count(*after, "got_promo"), 190u) << "exactly the damaged batch is gone";
-  EXPECT_TRUE(nlohmann::json::parse(after->check_store())["ok"].get<bool>());
+  EXPECT_TRUE(nlohmann::json::parse(to_json(after->check_store()))["ok"].get<bool>());
 }
 
 // --- faults of the disk (the file-system seam) ---------------------------------------------
@@ -322,10 +323,10 @@ TEST_F(Storage, ADirectoryOfTheEarlierReleaseIsRefusedUntilStoreRebuildConvertsI
   for (const auto& st : statuses) {
     auto now = e->lifecycle_status({st["source"].get<std::string>()});
     ASSERT_EQ(now.size(), 1u);
-    EXPECT_EQ(now[0].tier, st["tier"]) << st["source"];
+    EXPECT_EQ(tier_label(now[0].tier, now[0].restoring), st["tier"].get<std::string>()) << st["source"];
     EXPECT_EQ(now[0].records, st["records"]) << st["source"];
   }
-  auto analytics = nlohmann::json::parse(*e->analytics("campaign", "spring_sale"));
+  auto analytics = nlohmann::json::parse(to_json(*e->analytics(SourceKind::kCampaign, "spring_sale")));
   auto old = nlohmann::json::parse(testing::read_file(std::string(RETARGET_SOURCE_DIR) + "/tests/fixtures/expected_analytics.json"));
   EXPECT_EQ(analytics, old);
 }
@@ -440,9 +441,9 @@ TEST_F(Storage, ALegacyDeletionKeepsProfileDataUsersAndAnalyticsAcrossRestartAnd
     EXPECT_FALSE(e.evaluate("got_promo").ok());
     EXPECT_EQ(count(e, "sms_ever"), 1u);
     EXPECT_TRUE(e.profile("u6").ok());
-    auto a = nlohmann::json::parse(*e.analytics("campaign", "promo"));
+    auto a = nlohmann::json::parse(to_json(*e.analytics(SourceKind::kCampaign, "promo")));
     EXPECT_EQ(a["sends"], 1);
-    EXPECT_EQ(e.lifecycle_status({"promo"})[0].tier, "deleted");
+    EXPECT_EQ(e.lifecycle_status({"promo"})[0].tier, Tier::kDeleted);
   };
   {
     auto e = open(o);
@@ -490,9 +491,9 @@ TEST_F(Storage, ALegacyPurgeTakesTheDeletedSourcesEventsOutOfTheRawEventBlocks) 
     std::string analytics, profile;
   };
   auto seen = [&](Engine& e) {
-    auto c = nlohmann::json::parse(e.check_store());
+    auto c = nlohmann::json::parse(to_json(e.check_store()));
     return Seen{count(e, "sms_ever"), e.users().size(), c["events"].get<std::uint64_t>(),
-                *e.analytics("campaign", "promo"), *e.profile("u7")};
+                to_json(*e.analytics(SourceKind::kCampaign, "promo")), to_json(*e.profile("u7"))};
   };
   Seen before;
   {
@@ -550,7 +551,7 @@ TEST_F(Storage, ALegacyPurgeTakesTheDeletedSourcesEventsOutOfTheRawEventBlocks) 
   ASSERT_TRUE(Engine::RebuildStore(o).ok());
   e = open(o);
   EXPECT_EQ(count(*e, "got_promo"), 1u);
-  EXPECT_EQ(e->lifecycle_status({"promo"})[0].tier, "live");
+  EXPECT_EQ(e->lifecycle_status({"promo"})[0].tier, Tier::kLive);
 }
 
 // --- readers never wait for writers -------------------------------------------------------------

@@ -29,6 +29,7 @@
 
 #include "retarget/config.hpp"
 #include "retarget/diagnostics.hpp"
+#include "retarget/exports.hpp"
 #include "retarget/identity.hpp"
 #include "retarget/status.hpp"
 
@@ -106,12 +107,20 @@ struct EvaluateOptions {
   std::optional<std::chrono::milliseconds> timeout;
   // Another thread sets it to stop the evaluation. Must outlive the call.
   const std::atomic<bool>* cancel = nullptr;
+  // Members one page at a time (with_members): those sorting after
+  // `members_after` (exclusive; "" = from the first), at most `members_limit`
+  // of them (0 = every one). Pass the last page's next_after to get the next.
+  std::string members_after;
+  std::size_t members_limit = 0;
 };
 
 struct SegmentResult {
   std::string id, name;
   std::uint64_t count = 0;
-  std::vector<std::string> members;  // external ids, sorted (byte order)
+  std::vector<std::string> members;  // external ids, sorted (byte order); one page when paged
+  // Paged (EvaluateOptions::members_limit): the members_after of the next
+  // page, or "" when this page holds the last member.
+  std::string next_after;
   std::vector<std::string> warnings;
   double evaluate_ms = 0;  // the plan run over the index
   double compile_ms = 0;
@@ -174,9 +183,11 @@ struct PinDescription {
 
 struct SourceStatus {
   std::string key;              // "campaign:<id>" or "canvas:<id>"
-  std::string kind, id, name;
-  std::string status;           // the catalog status: draft, active, stopped, archived
-  std::string tier;             // live, expired, restoring, deleted
+  SourceKind kind = SourceKind::kCampaign;
+  std::string id, name;
+  CatalogStatus status = CatalogStatus::kDraft;
+  Tier tier = Tier::kLive;
+  bool restoring = false;       // a restore job is making it queryable (tier_label: "restoring")
   std::vector<std::string> tags;
   bool pinned = false;
   std::vector<PinDescription> pinned_by;
@@ -184,9 +195,8 @@ struct SourceStatus {
   std::string last_activity_reason;
   std::optional<std::int64_t> due_ms;         // when it becomes due (none: never)
   std::optional<std::int64_t> expires_at_ms;  // the sweep that will move (tiered) or delete (legacy) it
-  // "expire" under the tiered policy, "delete" under the legacy one: what the
-  // sweep of expires_at_ms does.
-  std::string action = "expire";
+  // What the sweep of expires_at_ms does: expire (tiered policy) or delete (legacy).
+  SweepAction action = SweepAction::kExpire;
   // Legacy policy: the instant the 25 months count from (the last send, or
   // the stop when it never sent).
   std::optional<std::int64_t> deletion_basis_ms;
@@ -200,9 +210,10 @@ struct CatalogEntry {
   std::string id, name;
   CatalogStatus status = CatalogStatus::kDraft;
   std::vector<std::string> tags;
-  // Campaigns and Canvases: live, expired, restoring or deleted. Content Cards
-  // own no interaction data: "".
-  std::string tier;
+  // Campaigns and Canvases: their tier (and whether a restore job is on it).
+  // Content Cards own no interaction data: nullopt.
+  std::optional<Tier> tier;
+  bool restoring = false;
 };
 
 // One stored segment (`rules list`).
@@ -221,8 +232,8 @@ struct SweepReport {
 
 struct PlanEntry {
   std::string source;  // source key
-  std::string action;  // "expire" (tiered) or "delete" (legacy)
-  std::int64_t at_ms;  // the sweep that would do it
+  SweepAction action = SweepAction::kExpire;
+  std::int64_t at_ms = 0;  // the sweep that would do it
 };
 
 struct RestoreRequest {
@@ -391,26 +402,28 @@ class Engine {
   // read-only open reads the last checkpoint and log as they were).
   std::int64_t as_of_ms() const;
   bool read_only() const;
-  // Consistency of the data directory: per source, records per tier, and
-  // problems (a record in both tiers, records in the wrong tier). JSON.
-  std::string check_store() const;
+  // Consistency of the data directory: per source, its tier, records and
+  // where its columns are, and problems (damaged files, records in the wrong
+  // tier). to_json (retarget/format.hpp) gives what `store check` prints.
+  StoreCheck check_store() const;
   // The dependency graph: "text", "json" or "dot".
   std::string dependency_graph(const std::string& format) const;
 
   // --- Interaction-data surfaces (formats.md "Exports"); expired data is absent.
-  // A user's profile: external_id, custom_attributes, campaigns_received,
-  // canvases_received (JSON). NotFound for an unknown user.
-  Result<std::string> profile(const std::string& user) const;
-  // The users export: {"users": [...], "invalid_user_ids": [...], "message": "success"}.
-  // InvalidInput for more ids than limits.max_users_per_request.
-  Result<std::string> export_users(const std::vector<std::string>& ids) const;
-  // The User Data CSV of a campaign (kind "campaign") or a Canvas ("canvas",
-  // optionally one step); warnings name expired sources.
-  Result<std::string> export_recipients(const std::string& kind, const std::string& id, const std::string& step,
-                                        std::vector<std::string>* warnings = nullptr) const;
-  // sends, unique_recipients, opens, clicks, conversions, control_size (JSON):
-  // counted at ingest, never affected by expiry.
-  Result<std::string> analytics(const std::string& kind, const std::string& id) const;
+  // The typed results below print as formats.md gives them through
+  // retarget/format.hpp (to_json, to_csv).
+  // A user's profile lists and attributes. NotFound for an unknown user.
+  Result<UserProfile> profile(const std::string& user) const;
+  // The users export, in the order asked; ids no event names are listed as
+  // invalid. InvalidInput for more ids than limits.max_users_per_request.
+  Result<UsersExport> export_users(const std::vector<std::string>& ids) const;
+  // The User Data rows of a campaign or a Canvas (optionally one step: ""
+  // for all). NotFound for an unknown campaign, Canvas or step; an expired
+  // source exports no rows and says so in warnings.
+  Result<RecipientsExport> export_recipients(SourceKind kind, const std::string& id,
+                                             const std::string& step = "") const;
+  // Counted at ingest, never affected by expiry. NotFound for an unknown id.
+  Result<AnalyticsReport> analytics(SourceKind kind, const std::string& id) const;
 
   // A JSON Schema (draft-07) for rule files, from the loaded filters'
   // metadata and the ids of the current catalog and rules.

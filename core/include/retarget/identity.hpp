@@ -37,6 +37,14 @@ std::string source_key(SourceKind kind, std::string_view id);
 enum class Tier { kLive, kExpired, kDeleted };
 std::string_view to_string(Tier tier);  // "live", "expired", "deleted"
 std::optional<Tier> parse_tier(std::string_view s);
+// The tier as operators see it: "restoring" while a restore job is making an
+// expired source queryable again (its Tier is still kExpired until then).
+std::string_view tier_label(Tier tier, bool restoring);
+
+// What the sweep does to a due source: move it to long-term storage (the
+// tiered policy) or delete it (the legacy policy).
+enum class SweepAction { kExpire, kDelete };
+std::string_view to_string(SweepAction action);  // "expire", "delete"
 
 // What a catalog item is: the consumers with a status (formats.md "catalog").
 // Campaigns and Canvases are also sources of interaction data (SourceKind);
@@ -61,5 +69,6 @@ inline std::ostream& operator<<(std::ostream& o, Tier t) { return o << to_string
 inline std::ostream& operator<<(std::ostream& o, JobState s) { return o << to_string(s); }
 inline std::ostream& operator<<(std::ostream& o, CatalogKind k) { return o << to_string(k); }
 inline std::ostream& operator<<(std::ostream& o, CatalogStatus s) { return o << to_string(s); }
+inline std::ostream& operator<<(std::ostream& o, SweepAction a) { return o << to_string(a); }
 
 }  // namespace retarget

@@ -77,6 +77,12 @@ std::optional<Tier> parse_tier(std::string_view s) {
   return std::nullopt;
 }
 
+std::string_view tier_label(Tier tier, bool restoring) { return restoring ? "restoring" : to_string(tier); }
+
+std::string_view to_string(SweepAction action) {
+  return action == SweepAction::kDelete ? "delete" : "expire";
+}
+
 std::string_view to_string(JobState state) {
   switch (state) {
     case JobState::kQueued: return "queued";

@@ -803,9 +803,25 @@ Result<SegmentResult> evaluate_segment(const Engine::Impl& impl, const std::stri
       if (seen.insert(w).second) out.warnings.push_back(std::move(w));
     }
   if (with_members) {
-    out.members.reserve(bulk->count);
-    for (sdk::UserIndex u : bulk->members) out.members.emplace_back(v->index->user_id(u));
-    std::sort(out.members.begin(), out.members.end());
+    // Sort views into the user directory and copy only the page asked for.
+    std::vector<std::string_view> ids;
+    ids.reserve(bulk->count);
+    const std::string_view after = options.members_after;
+    for (sdk::UserIndex u : bulk->members) {
+      std::string_view id = v->index->user_id(u);
+      if (after.empty() || id > after) ids.push_back(id);
+    }
+    const std::size_t limit = options.members_limit;
+    if (limit != 0 && limit < ids.size()) {
+      std::nth_element(ids.begin(), ids.begin() + static_cast<std::ptrdiff_t>(limit), ids.end());
+      ids.resize(limit + 1);  // the first one past the page says there is a next page
+      std::sort(ids.begin(), ids.end());
+      ids.pop_back();
+      out.next_after = std::string(ids.back());
+    } else {
+      std::sort(ids.begin(), ids.end());
+    }
+    out.members.assign(ids.begin(), ids.end());
   }
   return out;
 }
@@ -877,8 +893,8 @@ namespace {
 
 // The top-level "warnings" of an interaction-data surface: one per expired
 // source that holds data of the users it shows (and only those).
-nlohmann::json expired_warnings(const std::map<std::string, std::vector<std::string>>& users_by_source) {
-  nlohmann::json out = nlohmann::json::array();
+std::vector<std::string> expired_warnings(const std::map<std::string, std::vector<std::string>>& users_by_source) {
+  std::vector<std::string> out;
   for (const auto& [source, users] : users_by_source) {
     std::vector<std::string> shown(users.begin(),
                                    users.begin() + static_cast<std::ptrdiff_t>(std::min<std::size_t>(users.size(), 10)));
@@ -892,67 +908,65 @@ nlohmann::json expired_warnings(const std::map<std::string, std::vector<std::str
 
 }  // namespace
 
-Result<std::string> Engine::profile(const std::string& user) const {
+Result<UserProfile> Engine::profile(const std::string& user) const {
   std::shared_ptr<const Version> v = impl_->current();
   auto u = v->index->find_user(user);
   if (!u) return Status::NotFound("unknown user '" + user + "'");
-  nlohmann::json j = user_export(*v->index, v->schema->catalog, *u);
+  UserProfile p = user_profile(*v->index, v->schema->catalog, *u);
   std::map<std::string, std::vector<std::string>> hidden;
   for (auto& source : v->index->expired_sources_of(*u)) hidden[source].push_back(user);
-  j["warnings"] = expired_warnings(hidden);
-  return j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace);
+  p.warnings = expired_warnings(hidden);
+  return p;
 }
 
-Result<std::string> Engine::export_users(const std::vector<std::string>& ids) const {
+Result<UsersExport> Engine::export_users(const std::vector<std::string>& ids) const {
   const std::size_t max_ids = impl_->config.limits.max_users_per_request;
   if (ids.size() > max_ids)
     return Status::InvalidInput(std::to_string(ids.size()) + " external ids in one users export, more than " +
                                 "limits.max_users_per_request (" + std::to_string(max_ids) + ") allows");
   std::shared_ptr<const Version> v = impl_->current();
-  nlohmann::json users = nlohmann::json::array(), invalid = nlohmann::json::array();
+  UsersExport out;
   std::map<std::string, std::vector<std::string>> hidden;
   for (const auto& id : ids) {
     auto u = v->index->find_user(id);
     if (!u) {
-      invalid.push_back(id);
+      out.invalid_user_ids.push_back(id);
       continue;
     }
-    users.push_back(user_export(*v->index, v->schema->catalog, *u));
+    out.users.push_back(user_profile(*v->index, v->schema->catalog, *u));
     for (auto& source : v->index->expired_sources_of(*u)) hidden[source].push_back(id);
   }
-  return nlohmann::json{{"users", users},
-                        {"invalid_user_ids", invalid},
-                        {"message", "success"},
-                        {"warnings", expired_warnings(hidden)}}
-      .dump(2, ' ', false, nlohmann::json::error_handler_t::replace);
+  out.warnings = expired_warnings(hidden);
+  return out;
 }
 
-Result<std::string> Engine::export_recipients(const std::string& kind, const std::string& id, const std::string& step,
-                                              std::vector<std::string>* warnings) const {
+Result<RecipientsExport> Engine::export_recipients(SourceKind kind, const std::string& id,
+                                                   const std::string& step) const {
   std::shared_ptr<const Version> v = impl_->current();
   const Catalog& catalog = v->schema->catalog;
-  sdk::SourceKind k = kind == "canvas" ? sdk::SourceKind::kCanvas : sdk::SourceKind::kCampaign;
-  if (k == sdk::SourceKind::kCampaign && !catalog.campaign(id)) return Status::NotFound("unknown campaign '" + id + "'");
-  if (k == sdk::SourceKind::kCanvas) {
+  if (kind == SourceKind::kCampaign && !catalog.campaign(id)) return Status::NotFound("unknown campaign '" + id + "'");
+  if (kind == SourceKind::kCanvas) {
     const Canvas* c = catalog.canvas(id);
     if (!c) return Status::NotFound("unknown Canvas '" + id + "'");
     if (!step.empty() && !c->step(step)) return Status::NotFound("unknown step '" + step + "' of Canvas '" + id + "'");
   }
-  std::string key = source_key(k, id);
-  if (warnings && v->schema->expired.count(key))
-    warnings->push_back(key + " is expired: its recipients are in long-term storage and not exported (" +
-                        restore_command(key) + " first)");
-  return recipients_csv(*v->index, catalog, k, id, step);
+  RecipientsExport out = recipients(*v->index, catalog, kind, id, step);
+  std::string key = source_key(kind, id);
+  if (v->schema->expired.count(key))
+    out.warnings.push_back(key + " is expired: its recipients are in long-term storage and not exported (" +
+                           restore_command(key) + " first)");
+  return out;
 }
 
-Result<std::string> Engine::analytics(const std::string& kind, const std::string& id) const {
+Result<AnalyticsReport> Engine::analytics(SourceKind kind, const std::string& id) const {
   std::shared_ptr<const Version> v = impl_->current();
-  if (kind == "campaign" && !v->schema->catalog.campaign(id)) return Status::NotFound("unknown campaign '" + id + "'");
-  if (kind == "canvas" && !v->schema->catalog.canvas(id)) return Status::NotFound("unknown Canvas '" + id + "'");
-  std::string key = kind + ":" + id;
+  if (kind == SourceKind::kCampaign && !v->schema->catalog.campaign(id))
+    return Status::NotFound("unknown campaign '" + id + "'");
+  if (kind == SourceKind::kCanvas && !v->schema->catalog.canvas(id)) return Status::NotFound("unknown Canvas '" + id + "'");
+  std::string key = source_key(kind, id);
   // Counters live with the writer (updated per event): a short lock to read one source's.
   MutexLock lock(impl_->writer_mu);
-  return analytics_json(impl_->builder.analytics(key), key).dump(2);
+  return analytics_of(impl_->builder.analytics(key), key);
 }
 
 std::string Engine::rules_json_schema() const {

@@ -205,20 +205,17 @@ Status Engine::Impl::settle_moves() {
 
 // --- inspection -------------------------------------------------------------------
 
-std::string Engine::check_store() const {
-  json sources = json::array();
-  json problems = json::array();
-  std::uint64_t events = 0;
-  bool durable = impl_->data != nullptr;
+StoreCheck Engine::check_store() const {
+  StoreCheck out;
+  out.durable = impl_->data != nullptr;
   std::vector<std::string> archived;
-  if (durable) {
-    for (const auto& p : impl_->data->check())
-      problems.push_back({{"file", p.file}, {"offset", p.offset}, {"message", p.message}});
+  if (out.durable) {
+    for (const auto& p : impl_->data->check()) out.problems.push_back({p.file, p.offset, p.message});
     archived = impl_->data->archived_sources();
   }
   Engine::Impl& im = *impl_;
   MutexLock lock(im.writer_mu);
-  events = im.builder.event_count();
+  out.events = im.builder.event_count();
   for (const auto& key : im.builder.source_keys()) {
     auto it = im.lifecycle.find(key);
     Tier tier = it == im.lifecycle.end() ? Tier::kLive : it->second.tier;
@@ -227,21 +224,15 @@ std::string Engine::check_store() const {
     // (lifecycle.md). A tier that differs from the place is a move not done
     // yet: expired with its bytes still live, or restored with its bytes
     // still in long-term storage (then read from there).
-    std::string place = !durable ? "memory" : in_archive ? "long-term storage" : "live tables";
-    bool pending = durable && ((tier == Tier::kExpired && !in_archive) || (tier == Tier::kLive && in_archive));
-    sources.push_back({{"source", key},
-                       {"tier", to_string(tier)},
-                       {"records", im.builder.source_stats(key).records},
-                       {"columns_in", place},
-                       {"move_pending", pending}});
+    std::string place = !out.durable ? "memory" : in_archive ? "long-term storage" : "live tables";
+    bool pending = out.durable && ((tier == Tier::kExpired && !in_archive) || (tier == Tier::kLive && in_archive));
+    out.sources.push_back({key, tier, im.builder.source_stats(key).records, std::move(place), pending});
   }
-  json out{{"durable", durable}, {"events", events}, {"sources", sources}, {"problems", problems},
-           {"ok", problems.empty()}};
-  if (durable) {
+  if (out.durable) {
     auto z = im.data->sizes();
-    out["bytes"] = {{"tables", z.tables}, {"archive", z.archive}, {"events", z.events}, {"wal", z.wal}};
+    out.bytes = StoreCheck::Bytes{z.tables, z.archive, z.events, z.wal};
   }
-  return out.dump(2);
+  return out;
 }
 
 }  // namespace retarget

@@ -454,14 +454,15 @@ SourceStatus Engine::Impl::status_of(const std::string& key, const std::string& 
                                      const std::set<std::string>& restoring) const {
   SourceStatus s;
   s.key = key;
-  s.kind = kind_of(key);
+  s.kind = kind_of(key) == "canvas" ? SourceKind::kCanvas : SourceKind::kCampaign;
   s.id = id_of(key);
   s.name = name;
-  s.status = std::string(to_string(status));
+  s.status = status;
   s.tags = tags;
   auto it = lifecycle.find(key);
   SourceLifecycle state = it == lifecycle.end() ? SourceLifecycle{} : it->second;
-  s.tier = restoring.count(key) ? "restoring" : std::string(to_string(state.tier));
+  s.tier = state.tier;
+  s.restoring = restoring.count(key) > 0;
   SourceFacts facts = source_facts(key);
   s.pinned = facts.pinned;
   for (const auto& pin : graph.pins_of(key)) s.pinned_by.push_back({pin.pinner, pin.path});
@@ -473,7 +474,7 @@ SourceStatus Engine::Impl::status_of(const std::string& key, const std::string& 
     s.expires_at_ms = opt(e.next_sweep);
   }
   if (policy->legacy()) {
-    s.action = "delete";
+    s.action = SweepAction::kDelete;
     s.deletion_basis_ms = opt(facts.last_sent != sdk::kNoTime ? facts.last_sent : facts.stopped_at);
   }
   s.tier_changed_at_ms = opt(state.tier_changed_at);
@@ -511,16 +512,19 @@ std::vector<CatalogEntry> Engine::catalog_entries() const {
   std::set<std::string> restoring = im.restoring_sources();
   std::vector<CatalogEntry> out;
   auto tier_of = [&](const std::string& key) REQUIRES(im.writer_mu) {
-    if (restoring.count(key)) return std::string("restoring");
     auto it = im.lifecycle.find(key);
-    return std::string(to_string(it == im.lifecycle.end() ? Tier::kLive : it->second.tier));
+    return it == im.lifecycle.end() ? Tier::kLive : it->second.tier;
   };
-  for (const auto& [id, c] : im.catalog.campaigns())
-    out.push_back({CatalogKind::kCampaign, id, c.name, c.status, c.tags, tier_of(source_key(SourceKind::kCampaign, id))});
-  for (const auto& [id, c] : im.catalog.canvases())
-    out.push_back({CatalogKind::kCanvas, id, c.name, c.status, c.tags, tier_of(source_key(SourceKind::kCanvas, id))});
+  for (const auto& [id, c] : im.catalog.campaigns()) {
+    std::string key = source_key(SourceKind::kCampaign, id);
+    out.push_back({CatalogKind::kCampaign, id, c.name, c.status, c.tags, tier_of(key), restoring.count(key) > 0});
+  }
+  for (const auto& [id, c] : im.catalog.canvases()) {
+    std::string key = source_key(SourceKind::kCanvas, id);
+    out.push_back({CatalogKind::kCanvas, id, c.name, c.status, c.tags, tier_of(key), restoring.count(key) > 0});
+  }
   for (const auto& [id, c] : im.catalog.content_cards())
-    out.push_back({CatalogKind::kCard, id, c.name, c.status, {}, ""});
+    out.push_back({CatalogKind::kCard, id, c.name, c.status, {}, std::nullopt, false});
   return out;
 }
 
@@ -528,8 +532,8 @@ std::vector<PlanEntry> Engine::lifecycle_plan(std::int64_t until_ms) const {
   std::vector<PlanEntry> out;
   bool legacy = impl_->policy->legacy();
   for (const auto& s : lifecycle_status()) {
-    if (s.tier != "live" || !s.expires_at_ms || *s.expires_at_ms > until_ms) continue;
-    out.push_back({s.key, legacy ? "delete" : "expire", *s.expires_at_ms});
+    if (s.tier != Tier::kLive || s.restoring || !s.expires_at_ms || *s.expires_at_ms > until_ms) continue;
+    out.push_back({s.key, legacy ? SweepAction::kDelete : SweepAction::kExpire, *s.expires_at_ms});
   }
   std::sort(out.begin(), out.end(), [](const PlanEntry& a, const PlanEntry& b) {
     return std::tie(a.at_ms, a.source) < std::tie(b.at_ms, b.source);
@@ -637,10 +641,10 @@ void write_dot(const DependencyGraph& g, const std::vector<SourceStatus>& status
     if (e.from.rfind("tag:", 0) == 0) tag_targets[e.from].push_back(e.to);
   }
   for (const auto& [key, st] : source_of)
-    if (st->pinned || st->tier != "live") nodes.insert(key);
+    if (st->pinned || st->tier != Tier::kLive) nodes.insert(key);
   auto notable = [&](const std::string& node) {
     auto it = source_of.find(node);
-    return it != source_of.end() && (it->second->pinned || it->second->tier != "live");
+    return it != source_of.end() && (it->second->pinned || it->second->tier != Tier::kLive);
   };
   // Folded tags: the sources that lose their edge (and their node, unless another edge names them).
   std::map<std::string, std::size_t> folded;  // tag node -> sources folded
@@ -667,9 +671,9 @@ void write_dot(const DependencyGraph& g, const std::vector<SourceStatus>& status
       attrs = "shape=note";
     } else if (auto it = source_of.find(n); it != source_of.end()) {
       const SourceStatus& st = *it->second;
-      if (st.tier == "expired" || st.tier == "deleted" || st.tier == "restoring")
+      if (st.tier != Tier::kLive)  // expired, deleted, or restoring (still expired until done)
         attrs = "shape=cylinder, style=dashed, color=gray50, fontcolor=gray40, label=" +
-                dot_id(n + "\n(" + st.tier + ")");
+                dot_id(n + "\n(" + std::string(tier_label(st.tier, st.restoring)) + ")");
       else if (st.pinned)
         attrs = "shape=cylinder, color=red, fontcolor=red";
       else
@@ -711,7 +715,11 @@ std::string Engine::dependency_graph(const std::string& format) const {
     for (const auto& s : statuses) {
       json pins = json::array();
       for (const auto& p : s.pinned_by) pins.push_back({{"pinner", p.pinner}, {"path", p.path}});
-      sources.push_back({{"source", s.key}, {"status", s.status}, {"tier", s.tier}, {"pinned", s.pinned}, {"pinned_by", pins}});
+      sources.push_back({{"source", s.key},
+                         {"status", to_string(s.status)},
+                         {"tier", tier_label(s.tier, s.restoring)},
+                         {"pinned", s.pinned},
+                         {"pinned_by", pins}});
     }
     return json{{"pinners", g.pinners()}, {"edges", edges}, {"sources", sources}}.dump(2);
   }
@@ -721,7 +729,7 @@ std::string Engine::dependency_graph(const std::string& format) const {
     return out.str();
   }
   for (const auto& s : statuses) {
-    out << s.key << " (" << s.status << ", " << s.tier << "): ";
+    out << s.key << " (" << s.status << ", " << tier_label(s.tier, s.restoring) << "): ";
     if (!s.pinned) {
       out << "not pinned\n";
       continue;

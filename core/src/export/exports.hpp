@@ -5,29 +5,29 @@
 // expiry never touches.
 #pragma once
 
-#include <nlohmann/json.hpp>
-
 #include <string>
 #include <vector>
 
 #include "catalog/catalog.hpp"
 #include "index/index.hpp"
 #include "index/index_builder.hpp"
+#include "retarget/exports.hpp"
 
 namespace retarget {
 
-// One user as the users export shows it (fields without data are omitted).
-nlohmann::json user_export(const Index& index, const Catalog& catalog, UserIndex user);
+// One user as the profile and the users export show it (no warnings: the
+// engine adds those).
+UserProfile user_profile(const Index& index, const Catalog& catalog, UserIndex user);
 
-// The User Data CSV of a campaign, a Canvas, or one Canvas step ("" = all
-// steps): a header row, then one row per recipient whose data is live.
-std::string recipients_csv(const Index& index, const Catalog& catalog, sdk::SourceKind kind, const std::string& id,
-                           const std::string& step);
+// The User Data CSV's rows of a campaign, a Canvas, or one Canvas step ("" =
+// all steps): one row per recipient whose data is live.
+RecipientsExport recipients(const Index& index, const Catalog& catalog, sdk::SourceKind kind, const std::string& id,
+                            const std::string& step);
 
 // A CSV cell: RFC 4180 quoting, and spreadsheet formulas neutralised (a cell
 // starting with =, +, -, @, tab or carriage return gets a leading ').
 std::string csv_cell(const std::string& value);
 
-nlohmann::json analytics_json(const IndexBuilder::SourceAnalytics* a, const std::string& source_key);
+AnalyticsReport analytics_of(const IndexBuilder::SourceAnalytics* a, const std::string& source_key);
 
 }  // namespace retarget
