@@ -43,6 +43,20 @@ void add_sweep(CLI::App* lifecycle, Cli& cli) {
     cli.code = cli.run(Access::kWrite, [&](Engine& e) {
       auto r = e.sweep();
       if (!r.ok()) return report(r.status());
+      // The sources are hidden already; their bytes move to long-term storage
+      // now (the command would otherwise wait for that silently at exit).
+      if (!r->expired.empty() || !r->deleted.empty()) {
+        Progress progress("moving to long-term storage", "sources", std::nullopt, std::chrono::milliseconds(500));
+        Status moved = e.settle([&](std::uint64_t done, std::uint64_t total) {
+          progress.set_total(total);
+          progress.update(done, done, "");
+        });
+        progress.finish();
+        // The sweep itself is done and durable; a failed move is tried again at the next open.
+        if (!moved.ok())
+          std::cerr << "warning: " << moved.message() << " (the data is safe where it is; the move is tried again "
+                    << "at the next open)\n";
+      }
       if (format == "json") {
         std::cout << dump(json{{"expired", r->expired}, {"deleted", r->deleted}, {"records_moved", r->records_moved}})
                   << "\n";

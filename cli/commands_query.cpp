@@ -3,6 +3,7 @@
 #include <sstream>
 
 #include "cli.hpp"
+#include "progress.hpp"
 
 namespace retarget::cli {
 
@@ -206,7 +207,9 @@ void add_export(CLI::App& app, Cli& cli) {
                                   : e.export_recipients(SourceKind::kCampaign, a.campaign);
       if (!r.ok()) return report(r.status());
       for (const auto& w : r->warnings) std::cerr << "warning: " << w << "\n";
-      std::cout << to_csv(*r);
+      Progress progress("export", "rows", r->rows.size());
+      write_csv(*r, std::cout, [&](std::size_t rows) { progress.update(rows, rows, ""); });
+      progress.finish();
       return kOk;
     });
   });

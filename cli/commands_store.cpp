@@ -2,8 +2,20 @@
 #include <iostream>
 
 #include "cli.hpp"
+#include "progress.hpp"
 
 namespace retarget::cli {
+
+namespace {
+
+// The replay of `store rebuild` / `repair`: events and log records, with their rate.
+void show_replay(EngineOptions& options, Progress& progress) {
+  options.on_open_progress = [&progress](const OpenProgress& p) {
+    progress.update(p.events, 0, with_thousands(p.records) + " log records");
+  };
+}
+
+}  // namespace
 
 // rebuild and repair open the directory themselves (Engine::RebuildStore /
 // RepairStore), not through Cli::run.
@@ -15,7 +27,12 @@ void add_store_commands(CLI::App& app, Cli& cli) {
   add_examples(check, {"retarget --data-dir /var/lib/retarget store check"});
   check->callback([&] {
     cli.code = cli.run(Access::kRead, [&](Engine& e) {
-      StoreCheck check = e.check_store();
+      Progress progress("checking the data directory", "bytes", std::nullopt);
+      StoreCheck check = e.check_store([&](std::uint64_t checked, std::uint64_t total) {
+        progress.set_total(total);
+        progress.update(checked, checked, "");
+      });
+      progress.finish();
       json report_json = json::parse(to_json(check));
       if (cli.as_of) report_json["as_of"] = *cli.as_of;
       std::cout << dump(report_json) << "\n";
@@ -33,7 +50,10 @@ void add_store_commands(CLI::App& app, Cli& cli) {
       cli.code = kBadInput;
       return;
     }
+    Progress progress("rebuilding the index", "events", std::nullopt);
+    show_replay(options, progress);
     auto r = Engine::RebuildStore(options);
+    progress.finish();
     if (!r.ok()) {
       cli.code = report(r.status());
       return;
@@ -55,7 +75,10 @@ void add_store_commands(CLI::App& app, Cli& cli) {
       cli.code = kBadInput;
       return;
     }
+    Progress progress("rebuilding the index", "events", std::nullopt);
+    show_replay(options, progress);
     auto r = Engine::RepairStore(options);
+    progress.finish();
     if (!r.ok()) {
       cli.code = report(r.status());
       return;

@@ -1,5 +1,5 @@
-// A one-line progress display for long commands (ingest and restore --wait
-// today; store check, rebuild and exports are to use the same): the count, the
+// A one-line progress display for long commands (ingest, restore --wait,
+// the moves after a sweep, store check / rebuild / repair, export recipients): the count, the
 // rate, and the percentage and time left when the total is known, redrawn in
 // place on standard error at most ten times a second. When standard error is
 // not a terminal it prints nothing at all, so logs and pipes see only the
@@ -36,6 +36,8 @@ class Progress {
   // appended (e.g. "12 rejected"). Draws at most every 100 ms, the first time
   // at the first call once `show_after` has passed.
   void update(std::uint64_t count, std::uint64_t bytes, const std::string& extra);
+  // The total becomes known after the start (the files to check are listed first).
+  void set_total(std::uint64_t total_bytes) { total_bytes_ = total_bytes; }
   // Erases the line (once).
   void finish();
 

@@ -135,6 +135,37 @@ TEST_F(CliCommands, IngestShowsProgressOnATerminalOnly) {
   EXPECT_NE(piped.out.find(" lines/s)\n"), std::string::npos) << piped.out;
 }
 
+// Every long command draws its progress line on a terminal and nothing when
+// its output goes elsewhere: store check, store rebuild, export recipients.
+TEST_F(CliCommands, LongCommandsShowProgressOnATerminalOnly) {
+  std::string lines;
+  for (int i = 0; i < 3000; ++i)
+    lines += R"({"time":"2026-03-01T00:00:00Z","user":"p)" + std::to_string(i) +
+             R"(","type":"received","campaign":"promo_a","channel":"email"})" + "\n";
+  testing::write_file(tmp_ / "many.jsonl", lines);
+  ASSERT_EQ(run(" ingest " + (tmp_ / "many.jsonl").string()).exit_code, 0);
+  struct Case {
+    std::string args, drawn;
+  };
+  std::string csv = (tmp_ / "out.csv").string();
+  for (const Case& c : {Case{" store check > /dev/null", "\rchecking the data directory: "},
+                        Case{" store rebuild", "\rrebuilding the index: "},
+                        Case{" export recipients --campaign promo_a > " + csv, "\rexport: "}}) {
+    auto tty = run_command("script -qec '" + cli() + c.args + "' /dev/null");
+    EXPECT_EQ(tty.exit_code, 0) << c.args << ": " << tty.err;
+    EXPECT_NE(tty.out.find(c.drawn), std::string::npos) << c.args << ": " << tty.out;
+    EXPECT_NE(tty.out.find("\033[K"), std::string::npos) << c.args;
+    if (c.args.find(csv) != std::string::npos) {
+      // On a terminal the export still wrote the whole CSV: the header and one row per recipient.
+      std::string written = testing::read_file(csv);
+      EXPECT_EQ(std::count(written.begin(), written.end(), '\n'), 1 + 3000) << written.substr(0, 200);
+    }
+    auto piped = run(c.args);
+    EXPECT_EQ(piped.exit_code, 0) << c.args << ": " << piped.err;
+    EXPECT_EQ(piped.err.find('\r'), std::string::npos) << c.args << ": " << piped.err;
+  }
+}
+
 TEST_F(CliCommands, AMissingFileAmongSeveralIngestsNothing) {
   std::string missing = (tmp_ / "missing.jsonl").string();
   auto r = run(" ingest " + events() + " " + missing);

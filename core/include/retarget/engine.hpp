@@ -39,6 +39,13 @@ namespace storage {
 class Env;  // the file-system seam (core/src/storage/env.hpp)
 }
 
+// Where opening a data directory is (EngineOptions::on_open_progress):
+// log records replayed so far and the events they held.
+struct OpenProgress {
+  std::uint64_t records = 0;
+  std::uint64_t events = 0;
+};
+
 struct EngineOptions {
   std::string config_path;                    // "" = built-in defaults (config/retarget.yaml)
   std::optional<std::string> data_dir;        // overrides the config's data_dir
@@ -59,6 +66,9 @@ struct EngineOptions {
   // Background work: checkpoints when due and the tier mover. Off, they run
   // only when asked (Engine::checkpoint, Engine::settle) and at close.
   bool background = true;
+  // Called on the opening thread while the log (all of it, for RebuildStore
+  // and RepairStore) is replayed, after each record (a progress display).
+  std::function<void(const OpenProgress&)> on_open_progress;
 };
 
 struct ParamDescription {
@@ -398,6 +408,9 @@ class Engine {
   // failure (the data then stays safe where it was). Queries never need it:
   // a source is hidden or queryable before its bytes move.
   Status settle();
+  // The same, calling `on_progress(sources_moved, sources_total)` on this
+  // thread about every 100 ms while it waits, and once at the end.
+  Status settle(const std::function<void(std::uint64_t moved, std::uint64_t total)>& on_progress);
   // When the state this engine reads was written, ms since the epoch (a
   // read-only open reads the last checkpoint and log as they were).
   std::int64_t as_of_ms() const;
@@ -406,6 +419,9 @@ class Engine {
   // where its columns are, and problems (damaged files, records in the wrong
   // tier). to_json (retarget/format.hpp) gives what `store check` prints.
   StoreCheck check_store() const;
+  // The same, calling `on_progress(bytes_checked, bytes_total)` on this
+  // thread about every 100 ms while the files are read, and once at the end.
+  StoreCheck check_store(const std::function<void(std::uint64_t checked, std::uint64_t total)>& on_progress) const;
   // The dependency graph: "text", "json" or "dot".
   std::string dependency_graph(const std::string& format) const;
 

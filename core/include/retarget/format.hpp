@@ -6,6 +6,9 @@
 // Thread safety: pure functions.
 #pragma once
 
+#include <cstddef>
+#include <functional>
+#include <iosfwd>
 #include <string>
 
 #include "retarget/exports.hpp"
@@ -25,6 +28,10 @@ std::string to_json(const StoreCheck& check);
 // The User Data CSV: a header row, then one row per recipient (RFC 4180,
 // CRLF line ends, cells through csv_cell so no spreadsheet formula runs).
 std::string to_csv(const RecipientsExport& recipients);
+// The same CSV written row by row to `out` (no second copy in memory);
+// `on_rows(rows_written)` is called every 4,096 rows and at the end.
+void write_csv(const RecipientsExport& recipients, std::ostream& out,
+               const std::function<void(std::size_t rows)>& on_rows = {});
 // A custom attribute's value as text: strings as they are, whole numbers
 // without a fraction (7, not 7.0), booleans as true/false.
 std::string to_text(const UserAttributeValue& value);

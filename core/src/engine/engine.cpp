@@ -87,6 +87,7 @@ Result<std::unique_ptr<Engine>> Engine::OpenImpl(const EngineOptions& options, b
   auto impl = std::make_unique<Impl>();
   impl->options = options;
   impl->rebuild = rebuild;
+  impl->on_open_progress = options.on_open_progress;
   if (options.now_ms) impl->fixed_now = *options.now_ms;
   if (!options.config_path.empty()) {
     Diagnostics diags;
@@ -123,6 +124,7 @@ Result<std::unique_ptr<Engine>> Engine::OpenImpl(const EngineOptions& options, b
       if (!dir.ok()) return dir.status();
       impl->data = std::move(dir).value();
       Status s = impl->recover(impl->rebuild);
+      impl->on_open_progress = nullptr;  // the caller's display may not outlive the open
       if (!s.ok()) return s;
     } else {
       impl->as_of_ms = impl->now();
@@ -991,10 +993,12 @@ Status Engine::checkpoint() {
   return impl_->checkpoint_now(/*full=*/false);
 }
 
-Status Engine::settle() {
+Status Engine::settle() { return settle({}); }
+
+Status Engine::settle(const std::function<void(std::uint64_t, std::uint64_t)>& on_progress) {
   Status s = impl_->require_writable();
   if (!s.ok()) return s;
-  return impl_->settle_moves();
+  return impl_->settle_moves(on_progress);
 }
 
 }  // namespace retarget

@@ -176,11 +176,24 @@ void Engine::Impl::run_mover() {
   }
 }
 
-Status Engine::Impl::settle_moves() {
+Status Engine::Impl::settle_moves(const SettleCallback& on_progress) {
   if (!data) return Status::Ok();
   MutexLock lock(writer_mu);
+  // Progress counts sources: those waiting now and the one moving.
+  const std::uint64_t total = to_move.size() + (moving_now.empty() ? 0 : 1);
+  auto left = [&]() REQUIRES(writer_mu) { return to_move.size() + (moving_now.empty() ? 0 : 1); };
+  auto report = [&]() REQUIRES(writer_mu) {
+    if (!on_progress) return;
+    std::uint64_t moved = total - std::min<std::uint64_t>(total, left());
+    writer_mu.unlock();  // the callback draws; the mover must not wait for it
+    on_progress(moved, total);
+    writer_mu.lock();
+  };
   if (mover.joinable()) {
-    changed.wait(writer_mu, [&]() NO_THREAD_SAFETY_ANALYSIS { return to_move.empty() && moving_now.empty(); });
+    auto settled = [&]() NO_THREAD_SAFETY_ANALYSIS { return to_move.empty() && moving_now.empty(); };
+    if (!on_progress) changed.wait(writer_mu, settled);
+    while (on_progress && !changed.wait_for(writer_mu, std::chrono::milliseconds(100), settled)) report();
+    report();
     std::string error = std::exchange(move_error, std::string());
     return error.empty() ? Status::Ok() : Status::IoError(error);
   }
@@ -198,6 +211,7 @@ Status Engine::Impl::settle_moves() {
       failed.insert(key);
       if (first.ok()) first = s;
     }
+    report();
   }
   to_move.insert(failed.begin(), failed.end());
   return first;
@@ -205,12 +219,14 @@ Status Engine::Impl::settle_moves() {
 
 // --- inspection -------------------------------------------------------------------
 
-StoreCheck Engine::check_store() const {
+StoreCheck Engine::check_store() const { return check_store({}); }
+
+StoreCheck Engine::check_store(const std::function<void(std::uint64_t, std::uint64_t)>& on_progress) const {
   StoreCheck out;
   out.durable = impl_->data != nullptr;
   std::vector<std::string> archived;
   if (out.durable) {
-    for (const auto& p : impl_->data->check()) out.problems.push_back({p.file, p.offset, p.message});
+    for (const auto& p : impl_->data->check(on_progress)) out.problems.push_back({p.file, p.offset, p.message});
     archived = impl_->data->archived_sources();
   }
   Engine::Impl& im = *impl_;

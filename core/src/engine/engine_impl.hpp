@@ -67,6 +67,7 @@ struct Engine::Impl {
   std::unique_ptr<LifecyclePolicy> policy;
   bool read_only = false;
   bool rebuild = false;  // RebuildStore: replay every record, ignore the checkpoint
+  std::function<void(const OpenProgress&)> on_open_progress;  // EngineOptions'; only while opening
   std::atomic<std::int64_t> fixed_now{kWallClock};  // set_now_ms; kWallClock = the wall clock
   static constexpr std::int64_t kWallClock = INT64_MIN;
 
@@ -189,7 +190,8 @@ struct Engine::Impl {
   // Moves the bytes of one source (archive after expiry, live table after a restore).
   Status move_bytes(const std::string& key) EXCLUDES(writer_mu);
   // Engine::settle: waits for the mover, or moves in line without one.
-  Status settle_moves() EXCLUDES(writer_mu);
+  using SettleCallback = std::function<void(std::uint64_t moved, std::uint64_t total)>;
+  Status settle_moves(const SettleCallback& on_progress = {}) EXCLUDES(writer_mu);
   void start_background() EXCLUDES(writer_mu);
   void want_checkpoint_if_due() REQUIRES(writer_mu);
 

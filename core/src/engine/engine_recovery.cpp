@@ -175,8 +175,15 @@ class EngineLoader final : public store::Loader {
   void analytics(const std::string& key, SourceAnalytics a) override NO_THREAD_SAFETY_ANALYSIS {
     impl_.builder.install_analytics(key, std::move(a));
   }
-  Status record(store::RecordType type, std::string_view payload, store::LogPosition) override
+  Status record(store::RecordType type, std::string_view payload, store::LogPosition end) override
       NO_THREAD_SAFETY_ANALYSIS {
+    Status s = apply(type, payload, end);
+    if (s.ok() && impl_.on_open_progress) impl_.on_open_progress({++records_, impl_.builder.event_count()});
+    return s;
+  }
+
+ private:
+  Status apply(store::RecordType type, std::string_view payload, store::LogPosition) NO_THREAD_SAFETY_ANALYSIS {
     switch (type) {
       case store::RecordType::kEvents:
         return impl_.apply_events(payload);
@@ -211,8 +218,8 @@ class EngineLoader final : public store::Loader {
     return Status::IoError("a log record of an unknown type " + std::to_string(static_cast<int>(type)));
   }
 
- private:
   Engine::Impl& impl_;
+  std::uint64_t records_ = 0;
 };
 
 }  // namespace

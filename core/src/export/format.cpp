@@ -4,6 +4,8 @@
 #include "retarget/format.hpp"
 
 #include <nlohmann/json.hpp>
+#include <ostream>
+#include <sstream>
 
 #include "export/exports.hpp"
 #include "retarget/engine.hpp"
@@ -118,25 +120,35 @@ std::string to_json(const StoreCheck& check) {
   return dump(out);
 }
 
-std::string to_csv(const RecipientsExport& r) {
-  std::string out = "external_id";
-  for (const auto& a : r.attribute_names) out += "," + csv_cell(a);
-  out += ",variation_name,variation_api_id,in_control,last_received";
+void write_csv(const RecipientsExport& r, std::ostream& out, const std::function<void(std::size_t)>& on_rows) {
+  std::string line = "external_id";
+  for (const auto& a : r.attribute_names) line += "," + csv_cell(a);
+  line += ",variation_name,variation_api_id,in_control,last_received";
   const bool canvas = r.kind == SourceKind::kCanvas;
-  if (canvas) out += ",step";
-  out += "\r\n";
+  if (canvas) line += ",step";
+  line += "\r\n";
+  out << line;
+  std::size_t written = 0;
   for (const auto& row : r.rows) {
-    out += csv_cell(row.external_id);
+    line = csv_cell(row.external_id);
     for (const auto& v : row.attributes) {
-      out += ',';
-      if (v) out += csv_cell(to_text(*v));
+      line += ',';
+      if (v) line += csv_cell(to_text(*v));
     }
-    out += "," + csv_cell(row.variation_name) + "," + csv_cell(row.variation_id) + "," +
-           (row.in_control ? "true" : "false") + "," + format_time_ms(row.last_received_ms);
-    if (canvas) out += "," + csv_cell(row.step);
-    out += "\r\n";
+    line += "," + csv_cell(row.variation_name) + "," + csv_cell(row.variation_id) + "," +
+            (row.in_control ? "true" : "false") + "," + format_time_ms(row.last_received_ms);
+    if (canvas) line += "," + csv_cell(row.step);
+    line += "\r\n";
+    out << line;
+    if (on_rows && ++written % 4096 == 0) on_rows(written);
   }
-  return out;
+  if (on_rows) on_rows(r.rows.size());
+}
+
+std::string to_csv(const RecipientsExport& r) {
+  std::ostringstream out;
+  write_csv(r, out);
+  return std::move(out).str();
 }
 
 }  // namespace retarget

@@ -719,7 +719,7 @@ Status DataDir::drop_archive(const std::string& key) {
 
 // --- inspection -------------------------------------------------------------------
 
-std::vector<StoreProblem> DataDir::check() {
+std::vector<StoreProblem> DataDir::check(const CheckProgress& on_progress) {
   std::vector<StoreProblem> out;
   auto add = [&](const Status& s, const std::string& file) {
     if (!s.ok()) out.push_back({file, 0, s.message()});
@@ -757,6 +757,15 @@ std::vector<StoreProblem> DataDir::check() {
       jobs.push_back({dir_ + "/wal/" + wal_file_name((*files)[i]), Kind::kLog, i + 1 == files->size()});
 
   std::vector<std::vector<StoreProblem>> found(jobs.size());
+  std::vector<std::uint64_t> sizes(jobs.size(), 0);
+  std::uint64_t total_bytes = 0;
+  if (on_progress)
+    for (std::size_t i = 0; i < jobs.size(); ++i) {
+      auto z = env_->file_size(jobs[i].path);  // a missing file is the check's to report, not this
+      sizes[i] = z.ok() ? *z : 0;
+      total_bytes += sizes[i];
+    }
+  std::atomic<std::uint64_t> checked_bytes{0};
   auto check_one = [&](std::size_t i) {
     const Job& job = jobs[i];
     std::vector<StoreProblem>& problems = found[i];
@@ -781,13 +790,27 @@ std::vector<StoreProblem> DataDir::check() {
   // Plain threads taking the next file (the engine's task arena is not ours
   // to use here, and the files are few and large).
   std::atomic<std::size_t> next{0};
+  std::atomic<std::size_t> finished{0};
   auto worker = [&] {
-    for (std::size_t i; (i = next.fetch_add(1)) < jobs.size();) check_one(i);
+    for (std::size_t i; (i = next.fetch_add(1)) < jobs.size();) {
+      check_one(i);
+      checked_bytes += sizes[i];
+      ++finished;
+    }
   };
   std::size_t threads = std::min<std::size_t>({std::max(1u, std::thread::hardware_concurrency()), jobs.size(), 8});
   std::vector<std::thread> pool;
-  for (std::size_t t = 1; t < threads; ++t) pool.emplace_back(worker);
-  worker();
+  // With a progress callback every worker is a pool thread and this one reports.
+  for (std::size_t t = on_progress ? 0 : 1; t < threads; ++t) pool.emplace_back(worker);
+  if (!on_progress) {
+    worker();
+  } else {
+    while (finished.load() < jobs.size()) {
+      on_progress(checked_bytes.load(), total_bytes);
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    on_progress(checked_bytes.load(), total_bytes);
+  }
   for (auto& t : pool) t.join();
   for (auto& problems : found) out.insert(out.end(), problems.begin(), problems.end());
   return out;

@@ -140,7 +140,10 @@ class DataDir {
   // --- inspection and repair ---
   // Verifies every checksum of every file the manifest names and every log
   // record; each problem with its file and offset.
-  std::vector<StoreProblem> check();
+  // `on_progress(bytes_checked, bytes_total)` runs on the calling thread about
+  // every 100 ms while worker threads read the files.
+  using CheckProgress = std::function<void(std::uint64_t checked, std::uint64_t total)>;
+  std::vector<StoreProblem> check(const CheckProgress& on_progress = {});
   struct Sizes {
     std::uint64_t tables = 0, archive = 0, events = 0, wal = 0;
   };
