@@ -45,6 +45,15 @@ content_cards:
   testing::TempDir tmp_;
 };
 
+// `n` users p0..p<n-1> who received promo_a by email: enough lines for a progress line.
+std::string received_promo_a(int n) {
+  std::string lines;
+  for (int i = 0; i < n; ++i)
+    lines += R"({"time":"2026-03-01T00:00:00Z","user":"p)" + std::to_string(i) +
+             R"(","type":"received","campaign":"promo_a","channel":"email"})" + "\n";
+  return lines;
+}
+
 TEST(CliVersion, VersionFlagAndCommand) {
   auto flag = run_command(kBin + " --version");
   EXPECT_EQ(flag.exit_code, 0) << flag.err;
@@ -111,10 +120,7 @@ TEST_F(CliCommands, IngestTakesSeveralFilesAndStandardInput) {
 }
 
 TEST_F(CliCommands, IngestShowsProgressOnATerminalOnly) {
-  std::string lines;
-  for (int i = 0; i < 3000; ++i)
-    lines += R"({"time":"2026-03-01T00:00:00Z","user":"p)" + std::to_string(i) +
-             R"(","type":"received","campaign":"promo_a","channel":"email"})" + "\n";
+  const std::string lines = received_promo_a(3000);
   testing::write_file(tmp_ / "many.jsonl", lines);
   std::string ingest = cli() + " ingest --batch 100 " + (tmp_ / "many.jsonl").string();
   // On a pseudo-terminal (util-linux `script`): the line redrawn in place, with the rate and the share done.
@@ -138,10 +144,7 @@ TEST_F(CliCommands, IngestShowsProgressOnATerminalOnly) {
 // Every long command draws its progress line on a terminal and nothing when
 // its output goes elsewhere: store check, store rebuild, export recipients.
 TEST_F(CliCommands, LongCommandsShowProgressOnATerminalOnly) {
-  std::string lines;
-  for (int i = 0; i < 3000; ++i)
-    lines += R"({"time":"2026-03-01T00:00:00Z","user":"p)" + std::to_string(i) +
-             R"(","type":"received","campaign":"promo_a","channel":"email"})" + "\n";
+  const std::string lines = received_promo_a(3000);
   testing::write_file(tmp_ / "many.jsonl", lines);
   ASSERT_EQ(run(" ingest " + (tmp_ / "many.jsonl").string()).exit_code, 0);
   struct Case {
