@@ -86,6 +86,16 @@ check "members" 200 -X POST "${auth[@]}" -d "{}" "$url/segments/spring_openers_d
 body_has "members warn about expired data" 'expired data excluded: campaign:spring_sale'
 check "members, body-less POST" 200 -X POST "${auth[@]}" "$url/segments/spring_openers_de/members"
 body_has "body-less members answers the segment" '"segment": "spring_openers_de"'
+check "members, one page" 200 -X POST "${auth[@]}" -d '{"limit": 1}' "$url/segments/spring_openers_de/members"
+if python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); sys.exit(0 if len(j["members"]) <= 1 and (j["count"] <= 1) == ("next_after" not in j) else 1)' "$tmp/body"; then
+  pass "members, one page: at most 1 member, next_after exactly when more follow"
+else
+  fail "members, one page: $(head -c 300 "$tmp/body")"
+fi
+check "members, negative limit" 400 -X POST "${auth[@]}" -d '{"limit": -1}' "$url/segments/spring_openers_de/members"
+error_is "members, negative limit" invalid_argument
+check "members, cursor not a string" 400 -X POST "${auth[@]}" -d '{"after": 5}' "$url/segments/spring_openers_de/members"
+error_is "members, cursor not a string" invalid_argument
 check "members of an unknown segment" 404 -X POST "${auth[@]}" -d "{}" "$url/segments/nope/members"
 error_is "members of an unknown segment" not_found
 check "members, invalid UTF-8 id" 400 -X POST "${auth[@]}" -d "{}" "$url/segments/%FF%FE/members"
