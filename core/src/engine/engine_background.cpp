@@ -179,9 +179,9 @@ void Engine::Impl::run_mover() {
 Status Engine::Impl::settle_moves(const SettleCallback& on_progress) {
   if (!data) return Status::Ok();
   MutexLock lock(writer_mu);
-  // Progress counts sources: those waiting now and the one moving.
-  const std::uint64_t total = to_move.size() + (moving_now.empty() ? 0 : 1);
-  auto left = [&]() REQUIRES(writer_mu) { return to_move.size() + (moving_now.empty() ? 0 : 1); };
+  // Progress counts sources: those waiting and the one moving.
+  auto left = [&]() REQUIRES(writer_mu) -> std::uint64_t { return to_move.size() + (moving_now.empty() ? 0 : 1); };
+  const std::uint64_t total = left();
   auto report = [&]() REQUIRES(writer_mu) {
     if (!on_progress) return;
     std::uint64_t moved = total - std::min<std::uint64_t>(total, left());
@@ -190,7 +190,7 @@ Status Engine::Impl::settle_moves(const SettleCallback& on_progress) {
     writer_mu.lock();
   };
   if (mover.joinable()) {
-    auto settled = [&]() NO_THREAD_SAFETY_ANALYSIS { return to_move.empty() && moving_now.empty(); };
+    auto settled = [&]() NO_THREAD_SAFETY_ANALYSIS { return left() == 0; };
     if (!on_progress) changed.wait(writer_mu, settled);
     while (on_progress && !changed.wait_for(writer_mu, std::chrono::milliseconds(100), settled)) report();
     report();
