@@ -5,6 +5,12 @@
 //
 //   build/release/bin/retarget_suite_bench --data DIR --suite bench/suite.yaml --out OUT
 //       [--store DIR] [--reps 7] [--freshness 200] [--load-records 0 --load-seconds 15]
+//       [--reuse-store] [--only ID,ID...]
+//
+// --reuse-store skips the durable ingest when the store already holds a data
+// directory from an earlier run on the same data (for iterating on evaluation;
+// the ingest figures are then absent from ours.json). --only times just the
+// named segments (for profiling one of them).
 //
 // Writes OUT/ours.json and OUT/ours/<segment>.ids (sorted external ids), which
 // bench/peers/compare.mjs checks against the peers' member sets.
@@ -295,17 +301,25 @@ nlohmann::json under_load(Engine& engine, const std::vector<std::string>& ids, s
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string data, suite = "bench/suite.yaml", out, store;
+  std::string data, suite = "bench/suite.yaml", out, store, only;
   int reps = 7, fresh_samples = 200;
   unsigned threads = 0;
   std::size_t load_records = 0;
   double load_seconds = 15;
-  for (int i = 1; i + 1 < argc; i += 2) {
+  bool reuse_store = false;
+  for (int i = 1; i < argc; i += 2) {
     std::string a = argv[i];
+    if (a == "--reuse-store") {
+      reuse_store = true;
+      --i;
+      continue;
+    }
+    if (i + 1 >= argc) fail("option " + a + " needs a value");
     if (a == "--data") data = argv[i + 1];
     else if (a == "--suite") suite = argv[i + 1];
     else if (a == "--out") out = argv[i + 1];
     else if (a == "--store") store = argv[i + 1];
+    else if (a == "--only") only = "," + std::string(argv[i + 1]) + ",";
     else if (a == "--reps") reps = std::stoi(argv[i + 1]);
     else if (a == "--freshness") fresh_samples = std::stoi(argv[i + 1]);
     else if (a == "--load-records") load_records = std::stoull(argv[i + 1]);
@@ -317,7 +331,8 @@ int main(int argc, char** argv) {
   if (store.empty()) store = (fs::path(out) / "store").string();
   nlohmann::json manifest = nlohmann::json::parse(std::ifstream(fs::path(data) / "manifest.json"));
   std::int64_t now = manifest.at("now_ms");
-  fs::remove_all(store);
+  reuse_store = reuse_store && fs::exists(fs::path(store));
+  if (!reuse_store) fs::remove_all(store);
   fs::create_directories(fs::path(out) / "ours");
   nlohmann::json report;
   report["manifest"] = manifest;
@@ -325,7 +340,9 @@ int main(int argc, char** argv) {
   std::printf("machine: %u hardware threads\n", hw);
 
   // 1. Durable ingest of the JSONL file into a fresh data directory.
-  {
+  if (reuse_store) {
+    std::printf("durable ingest: skipped (--reuse-store %s)\n", store.c_str());
+  } else {
     auto engine = open_engine(store, now, threads);
     retarget::Diagnostics diags;
     if (!engine->apply_catalog_file((fs::path(data) / "catalog.yaml").string(), diags).ok()) fail("catalog");
@@ -377,9 +394,10 @@ int main(int argc, char** argv) {
   double bandwidth = memory_bandwidth_gbs(std::max(1u, hw));
   std::printf("memory bandwidth (streaming read, %u threads): %.1f GB/s\n", std::max(1u, hw), bandwidth);
   report["memory_bandwidth_gbs"] = bandwidth;
-  std::printf("%-30s %10s %10s %10s %12s %10s %8s\n", "segment", "members", "median ms", "plan ms", "bytes read",
-              "limit ms", "x limit");
+  std::printf("%-30s %10s %10s %10s %12s %10s %8s %11s %9s\n", "segment", "members", "median ms", "plan ms",
+              "bytes read", "limit ms", "x limit", "members ms", "x budget");
   for (const auto& id : ids) {
+    if (!only.empty() && only.find("," + id + ",") == std::string::npos) continue;
     auto full = must(engine->evaluate(id), "evaluate " + id);
     {
       std::ofstream f(fs::path(out) / "ours" / (id + ".ids"));
@@ -392,16 +410,31 @@ int main(int argc, char** argv) {
       wall.push_back(ms_since(t));
       plan.push_back(res.evaluate_ms);
     }
+    // Members as well as counts: the sorted external ids, as a caller gets them.
+    // Their budget: twice the count time plus the ids' bytes at memory speed.
+    std::vector<double> listed;
+    std::uint64_t id_bytes = 0;
+    for (const auto& m : full.members) id_bytes += m.size() + 1;
+    for (int r = 0; r < std::max(1, std::min(reps, 3)); ++r) {
+      auto t = Clock::now();
+      auto res = must(engine->evaluate(id), "evaluate " + id);
+      listed.push_back(ms_since(t));
+    }
+    double members_budget_ms = 2 * median(wall) + static_cast<double>(id_bytes) / (bandwidth * 1e9) * 1000;
     auto fp = must(engine->footprint(id), "footprint " + id);
     double limit_ms = static_cast<double>(fp.column_bytes) / (bandwidth * 1e9) * 1000;
-    std::printf("%-30s %10llu %10.2f %10.2f %10.1fM %10.2f %8.1f\n", id.c_str(),
+    std::printf("%-30s %10llu %10.2f %10.2f %10.1fM %10.2f %8.1f %11.2f %9.2f\n", id.c_str(),
                 static_cast<unsigned long long>(full.count), median(wall), median(plan), fp.column_bytes / 1e6,
-                limit_ms, median(wall) / std::max(1e-9, limit_ms));
+                limit_ms, median(wall) / std::max(1e-9, limit_ms), median(listed),
+                median(listed) / std::max(1e-9, members_budget_ms));
     report["segments"][id] = {{"count", full.count},           {"median_ms", median(wall)},
                               {"runs_ms", wall},                {"plan_median_ms", median(plan)},
                               {"columns", fp.columns},          {"column_bytes", fp.column_bytes},
                               {"bitset_writes", fp.bitset_writes}, {"bitset_bytes", fp.bitset_bytes},
-                              {"bandwidth_limit_ms", limit_ms}};
+                              {"bandwidth_limit_ms", limit_ms},
+                              {"members_median_ms", median(listed)},
+                              {"members_bytes", id_bytes},
+                              {"members_budget_ms", members_budget_ms}};
   }
 
   // 5. Freshness under load, then readers under writers (they change the store: last).

@@ -150,6 +150,23 @@ class CustomAttribute final : public Filter {
     return false;
   }
 
+  // For more_than, less_than and equals with a number: the codes of the
+  // matching values in a sorted dictionary, [first, end). nullopt for other
+  // operators and for blocks without a sorted dictionary.
+  std::optional<std::pair<std::uint32_t, std::uint32_t>> number_code_range(const retarget::sdk::AttributeBlock& b) const {
+    if (!b.sorted() || operands_.empty() || operands_[0].type != Type::kNumber) return std::nullopt;
+    const double x = operands_[0].number;
+    auto [first, end] = b.number_codes();
+    switch (op_) {
+      case Op::kMoreThan: return std::pair{b.partition_numbers(first, end, [x](double d) { return !(d > x); }), end};
+      case Op::kLessThan: return std::pair{first, b.partition_numbers(first, end, [x](double d) { return d < x; })};
+      case Op::kEquals:
+        return std::pair{b.partition_numbers(first, end, [x](double d) { return d < x; }),
+                         b.partition_numbers(first, end, [x](double d) { return d <= x; })};
+      default: return std::nullopt;
+    }
+  }
+
   TimeRange bound(const EvalContext& ctx) const { return when_ ? when_->at(ctx.now()) : TimeRange{}; }
 
   // A value `matches` does not search (too long): it does not match.
@@ -164,6 +181,13 @@ class CustomAttribute final : public Filter {
     if (absent_matches) ctx.universe(chunk, out);
     const AttributeChunk* block = column ? column->chunk(chunk) : nullptr;
     if (!block) return;
+    // Ordered comparisons of numbers over a sorted dictionary: a range of
+    // codes found by binary search, no pass over the dictionary.
+    if (auto range = number_code_range(block->main())) {
+      block->evaluate_code_range(range->first, range->second, [&](const AttributeRef& v) { return matches(&v, when); },
+                                 absent_matches, out);
+      return;
+    }
     // Each distinct value of the chunk is decided once (AttributeChunk::evaluate).
     bool any_skipped = false;
     block->evaluate(

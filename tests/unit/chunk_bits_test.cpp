@@ -4,6 +4,8 @@
 
 #include <limits>
 #include <memory>
+#include <optional>
+#include <algorithm>
 #include <random>
 #include <tuple>
 #include <vector>
@@ -371,6 +373,84 @@ TEST(ValueChunk, EditsThroughTheDeltaAgreeWithTheModel) {
     other->fill();
     chunk->set_bits(*other);
     ASSERT_EQ(other->count(), kChunkUsers);
+  }
+}
+
+// Attribute chunks keep their dictionary in value order (strings, then numbers
+// ascending, then booleans), so an ordered comparison of numbers is a range of
+// codes: evaluate_code_range must select exactly what the per-value verdict
+// does, for sparse and dense chunks, with and without a delta of changes.
+TEST(AttributeChunk, CodeRangesOfTheSortedDictionaryAgreeWithTheVerdict) {
+  std::mt19937_64 rng(7);
+  for (int per_mille : {3, 200, 1000}) {
+    std::vector<std::uint32_t> offsets;
+    std::vector<AttributeValue> values;
+    std::vector<std::optional<AttributeValue>> model(kChunkUsers);
+    for (std::uint32_t o = 0; o < kChunkUsers; ++o) {
+      if (static_cast<int>(rng() % 1000) >= per_mille) continue;
+      AttributeValue v;
+      switch (rng() % 8) {
+        case 0: v = {AttributeValue::Type::kString, "s" + std::to_string(rng() % 50), 0, false, kNoTime}; break;
+        case 1: v = {AttributeValue::Type::kBool, "", 0, rng() % 2 == 0, kNoTime}; break;
+        case 2: v = {AttributeValue::Type::kNumber, "", rng() % 2 ? 0.0 : -0.0, false, kNoTime}; break;
+        default:
+          v = {AttributeValue::Type::kNumber, "", static_cast<double>(static_cast<int>(rng() % 200001) - 100000) / 100,
+               false, kNoTime};
+      }
+      offsets.push_back(o);
+      values.push_back(v);
+      model[o] = v;
+    }
+    auto chunk = retarget::make_attribute_column(
+                     [&] {
+                       std::vector<UserIndex> u(offsets.begin(), offsets.end());
+                       return u;
+                     }(),
+                     values)
+                     ->chunks()[0];
+    const AttributeBlock& block = chunk->main();
+    ASSERT_TRUE(block.sorted());
+    // The dictionary is in order: type, then value.
+    for (std::uint32_t k = 1; k < block.dictionary_size(); ++k) {
+      AttributeRef a = block.entry(k - 1), b = block.entry(k);
+      ASSERT_LE(static_cast<int>(a.type), static_cast<int>(b.type));
+      if (a.type == b.type && a.type == AttributeRef::Type::kNumber) ASSERT_LE(a.number, b.number);
+      if (a.type == b.type && a.type == AttributeRef::Type::kString) ASSERT_LT(a.text, b.text);
+    }
+    // A delta of changes on top (values set, changed and unset).
+    const auto before = model;
+    std::vector<retarget::AttributeChange> changes;
+    for (std::uint32_t o = 5; o < kChunkUsers; o += 611) {
+      std::optional<AttributeValue> v;
+      if (rng() % 3) v = AttributeValue{AttributeValue::Type::kNumber, "", static_cast<double>(rng() % 2000) - 1000, false, kNoTime};
+      if (!v && !model[o]) continue;
+      changes.push_back({o, v, model[o].has_value()});
+      model[o] = v;
+    }
+    auto edited = retarget::edit_chunk(chunk.get(), changes, /*min_delta=*/100000);
+    ASSERT_TRUE(edited->has_delta());
+    std::vector<bool> touched(kChunkUsers, false);  // in the chunk, or unset by the delta
+    for (std::uint32_t o = 0; o < kChunkUsers; ++o) touched[o] = before[o].has_value();
+    for (const auto& ch : changes) touched[ch.offset] = true;
+    for (const auto* c : {chunk.get(), edited.get()}) {
+      const auto& m = c == chunk.get() ? before : model;
+      auto [first, end] = c->main().number_codes();
+      for (double x : {-1000.5, -0.0, 0.0, 3.25, 999.99, 1e9}) {
+        auto more_than = [x](const AttributeRef& v) { return v.type == AttributeRef::Type::kNumber && v.number > x; };
+        std::uint32_t above = c->main().partition_numbers(first, end, [x](double d) { return !(d > x); });
+        auto got = bits(), want = bits();
+        got->fill();  // users the chunk does not hold keep their bits
+        want->fill();
+        c->evaluate_code_range(above, end, more_than, /*absent=*/false, *got);
+        c->evaluate(more_than, /*absent=*/false, *want);
+        for (std::uint32_t o = 0; o < kChunkUsers; ++o) {
+          ASSERT_EQ(got->test(o), want->test(o)) << "offset " << o << " x " << x;
+          bool holds = c == chunk.get() ? before[o].has_value() : touched[o];
+          bool expected = holds ? m[o] && m[o]->type == AttributeRef::Type::kNumber && m[o]->number > x : true;
+          ASSERT_EQ(got->test(o), expected) << "offset " << o << " x " << x;
+        }
+      }
+    }
   }
 }
 

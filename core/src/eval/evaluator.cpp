@@ -84,7 +84,14 @@ class RecordingProfiles final : public sdk::ProfileView {
     return r_.seen(index_.times(kind, a, b));
   }
   const sdk::UserCounts* news_feed_views() const override { return r_.seen(index_.news_feed_views()); }
-  const sdk::UserAttributes* attribute(std::string_view name) const override { return r_.seen(index_.attribute(name)); }
+  // Attributes count their codes only (a conservative figure: a filter that
+  // decides each distinct value also reads the dictionary, small unless
+  // nearly every value is distinct, and then ordered comparisons skip it).
+  const sdk::UserAttributes* attribute(std::string_view name) const override {
+    const sdk::UserAttributes* a = index_.attribute(name);
+    if (a) r_.record(a, a->code_bytes());
+    return a;
+  }
   std::span<const std::uint16_t> user_buckets(std::uint32_t chunk) const override {
     auto b = index_.user_buckets(chunk);
     r_.record(b.data(), b.size_bytes());
@@ -94,6 +101,45 @@ class RecordingProfiles final : public sdk::ProfileView {
  private:
   const ProfileIndex& index_;
   const Recorder& r_;
+};
+
+// The bitsets a chunk's evaluation works in, taken from a stack this thread
+// keeps between evaluations: fresh 8 KiB blocks per chunk would be allocated,
+// faulted in and zeroed again for every chunk of every evaluation. Frames nest
+// (a nested segment's chunk is evaluated inside its parent's) and are released
+// in reverse order.
+class ScratchFrame {
+ public:
+  explicit ScratchFrame(std::size_t n) : level_(stack().top++) {
+    Stack& st = stack();
+    if (st.frames.size() <= level_) st.frames.resize(level_ + 1);
+    Stack::Frame& f = st.frames[level_];
+    if (f.size < n) {
+      f.bits.reset(new ChunkBits[n]);
+      f.size = n;
+    }
+    bits_ = f.bits.get();
+  }
+  ~ScratchFrame() { --stack().top; }
+  ScratchFrame(const ScratchFrame&) = delete;
+  ScratchFrame& operator=(const ScratchFrame&) = delete;
+  ChunkBits* bits() const { return bits_; }
+
+ private:
+  struct Stack {
+    struct Frame {
+      std::unique_ptr<ChunkBits[]> bits;
+      std::size_t size = 0;
+    };
+    std::vector<Frame> frames;  // never shrinks; a frame's block moves only when it grows
+    std::size_t top = 0;
+  };
+  static Stack& stack() {
+    thread_local Stack s;
+    return s;
+  }
+  std::size_t level_;
+  ChunkBits* bits_;
 };
 
 // One evaluation over one index snapshot. It is also the SegmentResolver that
@@ -143,7 +189,8 @@ class Evaluation final : public sdk::SegmentResolver {
   // thread), however many paths lead to it.
   void chunk(const CompiledSegment& segment, std::uint32_t chunk, ChunkBits& out) const {
     if (memberships_.empty()) return chunk_of(segment, chunk, out);
-    ChunkMemo memo{this, chunk, std::vector<std::unique_ptr<ChunkBits>>(memberships_.size())};
+    ScratchFrame memo_bits(memberships_.size());
+    ChunkMemo memo{this, chunk, memo_bits.bits(), std::vector<bool>(memberships_.size(), false)};
     ScopedMemo<ChunkMemo> scope(t_chunk_memo, &memo);
     chunk_of(segment, chunk, out);
   }
@@ -164,7 +211,8 @@ class Evaluation final : public sdk::SegmentResolver {
   struct ChunkMemo {
     const Evaluation* owner;
     std::uint32_t chunk;
-    std::vector<std::unique_ptr<ChunkBits>> bits;  // by membership slot; null until evaluated
+    ChunkBits* bits;                  // by membership slot (a scratch frame)
+    std::vector<bool> evaluated;      // by membership slot
   };
   struct PointMemo {
     struct Slot {
@@ -197,13 +245,12 @@ class Evaluation final : public sdk::SegmentResolver {
     void evaluate_chunk(std::uint32_t chunk, ChunkBits& out) const override {
       ChunkMemo* memo = t_chunk_memo;
       if (!memo || memo->owner != &ev_ || memo->chunk != chunk) return ev_.chunk(segment_, chunk, out);
-      std::unique_ptr<ChunkBits>& bits = memo->bits[slot_];
-      if (!bits) {
-        auto computed = std::make_unique<ChunkBits>();
-        ev_.chunk_of(segment_, chunk, *computed);
-        bits = std::move(computed);
+      ChunkBits& bits = memo->bits[slot_];
+      if (!memo->evaluated[slot_]) {
+        ev_.chunk_of(segment_, chunk, bits);
+        memo->evaluated[slot_] = true;
       }
-      out = *bits;
+      out = bits;
     }
     bool contains(sdk::UserIndex user) const override {
       PointMemo* memo = t_point_memo;
@@ -235,15 +282,16 @@ class Evaluation final : public sdk::SegmentResolver {
 
   void chunk_of(const CompiledSegment& segment, std::uint32_t chunk, ChunkBits& out) const {
     std::size_t depth = depth_of(segment);
-    // On the heap: nested segments add a frame per level of nesting.
-    std::unique_ptr<ChunkBits[]> scratch(new ChunkBits[depth + 2]);
+    // Reused by this thread (nested segments push a frame per level of nesting).
+    ScratchFrame frame(depth + 2);
+    ChunkBits* scratch = frame.bits();
     ChunkBits& universe = scratch[depth + 1];
     full_.universe(chunk, universe);
-    eval(segment.match, chunk, universe, out, scratch.get(), 0);
+    eval(segment.match, chunk, universe, out, scratch, 0);
     ChunkBits& excluded = scratch[depth];
     for (const auto& ex : segment.exclude) {
       if (none(out)) break;
-      eval(ex, chunk, universe, excluded, scratch.get(), 0);
+      eval(ex, chunk, universe, excluded, scratch, 0);
       out.and_not(excluded);
     }
   }
@@ -406,7 +454,8 @@ Result<BulkResult> evaluate_bulk(const CompiledSegment& segment, const Index& in
   try {
     arena.execute([&] {
       tbb::parallel_for(tbb::blocked_range<std::uint32_t>(0, chunks, 1), [&](const auto& range) {
-        auto result = std::make_unique<ChunkBits>();
+        ScratchFrame frame(1);
+        ChunkBits* result = frame.bits();
         for (std::uint32_t c = range.begin(); c != range.end(); ++c) {
           if (evaluation.stopped()) return;
           evaluation.chunk(segment, c, *result);

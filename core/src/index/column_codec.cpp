@@ -1,6 +1,8 @@
 #include "index/column_codec.hpp"
 
+#include <algorithm>
 #include <bit>
+#include <cmath>
 #include <cassert>
 #include <cstring>
 #include <limits>
@@ -150,6 +152,31 @@ std::shared_ptr<const sdk::AttributeChunk> encode_attributes(std::span<const std
     }
     codes.push_back(it->second);
   }
+  // The dictionary in value order (type, then value), so that an ordered
+  // comparison is a range of codes (sdk::AttributeBlockHeader::kSortedDictionary).
+  std::vector<std::uint32_t> order(dictionary.size());
+  for (std::uint32_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::sort(order.begin(), order.end(), [&](std::uint32_t a, std::uint32_t b) {
+    const AttributeValue& x = *dictionary[a];
+    const AttributeValue& y = *dictionary[b];
+    if (x.type != y.type) return x.type < y.type;
+    switch (x.type) {
+      case AttributeValue::Type::kString: return x.text < y.text;
+      case AttributeValue::Type::kNumber:
+        if (x.number != y.number) return x.number < y.number;
+        return std::signbit(x.number) > std::signbit(y.number);  // -0 before 0: a total order
+      case AttributeValue::Type::kBool: return x.boolean < y.boolean;
+    }
+    return false;
+  });
+  std::vector<std::uint32_t> rank(dictionary.size());
+  std::vector<const AttributeValue*> sorted(dictionary.size());
+  for (std::uint32_t r = 0; r < order.size(); ++r) {
+    rank[order[r]] = r;
+    sorted[r] = dictionary[order[r]];
+  }
+  dictionary.swap(sorted);
+  for (auto& c : codes) c = rank[static_cast<std::size_t>(c)];
   std::vector<std::uint64_t> code_words;
   encode_values_into(offsets, codes, code_words);
   std::size_t entry_words = dictionary.size() * sizeof(sdk::AttributeEntry) / 8;
@@ -159,6 +186,7 @@ std::shared_ptr<const sdk::AttributeChunk> encode_attributes(std::span<const std
   std::uint64_t* w = owned->words.data();
   sdk::AttributeBlockHeader h{};
   h.dictionary_size = static_cast<std::uint32_t>(dictionary.size());
+  h.flags = sdk::AttributeBlockHeader::kSortedDictionary;
   h.codes_words = code_words.size();
   h.text_bytes = text_bytes;
   std::memcpy(w, &h, sizeof h);

@@ -30,6 +30,7 @@
 
 #include <algorithm>
 #include <bit>
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <memory>
@@ -37,6 +38,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "retarget/sdk/types.hpp"
@@ -150,23 +152,92 @@ class ValueBlock {
     const auto base = static_cast<std::uint64_t>(h_.min_value);
     std::uint64_t plo = lo <= h_.min_value ? 0 : static_cast<std::uint64_t>(lo) - base;
     std::uint64_t phi = static_cast<std::uint64_t>(hi < h_.max_value ? hi : h_.max_value) - base;
-    std::uint32_t i = 0;
-    const unsigned w = h_.value_bits;
-    for_each_offset([&](std::uint32_t o) {
-      std::uint64_t p = bits::read(values_, std::uint64_t{i++} * w, w);
-      if (p >= plo && p <= phi) out.set(o);
-    });
+    const std::uint64_t span = phi - plo;
+    scan_words([&](std::uint64_t p) { return p - plo <= span; },
+               [&](std::uint32_t w, std::uint64_t, std::uint64_t yes) { out.words[w] |= yes; });
   }
 
   // Clears the bit of every user in the block whose value is outside [lo, hi]
   // (users absent from the block are untouched).
   void clear_bits_outside(std::int64_t lo, std::int64_t hi, ChunkBits& out) const {
     if (lo <= h_.min_value && h_.max_value <= hi) return;  // all inside
-    std::uint32_t i = 0;
+    if (lo > hi || h_.max_value < lo || h_.min_value > hi) {  // all outside
+      scan_offset_words([&](std::uint32_t w, std::uint64_t present) { out.words[w] &= ~present; });
+      return;
+    }
+    const auto base = static_cast<std::uint64_t>(h_.min_value);
+    std::uint64_t plo = lo <= h_.min_value ? 0 : static_cast<std::uint64_t>(lo) - base;
+    std::uint64_t phi = static_cast<std::uint64_t>(hi < h_.max_value ? hi : h_.max_value) - base;
+    const std::uint64_t span = phi - plo;
+    scan_words([&](std::uint64_t p) { return p - plo <= span; },
+               [&](std::uint32_t w, std::uint64_t present, std::uint64_t yes) { out.words[w] &= ~present | yes; });
+  }
+
+  // The word-at-a-time kernel under the filters: for each 64-user word of
+  // the chunk that holds users of the block, in ascending order, calls
+  // sink(word, present, yes) with the mask of the block's users there and the
+  // mask of those whose packed value p (value - min_value()) has keep(p).
+  // Branch-free per user, so the cost does not depend on how the predicate
+  // splits the users.
+  template <typename Keep, typename Sink>
+  void scan_words(Keep&& keep, Sink&& sink) const {
+    const unsigned vw = h_.value_bits;
+    if (dense()) {
+      std::uint64_t pos = 0;
+      for (std::uint32_t w = 0; w < kChunkWords; ++w) {
+        const std::uint64_t present = highs_[w];
+        if (!present) continue;
+        std::uint64_t yes = 0;
+        for (std::uint64_t word = present; word; word &= word - 1) {
+          std::uint64_t p = bits::read(values_, pos, vw);
+          pos += vw;
+          yes |= std::uint64_t{keep(p)} << std::countr_zero(word);
+        }
+        sink(w, present, yes);
+      }
+      return;
+    }
+    const unsigned l = h_.low_bits;
+    std::uint32_t i = 0, current = ~0u;
+    std::uint64_t present = 0, yes = 0;
+    for (std::uint32_t hw = 0; hw < h_.high_words; ++hw) {
+      for (std::uint64_t word = highs_[hw]; word; word &= word - 1) {
+        std::uint32_t high = hw * 64 + static_cast<std::uint32_t>(std::countr_zero(word)) - i;
+        std::uint32_t o = (high << l) | static_cast<std::uint32_t>(bits::read(lows_, std::uint64_t{i} * l, l));
+        std::uint64_t p = bits::read(values_, std::uint64_t{i} * vw, vw);
+        ++i;
+        if ((o >> 6) != current) {
+          if (present) sink(current, present, yes);
+          current = o >> 6;
+          present = yes = 0;
+        }
+        const std::uint64_t bit = std::uint64_t{1} << (o & 63);
+        present |= bit;
+        yes |= keep(p) ? bit : 0;
+      }
+    }
+    if (present) sink(current, present, yes);
+  }
+
+  // As scan_words without values: sink(word, present) per word holding users.
+  template <typename Sink>
+  void scan_offset_words(Sink&& sink) const {
+    if (dense()) {
+      for (std::uint32_t w = 0; w < kChunkWords; ++w)
+        if (highs_[w]) sink(w, highs_[w]);
+      return;
+    }
+    std::uint32_t current = ~0u;
+    std::uint64_t present = 0;
     for_each_offset([&](std::uint32_t o) {
-      std::int64_t v = value_at(i++);
-      if (v < lo || v > hi) out.words[o >> 6] &= ~(std::uint64_t{1} << (o & 63));
+      if ((o >> 6) != current) {
+        if (present) sink(current, present);
+        current = o >> 6;
+        present = 0;
+      }
+      present |= std::uint64_t{1} << (o & 63);
     });
+    if (present) sink(current, present);
   }
 
   // The index of the entry of `offset`, or nullopt when the user is absent.
@@ -429,7 +500,11 @@ static_assert(sizeof(AttributeEntry) == 32);
 // filter decides each distinct value once and then maps codes.
 struct AttributeBlockHeader {
   std::uint32_t dictionary_size;
-  std::uint32_t reserved;
+  std::uint32_t flags;
+  // The entries are sorted by type (string, number, bool), then value (text
+  // bytes; numbers ascending; false before true), so an ordered comparison is
+  // a range of codes. Blocks written before this flag existed lack it.
+  static constexpr std::uint32_t kSortedDictionary = 1;
   std::uint64_t codes_words;  // words of the users-and-codes ValueBlock
   std::uint64_t text_bytes;
 };
@@ -449,6 +524,47 @@ class AttributeBlock {
   // The users, with each one's dictionary code as its value.
   const ValueBlock& codes() const { return codes_; }
   std::uint32_t dictionary_size() const { return h_.dictionary_size; }
+  bool sorted() const { return (h_.flags & AttributeBlockHeader::kSortedDictionary) != 0; }
+  // The type of entry `code` (cheaper than entry()).
+  AttributeRef::Type type_of(std::uint32_t code) const {
+    return static_cast<AttributeRef::Type>(entries_[std::size_t{code} * sizeof(AttributeEntry)]);
+  }
+  double number_of(std::uint32_t code) const {
+    double d;
+    std::memcpy(&d, entries_ + std::size_t{code} * sizeof(AttributeEntry) + offsetof(AttributeEntry, number), sizeof d);
+    return d;
+  }
+  // The codes [first, end) of the number entries. REQUIRES: sorted().
+  std::pair<std::uint32_t, std::uint32_t> number_codes() const {
+    auto rank = [](AttributeRef::Type t) { return static_cast<int>(t); };
+    const int want = rank(AttributeRef::Type::kNumber);
+    std::uint32_t lo = 0, hi = h_.dictionary_size;
+    while (lo < hi) {  // first code whose type is not before numbers
+      std::uint32_t mid = lo + (hi - lo) / 2;
+      if (rank(type_of(mid)) < want) lo = mid + 1;
+      else hi = mid;
+    }
+    std::uint32_t first = lo;
+    hi = h_.dictionary_size;
+    while (lo < hi) {  // first code after the numbers
+      std::uint32_t mid = lo + (hi - lo) / 2;
+      if (rank(type_of(mid)) <= want) lo = mid + 1;
+      else hi = mid;
+    }
+    return {first, lo};
+  }
+  // The first code in [first, end) whose entry is a number with
+  // !before(number), for a predicate `before` true on a prefix of the
+  // numbers. REQUIRES: sorted(), [first, end) within number_codes().
+  template <typename Before>
+  std::uint32_t partition_numbers(std::uint32_t first, std::uint32_t end, Before&& before) const {
+    while (first < end) {
+      std::uint32_t mid = first + (end - first) / 2;
+      if (before(number_of(mid))) first = mid + 1;
+      else end = mid;
+    }
+    return first;
+  }
   AttributeRef entry(std::uint32_t code) const {
     AttributeEntry e;
     std::memcpy(&e, entries_ + std::size_t{code} * sizeof(AttributeEntry), sizeof e);
@@ -544,6 +660,32 @@ class AttributeChunk {
     return main_.find(offset);
   }
 
+  // The kernel for an ordered comparison over a sorted dictionary: sets the
+  // bit of every user of the block whose code is in [first, end) and clears
+  // the other users of the block; delta entries are decided by verdict(value)
+  // (a user the delta unset gets `absent`). REQUIRES: main().sorted().
+  template <typename Verdict>
+  void evaluate_code_range(std::uint32_t first, std::uint32_t end, Verdict&& verdict, bool absent,
+                           ChunkBits& out) const {
+    const ValueBlock& codes = main_.codes();
+    if (main_.dictionary_size() > 0) {
+      // Packed codes are code - min_value(); codes outside the block's range select nothing.
+      const std::int64_t lo = first, hi = static_cast<std::int64_t>(end) - 1;
+      const auto base = codes.min_value();
+      if (lo > hi || hi < base || lo > codes.max_value()) {
+        codes.scan_offset_words([&](std::uint32_t w, std::uint64_t present) { out.words[w] &= ~present; });
+      } else {
+        const std::uint64_t plo = static_cast<std::uint64_t>(std::max(lo, base) - base);
+        const std::uint64_t span = static_cast<std::uint64_t>(std::min(hi, codes.max_value()) - base) - plo;
+        codes.scan_words([&](std::uint64_t p) { return p - plo <= span; },
+                         [&](std::uint32_t w, std::uint64_t present, std::uint64_t yes) {
+                           out.words[w] = (out.words[w] & ~present) | yes;
+                         });
+      }
+    }
+    apply_delta(verdict, absent, out);
+  }
+
   // The filter kernel: sets the bit of every user with a value to
   // verdict(value) (set when true, cleared when false); a user the delta
   // unset gets `absent`. Users not in the chunk are untouched. Each distinct
@@ -565,15 +707,22 @@ class AttributeChunk {
       if (all) {
         codes.set_bits(out);
       } else if (!any) {
-        codes.clear_bits_outside(1, 0, out);
+        codes.scan_offset_words([&](std::uint32_t w, std::uint64_t present) { out.words[w] &= ~present; });
       } else {
-        codes.for_each([&](std::uint32_t o, std::int64_t code) {
-          std::uint64_t mask = std::uint64_t{1} << (o & 63);
-          if (by_code[static_cast<std::size_t>(code)]) out.words[o >> 6] |= mask;
-          else out.words[o >> 6] &= ~mask;
-        });
+        // Codes are packed from the block's smallest code (min_value).
+        const std::uint8_t* verdicts = by_code.data() + codes.min_value();
+        codes.scan_words([&](std::uint64_t p) { return verdicts[p] != 0; },
+                         [&](std::uint32_t w, std::uint64_t present, std::uint64_t yes) {
+                           out.words[w] = (out.words[w] & ~present) | yes;
+                         });
       }
     }
+    apply_delta(verdict, absent, out);
+  }
+
+ private:
+  template <typename Verdict>
+  void apply_delta(Verdict& verdict, bool absent, ChunkBits& out) const {
     for (std::size_t i = 0; i < delta_offsets_.size(); ++i) {
       auto v = delta_value(i);
       bool yes = v ? verdict(*v) : absent;
@@ -584,7 +733,6 @@ class AttributeChunk {
     }
   }
 
- private:
   std::shared_ptr<const void> owner_;
   AttributeBlock main_;
   std::vector<std::uint16_t> delta_offsets_;
@@ -621,6 +769,14 @@ class UserAttributes {
     std::size_t n = 0;
     for (const auto& c : chunks_)
       if (c) n += c->bytes();
+    return n;
+  }
+  // The bytes of the users and their codes (blocks and deltas), without the
+  // dictionaries: what a comparison decided on a range of codes reads.
+  std::size_t code_bytes() const {
+    std::size_t n = 0;
+    for (const auto& c : chunks_)
+      if (c) n += c->main().codes().bytes() + c->delta_offsets().size() * (sizeof(std::uint16_t) + sizeof(AttributeEntry));
     return n;
   }
   std::size_t overhead_bytes() const {
