@@ -415,7 +415,9 @@ int main(int argc, char** argv) {
     std::vector<double> listed;
     std::uint64_t id_bytes = 0;
     for (const auto& m : full.members) id_bytes += m.size() + 1;
-    for (int r = 0; r < std::max(1, std::min(reps, 3)); ++r) {
+    // (At most 3 listings per segment; all `reps` with --only, for profiling.)
+    const int list_reps = only.empty() ? std::max(1, std::min(reps, 3)) : reps;
+    for (int r = 0; r < list_reps; ++r) {
       auto t = Clock::now();
       auto res = must(engine->evaluate(id), "evaluate " + id);
       listed.push_back(ms_since(t));

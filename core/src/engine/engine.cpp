@@ -805,30 +805,29 @@ Result<SegmentResult> evaluate_segment(const Engine::Impl& impl, const std::stri
       if (seen.insert(w).second) out.warnings.push_back(std::move(w));
     }
   if (with_members) {
-    // Sort views into the user directory and copy only the page asked for.
-    std::vector<std::string_view> ids;
-    ids.reserve(bulk->count);
-    const std::string_view after = options.members_after;
-    for (sdk::UserIndex u : bulk->members) {
-      std::string_view id = v->index->user_id(u);
-      if (after.empty() || id > after) ids.push_back(id);
-    }
-    const std::size_t limit = options.members_limit;
-    if (limit != 0 && limit < ids.size()) {
-      std::nth_element(ids.begin(), ids.begin() + static_cast<std::ptrdiff_t>(limit), ids.end());
-      ids.resize(limit + 1);  // the first one past the page says there is a next page
-      std::sort(ids.begin(), ids.end());
-      ids.pop_back();
-      out.next_after = std::string(ids.back());
-    } else {
-      std::sort(ids.begin(), ids.end());
-    }
-    out.members.assign(ids.begin(), ids.end());
+    auto order = impl.order_for(*v->index, bulk->count);
+    MemberPage page = list_members(*v->index, bulk->members, order.get(), options.members_after, options.members_limit);
+    out.members = std::move(page.ids);
+    out.next_after = std::move(page.next_after);
   }
   return out;
 }
 
 }  // namespace
+
+std::shared_ptr<const IdOrder> Engine::Impl::order_for(const Index& index, std::uint64_t members) const {
+  // Short lists sort quickly: an order pays from lists of about this size.
+  constexpr std::uint64_t kLongList = 65536;
+  MutexLock lock(order_mu);
+  const bool usable = id_order && id_order->covers_directory_of(index) && id_order->size() <= index.user_count();
+  // Users added since the order was built are sorted per listing: rebuild
+  // when they are more than an eighth of those it ranks.
+  const bool fresh = usable && index.user_count() - id_order->size() <= id_order->size() / 8;
+  if (fresh || members < kLongList) return usable ? id_order : nullptr;
+  if (++long_listings < 2) return usable ? id_order : nullptr;
+  id_order = IdOrder::Build(index, *arena);
+  return id_order;
+}
 
 Result<SegmentResult> Engine::evaluate(const std::string& segment_id, bool with_members) const {
   return evaluate_segment(*impl_, segment_id, with_members, nullptr);

@@ -37,6 +37,7 @@
 #include "common/time.hpp"
 #include "deps/dependency_graph.hpp"
 #include "engine/version.hpp"
+#include "index/id_order.hpp"
 #include "index/index_builder.hpp"
 #include "lifecycle/lifecycle.hpp"
 #include "plugin/registry.hpp"
@@ -81,6 +82,15 @@ struct Engine::Impl {
   // --- 2. what readers see ----------------------------------------------------
   Published<Version> version;
   std::shared_ptr<const Version> current() const { return version.load(); }
+
+  // The id order member lists are printed in (index/id_order.hpp), built on
+  // the second long listing (a one-shot command does not pay for it) and
+  // again when many users arrived since; readers share it.
+  mutable Mutex order_mu;
+  mutable std::shared_ptr<const IdOrder> id_order GUARDED_BY(order_mu);
+  mutable std::uint32_t long_listings GUARDED_BY(order_mu) = 0;
+  // The order to list `members` members of `index` with (null: sort them).
+  std::shared_ptr<const IdOrder> order_for(const Index& index, std::uint64_t members) const EXCLUDES(order_mu);
 
   // --- 3. the writer path -----------------------------------------------------
   mutable Mutex writer_mu;

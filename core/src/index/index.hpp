@@ -167,6 +167,8 @@ class Index {
   }
   const ProfileIndex& profiles() const { return *profiles_; }
   const InteractionIndex& interactions() const { return *interactions_; }
+  // The directory this snapshot's ids come from (shared by later snapshots).
+  const std::shared_ptr<const UserDirectory>& user_directory() const { return users_; }
 
   bool is_expired(sdk::SourceKind kind, std::string_view id) const;
   bool is_expired(const std::string& source_key) const { return expired_sources_.count(source_key) > 0; }

@@ -1,0 +1,137 @@
+#include "index/id_order.hpp"
+
+#include <tbb/parallel_for.h>
+#include <tbb/parallel_sort.h>
+
+#include <algorithm>
+#include <bit>
+
+namespace retarget {
+
+std::shared_ptr<const IdOrder> IdOrder::Build(const Index& index, tbb::task_arena& arena) {
+  auto order = std::make_shared<IdOrder>();
+  const std::uint32_t n = index.user_count();
+  order->directory_ = index.user_directory();
+  order->user_at_.resize(n);
+  order->rank_of_.resize(n);
+  arena.execute([&] {
+    for (std::uint32_t u = 0; u < n; ++u) order->user_at_[u] = u;
+    tbb::parallel_sort(order->user_at_.begin(), order->user_at_.end(),
+                       [&](UserIndex a, UserIndex b) { return index.user_id(a) < index.user_id(b); });
+    tbb::parallel_for(std::uint32_t{0}, n, [&](std::uint32_t r) { order->rank_of_[order->user_at_[r]] = r; });
+  });
+  return order;
+}
+
+std::uint32_t IdOrder::first_rank_after(const Index& index, std::string_view after) const {
+  auto it = std::upper_bound(user_at_.begin(), user_at_.end(), after,
+                             [&](std::string_view a, UserIndex u) { return a < index.user_id(u); });
+  return static_cast<std::uint32_t>(it - user_at_.begin());
+}
+
+namespace {
+
+// Emits ids in order until the page is full: `limit` ids plus one to learn
+// that more follow.
+class PageWriter {
+ public:
+  PageWriter(std::size_t limit, MemberPage& page) : limit_(limit), page_(page) {}
+  // False once the page is complete (stop producing).
+  bool add(std::string_view id) {
+    if (limit_ != 0 && page_.ids.size() == limit_) {
+      page_.next_after = page_.ids.back();
+      return false;
+    }
+    page_.ids.emplace_back(id);
+    return true;
+  }
+
+ private:
+  std::size_t limit_;
+  MemberPage& page_;
+};
+
+MemberPage sort_and_page(std::vector<std::string_view>& ids, std::size_t limit) {
+  MemberPage page;
+  if (limit != 0 && limit < ids.size()) {
+    std::nth_element(ids.begin(), ids.begin() + static_cast<std::ptrdiff_t>(limit), ids.end());
+    ids.resize(limit);
+    std::sort(ids.begin(), ids.end());
+    page.ids.assign(ids.begin(), ids.end());
+    page.next_after = page.ids.back();
+    return page;
+  }
+  std::sort(ids.begin(), ids.end());
+  page.ids.assign(ids.begin(), ids.end());
+  return page;
+}
+
+}  // namespace
+
+MemberPage list_members(const Index& index, const Roaring& members, const IdOrder* order, std::string_view after,
+                        std::size_t limit) {
+  const std::uint32_t covered = order ? order->size() : 0;
+  // One decode of the set: both passes below read the array.
+  std::vector<std::uint32_t> users(members.cardinality());
+  members.toUint32Array(users.data());
+  // Ranked members are those below `covered` (users ascend).
+  const std::size_t ranked =
+      static_cast<std::size_t>(std::lower_bound(users.begin(), users.end(), covered) - users.begin());
+  // Users the order does not rank (all of them without an order): sorted here.
+  std::vector<std::string_view> fresh;
+  for (std::size_t i = ranked; i < users.size(); ++i) {
+    std::string_view id = index.user_id(users[i]);
+    if (after.empty() || id > after) fresh.push_back(id);
+  }
+  if (!order || ranked == 0) return sort_and_page(fresh, limit);
+  std::sort(fresh.begin(), fresh.end());
+
+  // The ranked members' ranks in order, from the first after `after`: a bitmap
+  // of ranks for long lists (one pass, no comparisons), a sort of integers
+  // for short ones.
+  const std::uint32_t start = after.empty() ? 0 : order->first_rank_after(index, after);
+  std::vector<std::uint32_t> ranks;
+  std::vector<std::uint64_t> rank_bits;
+  const bool use_bitmap = ranked * 32 >= covered;
+  if (use_bitmap) {
+    rank_bits.assign((covered + 63) / 64, 0);
+    for (std::size_t i = 0; i < ranked; ++i) {
+      std::uint32_t r = order->rank(users[i]);
+      rank_bits[r >> 6] |= std::uint64_t{1} << (r & 63);
+    }
+  } else {
+    ranks.reserve(ranked);
+    for (std::size_t i = 0; i < ranked; ++i) {
+      std::uint32_t r = order->rank(users[i]);
+      if (r >= start) ranks.push_back(r);
+    }
+    std::sort(ranks.begin(), ranks.end());
+  }
+
+  MemberPage page;
+  page.ids.reserve(limit != 0 ? std::min<std::size_t>(limit, users.size()) : users.size());
+  PageWriter writer(limit, page);
+  std::size_t f = 0;
+  // Merges one ranked id with the fresh ids before it; false when the page is full.
+  auto emit = [&](std::string_view id) {
+    if (f == fresh.size()) return writer.add(id);
+    for (; f < fresh.size() && fresh[f] < id; ++f)
+      if (!writer.add(fresh[f])) return false;
+    return writer.add(id);
+  };
+  bool open = true;
+  if (use_bitmap) {
+    for (std::uint32_t w = start >> 6; open && w < rank_bits.size(); ++w) {
+      std::uint64_t word = rank_bits[w];
+      if (w == (start >> 6)) word &= ~std::uint64_t{0} << (start & 63);
+      for (; open && word; word &= word - 1)
+        open = emit(index.user_id(order->user_at(w * 64 + static_cast<std::uint32_t>(std::countr_zero(word)))));
+    }
+  } else {
+    for (std::size_t i = 0; open && i < ranks.size(); ++i) open = emit(index.user_id(order->user_at(ranks[i])));
+  }
+  for (; open && f < fresh.size(); ++f) open = writer.add(fresh[f]);
+  return page;
+}
+
+}  // namespace retarget
