@@ -77,29 +77,35 @@ class LatestFactTimeFilter final : public Filter {
       else if (range.match_present) blocks[0]->set_bits_in_range(range.lo, range.hi, out);
       return;
     }
-    // Several sources: the predicate applies to each user's maximum, gathered
-    // in a dense per-chunk array (O(entries), no sort). The array is reused
-    // per thread and reset entry by entry, so a call never clears 512 KiB.
-    thread_local std::vector<Timestamp> latest(kChunkUsers, kNoTime);
-    ChunkBits present;
-    present.clear();
-    auto gather = [&](const ValueChunk* b) {
-      b->for_each([&](std::uint32_t o, std::int64_t t) {
-        if (t > latest[o]) latest[o] = t;
-        present.set(o);
-      });
+    // Several sources: the predicate applies to each user's maximum time, and
+    //   lo <= max  <=>  some time >= lo,   max <= hi  <=>  no time > hi,
+    // so the answer is two unions of range kernels over the blocks: branch-free
+    // per user, and a block whose zone map lies wholly inside or outside a
+    // range costs its presence bits or nothing.
+    auto each = [&](auto&& f) {
+      for (std::size_t i = 0; i < std::min<std::size_t>(n, 64); ++i) f(blocks[i]);
+      for (const ValueChunk* b : many) f(b);
     };
-    for (std::size_t i = 0; i < std::min<std::size_t>(n, 64); ++i) gather(blocks[i]);
-    for (const ValueChunk* b : many) gather(b);
-    if (range.match_absent) ctx.universe(chunk, out);
-    for (std::uint32_t w = 0; w < kChunkWords; ++w) {
-      for (std::uint64_t word = present.words[w]; word; word &= word - 1) {
-        std::uint32_t bit = w * 64 + static_cast<std::uint32_t>(std::countr_zero(word));
-        if (range.matches(latest[bit])) out.set(bit);
-        else out.words[w] &= ~(1ULL << (bit & 63));
-        latest[bit] = kNoTime;
+    ChunkBits result;
+    result.clear();
+    if (range.match_present) {
+      each([&](const ValueChunk* b) { b->set_bits_in_range(range.lo, kMaxTime, result); });
+      if (range.hi < kMaxTime) {
+        ChunkBits later;
+        later.clear();
+        each([&](const ValueChunk* b) { b->set_bits_in_range(range.hi + 1, kMaxTime, later); });
+        result.and_not(later);
       }
     }
+    if (range.match_absent) {
+      ChunkBits present, universe;
+      present.clear();
+      each([&](const ValueChunk* b) { b->set_bits(present); });
+      ctx.universe(chunk, universe);
+      universe.and_not(present);
+      result.or_with(universe);
+    }
+    out.or_with(result);
   }
 
   Verdict evaluate_user(const EvalContext& ctx, UserIndex user) const override {
