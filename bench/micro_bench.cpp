@@ -30,6 +30,7 @@
 #include <vector>
 
 #include "catalog/catalog.hpp"
+#include "eval/bit_kernels.hpp"
 #include "index/column_codec.hpp"
 #include "ingest/event_parser.hpp"
 #include "retarget/engine.hpp"
@@ -130,9 +131,25 @@ BENCHMARK_CAPTURE(BM_BitsBinary, complement_within, complement_within)->ArgName(
 BENCHMARK_CAPTURE(BM_BitsUnary, clear, clear, 1)->ArgName("chunks")->Arg(1)->Arg(1024);
 BENCHMARK_CAPTURE(BM_BitsUnary, count, count, 1)->ArgName("chunks")->Arg(1)->Arg(1024);
 
-// The evaluator's member extraction (evaluate_bulk in core/src/eval/evaluator.cpp,
-// copied here because it is a lambda there): every set bit of a chunk becomes
-// a user index appended to a fresh vector, as each evaluation does.
+// The same kernels as the evaluator runs them (eval/bit_kernels.hpp): built
+// for the machine's instruction set and chosen at load, against the inline
+// baseline x86-64 versions above (whose popcount is a libgcc call).
+void and_with_dispatched(ChunkBits& a, const ChunkBits& b) { retarget::bit_kernels::and_with(a, b); }
+void or_with_dispatched(ChunkBits& a, const ChunkBits& b) { retarget::bit_kernels::or_with(a, b); }
+void complement_within_dispatched(ChunkBits& a, const ChunkBits& u) { retarget::bit_kernels::complement_within(a, u); }
+void count_dispatched(ChunkBits& a) { benchmark::DoNotOptimize(retarget::bit_kernels::count(a)); }
+BENCHMARK_CAPTURE(BM_BitsBinary, and_with_dispatched, and_with_dispatched)->ArgName("chunks")->Arg(1)->Arg(1024);
+BENCHMARK_CAPTURE(BM_BitsBinary, or_with_dispatched, or_with_dispatched)->ArgName("chunks")->Arg(1)->Arg(1024);
+BENCHMARK_CAPTURE(BM_BitsBinary, complement_within_dispatched, complement_within_dispatched)
+    ->ArgName("chunks")->Arg(1)->Arg(1024);
+BENCHMARK_CAPTURE(BM_BitsUnary, count_dispatched, count_dispatched, 1)->ArgName("chunks")->Arg(1)->Arg(1024);
+const bool kInstructionSetNamed = [] {
+  benchmark::AddCustomContext("bit_kernels", retarget::bit_kernels::instruction_set());
+  return true;
+}();
+
+// The evaluator's former member extraction (a push_back per set bit, baseline
+// x86-64), against bit_kernels::append_members (sized once, dispatched).
 std::vector<UserIndex> extract_members(const ChunkBits& bits, std::uint32_t chunk) {
   std::vector<UserIndex> out;
   const std::uint32_t base = chunk << retarget::sdk::kChunkShift;
@@ -148,6 +165,19 @@ std::vector<UserIndex> extract_members(const ChunkBits& bits, std::uint32_t chun
 
 // range(0) = the percentage of members in the chunk. Bytes = the bitset
 // scanned; items = members extracted.
+void BM_BitsExtractMembersDispatched(benchmark::State& state) {
+  const ChunkBits bits = random_chunks(1, 3, static_cast<unsigned>(state.range(0)))[0];
+  const std::uint64_t members = bits.count();
+  for (auto _ : state) {
+    std::vector<UserIndex> out;
+    retarget::bit_kernels::append_members(bits, 1u << retarget::sdk::kChunkShift, out);
+    benchmark::DoNotOptimize(out.data());
+  }
+  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * sizeof(ChunkBits)));
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * members));
+}
+BENCHMARK(BM_BitsExtractMembersDispatched)->ArgName("density_pct")->Arg(1)->Arg(10)->Arg(50)->Arg(100);
+
 void BM_BitsExtractMembers(benchmark::State& state) {
   const ChunkBits bits = random_chunks(1, 3, static_cast<unsigned>(state.range(0)))[0];
   const std::uint64_t members = bits.count();

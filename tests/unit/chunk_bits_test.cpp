@@ -2,7 +2,9 @@
 // the shared helpers (helpers.hpp) against the TimePredicate semantics.
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <limits>
+#include <string>
 #include <memory>
 #include <optional>
 #include <algorithm>
@@ -10,6 +12,7 @@
 #include <tuple>
 #include <vector>
 
+#include "eval/bit_kernels.hpp"
 #include "index/column_codec.hpp"
 #include "retarget/sdk/helpers.hpp"
 
@@ -65,6 +68,42 @@ TEST(ChunkBits, SetTestCountClearFill) {
   b->clear();
   EXPECT_EQ(b->count(), 0u);
   EXPECT_FALSE(b->test(65535));
+}
+
+// The evaluator's dispatched kernels (whichever clone the loader picked)
+// give what the inline ChunkBits operations give, on random and edge bitsets.
+TEST(BitKernels, AgreeWithTheInlineOperations) {
+  std::mt19937_64 rng(5);
+  auto random_bits = [&](int kind) {
+    auto b = bits();
+    for (std::uint32_t w = 0; w < kChunkWords; ++w)
+      b->words[w] = kind == 0 ? 0 : kind == 1 ? ~std::uint64_t{0} : (rng() & rng());
+    return b;
+  };
+  EXPECT_NE(std::string(retarget::bit_kernels::instruction_set()), "");
+  for (int ka = 0; ka < 3; ++ka)
+    for (int kb = 0; kb < 3; ++kb) {
+      auto a = random_bits(ka), b = random_bits(kb);
+      EXPECT_EQ(retarget::bit_kernels::count(*a), a->count());
+      EXPECT_EQ(retarget::bit_kernels::none(*a), a->count() == 0);
+      auto check = [&](auto inline_op, auto kernel) {
+        ChunkBits x = *a, y = *a;
+        inline_op(x, *b);
+        kernel(y, *b);
+        ASSERT_EQ(std::memcmp(x.words, y.words, sizeof x.words), 0);
+      };
+      check([](ChunkBits& x, const ChunkBits& o) { x.and_with(o); }, retarget::bit_kernels::and_with);
+      check([](ChunkBits& x, const ChunkBits& o) { x.or_with(o); }, retarget::bit_kernels::or_with);
+      check([](ChunkBits& x, const ChunkBits& o) { x.and_not(o); }, retarget::bit_kernels::and_not);
+      check([](ChunkBits& x, const ChunkBits& o) { x.complement_within(o); }, retarget::bit_kernels::complement_within);
+      std::vector<std::uint32_t> members = {7};  // appended after what is there
+      retarget::bit_kernels::append_members(*a, 3u << kChunkShift, members);
+      ASSERT_EQ(members.size(), a->count() + 1);
+      ASSERT_EQ(members[0], 7u);
+      std::size_t i = 1;
+      for (std::uint32_t o = 0; o < kChunkUsers; ++o)
+        if (a->test(o)) ASSERT_EQ(members[i++], (3u << kChunkShift) + o);
+    }
 }
 
 TEST(ChunkBits, SetOperations) {

@@ -1,5 +1,7 @@
 #include "eval/evaluator.hpp"
 
+#include "eval/bit_kernels.hpp"
+
 #include <tbb/blocked_range.h>
 #include <tbb/parallel_for.h>
 
@@ -17,11 +19,7 @@ namespace {
 
 using sdk::ChunkBits;
 
-bool none(const ChunkBits& b) {
-  for (std::uint32_t w = 0; w < sdk::kChunkWords; ++w)
-    if (b.words[w]) return false;
-  return true;
-}
+using bit_kernels::none;
 
 std::size_t depth_of(const PlanNode& n) {
   std::size_t d = 0;
@@ -292,7 +290,7 @@ class Evaluation final : public sdk::SegmentResolver {
     for (const auto& ex : segment.exclude) {
       if (none(out)) break;
       eval(ex, chunk, universe, excluded, scratch, 0);
-      out.and_not(excluded);
+      bit_kernels::and_not(out, excluded);
     }
   }
 
@@ -324,14 +322,14 @@ class Evaluation final : public sdk::SegmentResolver {
       case PlanNode::Op::kLeaf:
         out.clear();
         n.filter->evaluate_chunk(for_leaf(n), chunk, out);
-        out.and_with(universe);
+        bit_kernels::and_with(out, universe);
         return;
       case PlanNode::Op::kAll: {
         eval(n.children[0], chunk, universe, out, scratch, level + 1);
         ChunkBits& tmp = scratch[level];
         for (std::size_t i = 1; i < n.children.size() && !none(out); ++i) {
           eval(n.children[i], chunk, universe, tmp, scratch, level + 1);
-          out.and_with(tmp);
+          bit_kernels::and_with(out, tmp);
         }
         return;
       }
@@ -340,13 +338,13 @@ class Evaluation final : public sdk::SegmentResolver {
         ChunkBits& tmp = scratch[level];
         for (std::size_t i = 1; i < n.children.size(); ++i) {
           eval(n.children[i], chunk, universe, tmp, scratch, level + 1);
-          out.or_with(tmp);
+          bit_kernels::or_with(out, tmp);
         }
         return;
       }
       case PlanNode::Op::kNot:
         eval(n.children[0], chunk, universe, out, scratch, level + 1);
-        out.complement_within(universe);
+        bit_kernels::complement_within(out, universe);
         return;
     }
   }
@@ -459,18 +457,8 @@ Result<BulkResult> evaluate_bulk(const CompiledSegment& segment, const Index& in
         for (std::uint32_t c = range.begin(); c != range.end(); ++c) {
           if (evaluation.stopped()) return;
           evaluation.chunk(segment, c, *result);
-          counts[c] = result->count();
-          if (!with_members) continue;
-          auto& out = per_chunk[c];
-          out.reserve(counts[c]);
-          std::uint32_t base = c << sdk::kChunkShift;
-          for (std::uint32_t w = 0; w < sdk::kChunkWords; ++w) {
-            std::uint64_t word = result->words[w];
-            while (word) {
-              out.push_back(base + w * 64 + static_cast<std::uint32_t>(std::countr_zero(word)));
-              word &= word - 1;
-            }
-          }
+          counts[c] = bit_kernels::count(*result);
+          if (with_members) bit_kernels::append_members(*result, c << sdk::kChunkShift, per_chunk[c]);
         }
       });
     });
