@@ -134,13 +134,16 @@ nlohmann::json freshness(Engine& engine, std::int64_t now, int samples) {
       "version: 1\nsegments:\n  - {id: fresh_probe, match: {received_campaign: {campaign: c239}}}\n";
   if (!engine.load_rules_text(rules, "freshness", diags, false).ok()) fail("freshness probe rules");
   std::string when = retarget::format_time_ms(now - 1000);
+  // Ids unique to this run, so that a reused store (--reuse-store) gets new users again.
+  const std::string run = std::to_string(
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count());
   std::atomic<bool> stop{false};
   std::atomic<std::uint64_t> background{0};
   std::thread load([&] {  // ~20k events/s on other sources, 200-event batches
     for (int batch = 0; !stop; ++batch) {
       std::string text;
       for (int i = 0; i < 200; ++i)
-        text += "{\"time\":\"" + when + "\",\"user\":\"load" + std::to_string(batch) + "_" + std::to_string(i) +
+        text += "{\"time\":\"" + when + "\",\"user\":\"load" + run + "_" + std::to_string(batch) + "_" + std::to_string(i) +
                 "\",\"type\":\"received\",\"campaign\":\"c238\",\"channel\":\"push\"}\n";
       auto r = engine.ingest_text(text);
       if (r.ok()) background += r->accepted;
@@ -151,7 +154,7 @@ nlohmann::json freshness(Engine& engine, std::int64_t now, int samples) {
   int seen_first = 0;
   std::uint64_t before = must(engine.evaluate("fresh_probe", false), "freshness probe").count;
   for (int i = 0; i < samples; ++i) {
-    std::string line = "{\"time\":\"" + when + "\",\"user\":\"fresh" + std::to_string(i) +
+    std::string line = "{\"time\":\"" + when + "\",\"user\":\"fresh" + run + "_" + std::to_string(i) +
                        "\",\"type\":\"received\",\"campaign\":\"c239\",\"channel\":\"push\"}\n";
     auto t = Clock::now();
     auto r = must(engine.ingest_text(line), "freshness ingest");
