@@ -102,7 +102,9 @@ TEST(BitKernels, AgreeWithTheInlineOperations) {
       ASSERT_EQ(members[0], 7u);
       std::size_t i = 1;
       for (std::uint32_t o = 0; o < kChunkUsers; ++o)
-        if (a->test(o)) ASSERT_EQ(members[i++], (3u << kChunkShift) + o);
+        if (a->test(o)) {
+          ASSERT_EQ(members[i++], (3u << kChunkShift) + o);
+        }
     }
 }
 
@@ -453,8 +455,12 @@ TEST(AttributeChunk, CodeRangesOfTheSortedDictionaryAgreeWithTheVerdict) {
     for (std::uint32_t k = 1; k < block.dictionary_size(); ++k) {
       AttributeRef a = block.entry(k - 1), b = block.entry(k);
       ASSERT_LE(static_cast<int>(a.type), static_cast<int>(b.type));
-      if (a.type == b.type && a.type == AttributeRef::Type::kNumber) ASSERT_LE(a.number, b.number);
-      if (a.type == b.type && a.type == AttributeRef::Type::kString) ASSERT_LT(a.text, b.text);
+      if (a.type == b.type && a.type == AttributeRef::Type::kNumber) {
+        ASSERT_LE(a.number, b.number);
+      }
+      if (a.type == b.type && a.type == AttributeRef::Type::kString) {
+        ASSERT_LT(a.text, b.text);
+      }
     }
     // A delta of changes on top (values set, changed and unset).
     const auto before = model;

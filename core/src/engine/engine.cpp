@@ -819,12 +819,16 @@ std::shared_ptr<const IdOrder> Engine::Impl::order_for(const Index& index, std::
   // Short lists sort quickly: an order pays from lists of about this size.
   constexpr std::uint64_t kLongList = 65536;
   MutexLock lock(order_mu);
-  const bool usable = id_order && id_order->covers_directory_of(index) && id_order->size() <= index.user_count();
+  const bool same_directory = id_order && id_order->covers_directory_of(index);
+  // A reader of an older snapshot than the order's: sort (never replace a
+  // newer order with an older one).
+  if (same_directory && id_order->size() > index.user_count()) return nullptr;
   // Users added since the order was built are sorted per listing: rebuild
   // when they are more than an eighth of those it ranks.
-  const bool fresh = usable && index.user_count() - id_order->size() <= id_order->size() / 8;
-  if (fresh || members < kLongList) return usable ? id_order : nullptr;
-  if (++long_listings < 2) return usable ? id_order : nullptr;
+  const bool fresh = same_directory && index.user_count() - id_order->size() <= id_order->size() / 8;
+  if (fresh || members < kLongList) return same_directory ? id_order : nullptr;
+  if (++long_listings < 2) return same_directory ? id_order : nullptr;
+  // Concurrent listings wait for the build (seconds at 10M users); counts do not.
   id_order = IdOrder::Build(index, *arena);
   return id_order;
 }

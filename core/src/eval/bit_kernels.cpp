@@ -4,6 +4,20 @@
 
 namespace retarget::bit_kernels {
 
+// Not under the sanitizers: a clone's resolver (an ifunc) runs while the
+// program is being relocated, before a sanitizer's runtime is initialised,
+// and the instrumented resolver crashes there (seen with TSan).
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer) || __has_feature(memory_sanitizer)
+#define RETARGET_NO_MULTIVERSIONING 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#ifndef RETARGET_NO_MULTIVERSIONING
+#define RETARGET_NO_MULTIVERSIONING 1
+#endif
+#endif
+
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__)) && !defined(RETARGET_NO_MULTIVERSIONING)
 #define RETARGET_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else

@@ -4,7 +4,8 @@
 // is loaded (GCC/Clang target_clones, an ifunc). The package keeps running on
 // any x86-64; on a current machine the kernels use its widest vectors and a
 // hardware popcount (baseline x86-64 has none: std::popcount there is a call
-// into libgcc). Elsewhere (not x86-64) they are the plain loops.
+// into libgcc). Elsewhere (not x86-64, and in sanitizer builds, where an
+// ifunc resolver runs before the sanitizer runtime) they are the plain loops.
 //
 // Same results as the ChunkBits members of the same names (sdk/types.hpp).
 // Thread safety: plain functions over their arguments.

@@ -162,7 +162,10 @@ void append_source_key(std::string& out, sdk::SourceKind kind, std::string_view 
 // --- the halves -------------------------------------------------------------------
 
 const sdk::UserTimes* ProfileIndex::times(sdk::SummaryKind kind, std::string_view a, std::string_view b) const {
-  auto it = summaries_.find(summary_key_string(kind, a, b));
+  thread_local std::string buffer;  // as InteractionIndex::fact
+  buffer.clear();
+  append_summary_key(buffer, kind, a, b);
+  auto it = summaries_.find(buffer);
   return it == summaries_.end() ? nullptr : it->second.get();
 }
 
@@ -190,7 +193,12 @@ void ProfileIndex::add_memory(IndexMemory& m) const {
 }
 
 const sdk::UserTimes* InteractionIndex::fact(const sdk::FactKey& key) const {
-  auto it = facts_.find(fact_key_string(key));
+  // Called per chunk and per key by every interaction leaf: the key is built
+  // in a buffer this thread reuses, not a fresh string each time.
+  thread_local std::string buffer;
+  buffer.clear();
+  append_fact_key(buffer, key.kind, key.source, key.fact, key.step, key.detail);
+  auto it = facts_.find(buffer);
   return it == facts_.end() ? nullptr : it->second.get();
 }
 
