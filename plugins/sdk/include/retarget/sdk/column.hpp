@@ -148,11 +148,8 @@ class ValueBlock {
   void set_bits_in_range(std::int64_t lo, std::int64_t hi, ChunkBits& out) const {
     if (lo > hi || h_.max_value < lo || h_.min_value > hi) return;  // zone map: none
     if (lo <= h_.min_value && h_.max_value <= hi) return set_bits(out);  // zone map: all
-    // Compare packed values: v in [lo, hi]  <=>  v - min in [lo - min, hi - min].
-    const auto base = static_cast<std::uint64_t>(h_.min_value);
-    std::uint64_t plo = lo <= h_.min_value ? 0 : static_cast<std::uint64_t>(lo) - base;
-    std::uint64_t phi = static_cast<std::uint64_t>(hi < h_.max_value ? hi : h_.max_value) - base;
-    const std::uint64_t span = phi - plo;
+    const auto range = packed_range(lo, hi);
+    const std::uint64_t plo = range.first, span = range.second;
     scan_words([&](std::uint64_t p) { return p - plo <= span; },
                [&](std::uint32_t w, std::uint64_t, std::uint64_t yes) { out.words[w] |= yes; });
   }
@@ -165,12 +162,19 @@ class ValueBlock {
       scan_offset_words([&](std::uint32_t w, std::uint64_t present) { out.words[w] &= ~present; });
       return;
     }
+    const auto range = packed_range(lo, hi);
+    const std::uint64_t plo = range.first, span = range.second;
+    scan_words([&](std::uint64_t p) { return p - plo <= span; },
+               [&](std::uint32_t w, std::uint64_t present, std::uint64_t yes) { out.words[w] &= ~present | yes; });
+  }
+
+  // [lo, hi] in packed values (value - min_value()) as (first, span):
+  // v in [lo, hi]  <=>  p - first <= span. REQUIRES: [lo, hi] overlaps the zone map.
+  std::pair<std::uint64_t, std::uint64_t> packed_range(std::int64_t lo, std::int64_t hi) const {
     const auto base = static_cast<std::uint64_t>(h_.min_value);
     std::uint64_t plo = lo <= h_.min_value ? 0 : static_cast<std::uint64_t>(lo) - base;
     std::uint64_t phi = static_cast<std::uint64_t>(hi < h_.max_value ? hi : h_.max_value) - base;
-    const std::uint64_t span = phi - plo;
-    scan_words([&](std::uint64_t p) { return p - plo <= span; },
-               [&](std::uint32_t w, std::uint64_t present, std::uint64_t yes) { out.words[w] &= ~present | yes; });
+    return {plo, phi - plo};
   }
 
   // The word-at-a-time kernel under the filters: for each 64-user word of
@@ -671,12 +675,11 @@ class AttributeChunk {
     if (main_.dictionary_size() > 0) {
       // Packed codes are code - min_value(); codes outside the block's range select nothing.
       const std::int64_t lo = first, hi = static_cast<std::int64_t>(end) - 1;
-      const auto base = codes.min_value();
-      if (lo > hi || hi < base || lo > codes.max_value()) {
+      if (lo > hi || hi < codes.min_value() || lo > codes.max_value()) {
         codes.scan_offset_words([&](std::uint32_t w, std::uint64_t present) { out.words[w] &= ~present; });
       } else {
-        const std::uint64_t plo = static_cast<std::uint64_t>(std::max(lo, base) - base);
-        const std::uint64_t span = static_cast<std::uint64_t>(std::min(hi, codes.max_value()) - base) - plo;
+        const auto range = codes.packed_range(lo, hi);
+        const std::uint64_t plo = range.first, span = range.second;
         codes.scan_words([&](std::uint64_t p) { return p - plo <= span; },
                          [&](std::uint32_t w, std::uint64_t present, std::uint64_t yes) {
                            out.words[w] = (out.words[w] & ~present) | yes;
