@@ -91,13 +91,27 @@ std::string data_dir_of(const EngineOptions& options) {
 
 }  // namespace
 
+bool Cli::options(EngineOptions& options, bool writes) {
+  if (!engine_options(globals, options)) return false;
+  auto dir = partitions->data_directory(data_dir_of(options), writes);
+  if (!dir.ok()) {
+    std::cerr << "retarget: " << dir.status().message() << "\n";
+    return false;
+  }
+  options.data_dir = *dir;
+  return true;
+}
+
 int Cli::run(Access access, const std::function<int(Engine&)>& body) {
   const Globals& g = globals;
-  EngineOptions options;
-  if (!engine_options(g, options)) return kBadInput;
   // The one-process form writes (catalog and events first).
   if (!g.catalogs.empty() || !g.events.empty()) access = Access::kWrite;
-  std::string dir = data_dir_of(options);
+  EngineOptions options;
+  if (!this->options(options, access == Access::kWrite)) {
+    partitions->all_ok(false);
+    return kBadInput;
+  }
+  std::string dir = *options.data_dir;
   if (dir != ":memory:" && access != Access::kWrite) {
     std::error_code ec;
     if (!std::filesystem::exists(dir, ec)) {
@@ -107,6 +121,7 @@ int Cli::run(Access access, const std::function<int(Engine&)>& body) {
         std::cerr << "retarget: no data directory at '" << dir
                   << "' (a command that writes creates it: catalog apply, ingest, rules apply; or pass --data-dir "
                      "or set RETARGET_DATA_DIR)\n";
+        partitions->all_ok(false);
         return kBadInput;
       }
     } else {
@@ -114,21 +129,27 @@ int Cli::run(Access access, const std::function<int(Engine&)>& body) {
     }
   }
   auto engine = Engine::Open(options);
-  if (!engine.ok()) return report(engine.status());
+  if (!engine.ok()) {
+    partitions->all_ok(false);
+    return report(engine.status());
+  }
   if ((*engine)->read_only()) {
     as_of = format_time_ms((*engine)->as_of_ms());
     std::cerr << "as of: " << *as_of << " (data directory " << dir << ")\n";
   }
   for (const auto& r : (*engine)->refused_plugins())
     std::cerr << "retarget: warning: plugin " << r.library << " refused: " << r.reason << "\n";
+  Status catalogs_applied = Status::Ok();
   for (const auto& c : g.catalogs) {
     Diagnostics d;
-    Status s = (*engine)->apply_catalog_file(c, d);
+    catalogs_applied = (*engine)->apply_catalog_file(c, d);
     print_diagnostics(d);
-    if (!s.ok()) return report(s);
+    if (!catalogs_applied.ok()) break;
   }
+  // Every process opened its directory: from here on they exchange data.
+  if (!partitions->all_ok(catalogs_applied.ok())) return catalogs_applied.ok() ? kFailed : report(catalogs_applied);
   for (const auto& e : g.events) {
-    auto r = (*engine)->ingest_file(e);
+    auto r = partitions->ingest(**engine, e, {});
     if (!r.ok()) return report(r.status());
     std::cerr << e << ": " << r->accepted << " accepted, " << r->duplicates << " duplicates, " << r->rejected
               << " rejected\n";
@@ -141,6 +162,7 @@ int Cli::run(Access access, const std::function<int(Engine&)>& body) {
     print_diagnostics(d);
     if (!s.ok()) return report(s);
   }
+  if (Status s = partitions->prepare(**engine); !s.ok()) return report(s);
   return body(**engine);
 }
 

@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "partitions.hpp"
 #include "retarget/engine.hpp"
 #include "retarget/format.hpp"
 
@@ -58,6 +59,9 @@ enum class Access {
 class Cli {
  public:
   Globals globals;
+  // Where partial results meet: the identity for `retarget`, the other
+  // processes for retarget-mpi (partitions.hpp). Never null.
+  Partitions* partitions = &single_;
   int code = kOk;               // the exit code the command set
   bool rejected_lines = false;  // an ingest (the command or --events) rejected lines: exit 3 if otherwise ok
   std::optional<std::string> as_of;  // a read-only open: when the state read was written
@@ -72,8 +76,13 @@ class Cli {
   // Opens the engine for `access` (applying --catalog, --events and --rules
   // first) and runs `body`; returns its exit code, or the open's.
   int run(Access access, const std::function<int(Engine&)>& body);
+  // The engine options of the global flags, with this process's data
+  // directory (commands that open the directory themselves: store rebuild
+  // and repair); false (after a message) on a bad flag or directory.
+  bool options(EngineOptions& options, bool writes);
 
  private:
+  Partitions single_;
   std::vector<std::shared_ptr<void>> kept_;
 };
 
@@ -105,6 +114,12 @@ void add_data_commands(CLI::App& app, Cli& cli);       // catalog, ingest, rules
 void add_query_commands(CLI::App& app, Cli& cli);      // evaluate, explain, profile, export, analytics, deps
 void add_lifecycle_commands(CLI::App& app, Cli& cli);  // lifecycle, restore
 void add_store_commands(CLI::App& app, Cli& cli);      // store check|rebuild|repair|checkpoint
+
+// Builds the whole `retarget` command line (global flags and every command)
+// on `app`, for `program` (the name --help and --version print); app.cpp.
+void build_app(CLI::App& app, Cli& cli, const std::string& program);
+// Checks the arguments, parses them and runs the command; the exit code.
+int run_app(CLI::App& app, Cli& cli, int argc, char** argv);
 
 // A bash completion script for `app` (completion.cpp).
 std::string bash_completion(const CLI::App& app);

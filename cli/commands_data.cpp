@@ -155,7 +155,7 @@ void add_ingest(CLI::App& app, Cli& cli) {
         options.on_progress = [&](const IngestProgress& p) {
           progress.update(p.lines, p.bytes, with_thousands(p.rejected) + " rejected");
         };
-        auto r = e.ingest_file(file, options);
+        auto r = cli.partitions->ingest(e, file, options);
         progress.finish();
         if (!r.ok()) return report(r.status());
         total.lines += r->lines, total.accepted += r->accepted, total.duplicates += r->duplicates;

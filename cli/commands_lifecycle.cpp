@@ -41,8 +41,10 @@ void add_sweep(CLI::App* lifecycle, Cli& cli) {
   add_examples(cmd, {"retarget --data-dir /var/lib/retarget lifecycle sweep"});
   cmd->callback([&] {
     cli.code = cli.run(Access::kWrite, [&](Engine& e) {
+      if (Status agreed = cli.partitions->check_agreement(e); !agreed.ok()) return report(agreed);
       auto r = e.sweep();
       if (!r.ok()) return report(r.status());
+      *r = cli.partitions->merge(std::move(*r));
       // The sources are hidden already; their bytes move to long-term storage
       // now (the command would otherwise wait for that silently at exit).
       if (!r->expired.empty() || !r->deleted.empty()) {
@@ -129,7 +131,7 @@ void add_status(CLI::App* lifecycle, Cli& cli) {
                      "retarget lifecycle status --tier expired --tag promo"});
   cmd->callback([&] {
     cli.code = cli.run(Access::kRead, [&](Engine& e) {
-      auto list = e.lifecycle_status(a.ids);
+      auto list = cli.partitions->merge(e.lifecycle_status(a.ids));
       // Every id asked for must exist: an unknown one is exit 1, with a suggestion.
       std::vector<std::string> known;
       for (const auto& s : e.lifecycle_status()) known.push_back(s.id), known.push_back(s.key);
@@ -223,6 +225,7 @@ void add_restore(CLI::App& app, Cli& cli) {
       } else {
         jobs = e.restore_jobs();
       }
+      jobs = cli.partitions->merge(std::move(jobs));
       json arr = json::array();
       for (const auto& j : jobs) {
         arr.push_back(job_json(j, cli.as_of));
@@ -248,10 +251,12 @@ void add_restore(CLI::App& app, Cli& cli) {
         std::cerr << "retarget: restore needs --campaign, --canvas or --tag\n";
         return kBadInput;
       }
-      auto job = e.restore(a.request);
+      if (Status agreed = cli.partitions->check_agreement(e); !agreed.ok()) return report(agreed);
+      auto job = cli.partitions->merge(e.restore(a.request));
       if (!job.ok()) return report(job.status());
       RestoreJobInfo info = *job;
-      if (a.wait && info.id) info = wait_with_progress(e, info);
+      // Every partition's part of the job is done before the job is.
+      if (a.wait && info.id) info = *cli.partitions->merge(Result<RestoreJobInfo>(wait_with_progress(e, info)));
       if (a.format == "json") {
         std::cout << dump(json{{"job", info.id}, {"sources", info.sources}, {"state", to_string(info.state)},
                                {"moved", info.moved}, {"total", info.total}})

@@ -52,7 +52,7 @@ void add_evaluate(CLI::App& app, Cli& cli) {
         options.with_members = a.format != "count" && a.format != "text";
         options.members_after = a.after;
         options.members_limit = a.limit;
-        auto r = e.evaluate(id, options);
+        auto r = cli.partitions->merge(e.evaluate(id, options), options);
         if (!r.ok()) return report(unknown_segment(r.status(), id, e));
         if (!json_out && !r->next_after.empty())
           std::cerr << "note: " << r->id << " has more members: --after " << r->next_after << " for the next page\n";
@@ -120,6 +120,7 @@ void add_explain(CLI::App& app, Cli& cli) {
   cmd->callback([&] {
     cli.code = cli.run(Access::kRead, [&](Engine& e) {
       if (int rc = load_command_rules(e, a.rules); rc != kOk) return rc;
+      cli.partitions->answer_for_user(a.user);
       auto r = e.explain(a.segment, a.user);
       if (!r.ok()) return report(unknown_segment(r.status(), a.segment, e));
       if (a.format == "json") {
@@ -154,6 +155,7 @@ void add_profile(CLI::App& app, Cli& cli) {
   add_examples(cmd, {"retarget profile u42"});
   cmd->callback([&] {
     cli.code = cli.run(Access::kRead, [&](Engine& e) {
+      cli.partitions->answer_for_user(user);
       auto r = e.profile(user);
       if (!r.ok()) return report(r.status());
       json j = json::parse(to_json(*r));  // expired data it leaves out: the JSON's "warnings"
@@ -180,7 +182,7 @@ void add_export(CLI::App& app, Cli& cli) {
         if (!id.empty()) ids.push_back(id);
       auto exported = e.export_users(ids);
       if (!exported.ok()) return report(exported.status());
-      json j = json::parse(to_json(*exported));  // with "warnings" naming expired sources it leaves out
+      json j = json::parse(to_json(cli.partitions->merge(std::move(*exported), ids)));  // with "warnings" naming expired sources it leaves out
       if (cli.as_of) j["as_of"] = *cli.as_of;
       std::cout << dump(j) << "\n";
       return kOk;
@@ -206,6 +208,7 @@ void add_export(CLI::App& app, Cli& cli) {
       auto r = a.campaign.empty() ? e.export_recipients(SourceKind::kCanvas, a.canvas, a.step)
                                   : e.export_recipients(SourceKind::kCampaign, a.campaign);
       if (!r.ok()) return report(r.status());
+      *r = cli.partitions->merge(std::move(*r));
       for (const auto& w : r->warnings) std::cerr << "warning: " << w << "\n";
       Progress progress("export", "rows", r->rows.size());
       write_csv(*r, std::cout, [&](std::size_t rows) { progress.update(rows, rows, ""); });
@@ -234,7 +237,7 @@ void add_analytics(CLI::App& app, Cli& cli) {
       auto r = a.campaign.empty() ? e.analytics(SourceKind::kCanvas, a.canvas)
                                   : e.analytics(SourceKind::kCampaign, a.campaign);
       if (!r.ok()) return report(r.status());
-      json j = json::parse(to_json(*r));
+      json j = json::parse(to_json(cli.partitions->merge(*r)));
       if (a.format == "json") {
         if (cli.as_of) j["as_of"] = *cli.as_of;
         std::cout << dump(j) << "\n";

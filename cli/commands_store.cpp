@@ -28,10 +28,10 @@ void add_store_commands(CLI::App& app, Cli& cli) {
   check->callback([&] {
     cli.code = cli.run(Access::kRead, [&](Engine& e) {
       Progress progress("checking the data directory", "bytes", std::nullopt);
-      StoreCheck check = e.check_store([&](std::uint64_t checked, std::uint64_t total) {
+      StoreCheck check = cli.partitions->merge(e.check_store([&](std::uint64_t checked, std::uint64_t total) {
         progress.set_total(total);
         progress.update(checked, checked, "");
-      });
+      }));
       progress.finish();
       json report_json = json::parse(to_json(check));
       if (cli.as_of) report_json["as_of"] = *cli.as_of;
@@ -46,7 +46,7 @@ void add_store_commands(CLI::App& app, Cli& cli) {
   add_examples(rebuild, {"retarget --data-dir /var/lib/retarget store rebuild"});
   rebuild->callback([&] {
     EngineOptions options;
-    if (!engine_options(cli.globals, options)) {
+    if (!cli.options(options, /*writes=*/true)) {
       cli.code = kBadInput;
       return;
     }
@@ -71,7 +71,7 @@ void add_store_commands(CLI::App& app, Cli& cli) {
                         "retarget --data-dir /var/lib/retarget store repair"});
   repair->callback([&] {
     EngineOptions options;
-    if (!engine_options(cli.globals, options)) {
+    if (!cli.options(options, /*writes=*/true)) {
       cli.code = kBadInput;
       return;
     }

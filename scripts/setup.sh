@@ -13,7 +13,7 @@ packages=(
   cmake make g++ pkg-config tzdata curl
   libboost-dev libyaml-cpp-dev libtbb-dev libgtest-dev libroaring-dev libsimdjson-dev
   nlohmann-json3-dev libcli11-dev libhowardhinnant-date-dev libssl-dev libcpp-httplib-dev librocksdb-dev libzstd-dev libre2-dev
-  libbenchmark-dev help2man
+  libbenchmark-dev help2man libopenmpi-dev openmpi-bin
   python3 python3-jsonschema python3-yaml
 )
 # The fuzz preset builds with clang and links Debian's libFuzzer runtime.

@@ -399,6 +399,17 @@ class Engine {
   std::vector<RestoreJobInfo> restore_jobs() const;
   // One job by id (NotFound for an unknown one).
   Result<RestoreJobInfo> restore_job(std::uint64_t job_id) const;
+  // --- Partitioned deployments (retarget-mpi: each engine owns a partition
+  // of the users). Expiry depends on each source's last send, which is split
+  // across the partitions: they share it before any lifecycle decision.
+  // Each campaign's and Canvas's latest send among this engine's events
+  // (source key, ms since the epoch); sources that never sent are absent.
+  std::vector<std::pair<std::string, std::int64_t>> last_sends() const;
+  // The latest sends of the other partitions: lifecycle decisions (status,
+  // plan, sweep, the legacy 25 months) use the later of this engine's and
+  // these. In memory only, replacing what was shared before.
+  void share_last_sends(const std::vector<std::pair<std::string, std::int64_t>>& sends);
+
   // Writes a checkpoint now (the engine also does when one is due and on
   // close): what follows opens from it, replaying only later log records.
   Status checkpoint();

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <utility>
@@ -67,7 +68,15 @@ struct UsersExport {
   std::vector<UserProfile> users;
   std::vector<std::string> invalid_user_ids;  // ids no event names
   std::vector<std::string> warnings;          // expired sources holding data of the users
+  // The same as data: each expired source holding data of the users, with
+  // those users in the order asked (warnings is written from it).
+  std::map<std::string, std::vector<std::string>> expired_users;
 };
+
+// The warnings of a users export (and of a profile): one per expired source
+// holding data of the users shown, naming up to ten of them and the command
+// that restores it.
+std::vector<std::string> expired_data_warnings(const std::map<std::string, std::vector<std::string>>& users_by_source);
 
 // The User Data CSV of a campaign, a Canvas or a Canvas step.
 struct RecipientRow {
@@ -81,7 +90,7 @@ struct RecipientRow {
 struct RecipientsExport {
   SourceKind kind = SourceKind::kCampaign;
   std::vector<std::string> attribute_names;  // the catalog's declared attributes, sorted
-  std::vector<RecipientRow> rows;            // campaign: dense user order; Canvas: by step, then user
+  std::vector<RecipientRow> rows;            // campaign: by external id; Canvas: by step (catalog order), then external id
   std::vector<std::string> warnings;         // the source is expired: its recipients are not exported
 };
 

@@ -7,6 +7,7 @@
 
 #include <simdjson.h>
 #include <tbb/task_arena.h>
+#include <tbb/info.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -110,7 +111,9 @@ Result<std::unique_ptr<Engine>> Engine::OpenImpl(const EngineOptions& options, b
   load_plugins(po, impl->registry);
 
   impl->policy = std::make_unique<LifecyclePolicy>(c, impl->zone);
-  unsigned threads = c.threads ? c.threads : std::max(1u, std::thread::hardware_concurrency());
+  // One per core this process may run on (its affinity mask: under mpirun or
+  // taskset that is fewer than the machine has).
+  unsigned threads = c.threads ? c.threads : static_cast<unsigned>(std::max(1, tbb::info::default_concurrency()));
   impl->arena = std::make_unique<tbb::task_arena>(static_cast<int>(threads));
   impl->read_only = options.read_only && c.data_dir != ":memory:";
   {
@@ -894,11 +897,9 @@ Result<Explanation> Engine::explain(const std::string& segment_id, const std::st
 
 // --- interaction-data surfaces (readers) ---------------------------------------------
 
-namespace {
-
 // The top-level "warnings" of an interaction-data surface: one per expired
 // source that holds data of the users it shows (and only those).
-std::vector<std::string> expired_warnings(const std::map<std::string, std::vector<std::string>>& users_by_source) {
+std::vector<std::string> expired_data_warnings(const std::map<std::string, std::vector<std::string>>& users_by_source) {
   std::vector<std::string> out;
   for (const auto& [source, users] : users_by_source) {
     std::vector<std::string> shown(users.begin(),
@@ -911,8 +912,6 @@ std::vector<std::string> expired_warnings(const std::map<std::string, std::vecto
   return out;
 }
 
-}  // namespace
-
 Result<UserProfile> Engine::profile(const std::string& user) const {
   std::shared_ptr<const Version> v = impl_->current();
   auto u = v->index->find_user(user);
@@ -920,7 +919,7 @@ Result<UserProfile> Engine::profile(const std::string& user) const {
   UserProfile p = user_profile(*v->index, v->schema->catalog, *u);
   std::map<std::string, std::vector<std::string>> hidden;
   for (auto& source : v->index->expired_sources_of(*u)) hidden[source].push_back(user);
-  p.warnings = expired_warnings(hidden);
+  p.warnings = expired_data_warnings(hidden);
   return p;
 }
 
@@ -941,7 +940,8 @@ Result<UsersExport> Engine::export_users(const std::vector<std::string>& ids) co
     out.users.push_back(user_profile(*v->index, v->schema->catalog, *u));
     for (auto& source : v->index->expired_sources_of(*u)) hidden[source].push_back(id);
   }
-  out.warnings = expired_warnings(hidden);
+  out.warnings = expired_data_warnings(hidden);
+  out.expired_users = std::move(hidden);
   return out;
 }
 

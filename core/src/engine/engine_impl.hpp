@@ -100,6 +100,9 @@ struct Engine::Impl {
   RuleSet rules GUARDED_BY(writer_mu);
   std::map<std::string, References> segment_refs GUARDED_BY(writer_mu);  // each stored segment's own references
   DependencyGraph graph GUARDED_BY(writer_mu);
+  // The latest send of each source among the other partitions' users
+  // (Engine::share_last_sends; retarget-mpi). In memory only.
+  std::map<std::string, sdk::Timestamp> shared_last_sent GUARDED_BY(writer_mu);
   std::map<std::string, SourceLifecycle> lifecycle GUARDED_BY(writer_mu);  // by source key
   std::vector<nlohmann::json> meta_ops GUARDED_BY(writer_mu);  // catalog, rules, status changes since the start
   std::uint64_t next_seq GUARDED_BY(writer_mu) = 1;           // ingestion order of the next event

@@ -126,6 +126,9 @@ SourceFacts Engine::Impl::source_facts(const std::string& key) const {
     f.status = c->status, f.stopped_at = c->stopped_at;
   }
   f.last_sent = builder.source_stats(key).last_sent;
+  // A partitioned deployment: the other partitions' users may have received later.
+  if (auto it = shared_last_sent.find(key); it != shared_last_sent.end() && it->second > f.last_sent)
+    f.last_sent = it->second;
   f.pinned = graph.pinned(key);
   return f;
 }
@@ -504,6 +507,25 @@ std::vector<SourceStatus> Engine::lifecycle_status(const std::vector<std::string
   for (const auto& [id, c] : im.catalog.campaigns()) add(source_key(SourceKind::kCampaign, id), c);
   for (const auto& [id, c] : im.catalog.canvases()) add(source_key(SourceKind::kCanvas, id), c);
   return out;
+}
+
+std::vector<std::pair<std::string, std::int64_t>> Engine::last_sends() const {
+  const Engine::Impl& im = *impl_;
+  MutexLock lock(im.writer_mu);
+  std::vector<std::pair<std::string, std::int64_t>> out;
+  auto add = [&](const std::string& key) REQUIRES(im.writer_mu) {
+    sdk::Timestamp t = im.builder.source_stats(key).last_sent;
+    if (t != sdk::kNoTime) out.emplace_back(key, t);
+  };
+  for (const auto& entry : im.catalog.campaigns()) add(source_key(SourceKind::kCampaign, entry.first));
+  for (const auto& entry : im.catalog.canvases()) add(source_key(SourceKind::kCanvas, entry.first));
+  return out;
+}
+
+void Engine::share_last_sends(const std::vector<std::pair<std::string, std::int64_t>>& sends) {
+  MutexLock lock(impl_->writer_mu);
+  impl_->shared_last_sent.clear();
+  for (const auto& [key, t] : sends) impl_->shared_last_sent[key] = t;
 }
 
 std::vector<CatalogEntry> Engine::catalog_entries() const {

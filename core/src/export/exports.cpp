@@ -121,6 +121,16 @@ std::string csv_cell(const std::string& value) {
   return out + "\"";
 }
 
+namespace {
+
+// Rows by external id (byte order): the same order however the users were
+// ingested, and however they are partitioned (retarget-mpi merges by it).
+void sort_by_external_id(std::vector<RecipientRow>::iterator first, std::vector<RecipientRow>::iterator last) {
+  std::sort(first, last, [](const RecipientRow& a, const RecipientRow& b) { return a.external_id < b.external_id; });
+}
+
+}  // namespace
+
 RecipientsExport recipients(const Index& index, const Catalog& catalog, SourceKind kind, const std::string& id,
                             const std::string& step) {
   RecipientsExport out;
@@ -150,6 +160,7 @@ RecipientsExport recipients(const Index& index, const Catalog& catalog, SourceKi
       std::string variant = latest_of(index, SourceKind::kCampaign, id, FactKind::kReceivedVariant, c->variants, u);
       row(u, c->variant(variant), control && control->contains(u), t, nullptr);
     });
+    sort_by_external_id(out.rows.begin(), out.rows.end());
     return out;
   }
   const Canvas* k = catalog.canvas(id);
@@ -158,11 +169,13 @@ RecipientsExport recipients(const Index& index, const Catalog& catalog, SourceKi
     if (!step.empty() && s.id != step) continue;
     const sdk::UserTimes* received = index.interactions().fact(FactKey{SourceKind::kCanvas, id, FactKind::kReceived, s.id, ""});
     if (!received) continue;
+    const std::size_t first = out.rows.size();
     received->for_each([&](sdk::UserIndex u, std::int64_t t) {
       std::string variation = latest_of(index, SourceKind::kCanvas, id, FactKind::kCanvasEntered, k->variations, u);
       const NamedId* v = k->variation(variation);
       row(u, v, v && v->control, t, &s.id);
     });
+    sort_by_external_id(out.rows.begin() + static_cast<std::ptrdiff_t>(first), out.rows.end());
   }
   return out;
 }

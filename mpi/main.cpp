@@ -1,0 +1,108 @@
+// `retarget-mpi`: the command line of `retarget`, run as P processes under
+// Open MPI, each owning a partition of the users (docs/scale-out.md):
+//
+//   mpirun -np 4 retarget-mpi --data-dir /var/lib/retarget evaluate --format count
+//
+// answers what `retarget --data-dir D evaluate --format count` answers on the
+// same data. The commands are retarget's own (cli/); this file gives them
+// the MPI merge points (mpi_partitions.hpp), keeps every process's output
+// in memory while the command runs (output_capture.hpp), and prints the
+// command's answer once, on rank 0.
+#include <mpi.h>
+
+#include <cstdlib>
+#include <iostream>
+#include <sstream>
+
+#include "cli.hpp"
+#include "codec.hpp"
+#include "comm.hpp"
+#include "mpi_partitions.hpp"
+#include "output_capture.hpp"
+
+namespace {
+
+using retarget::mpi::Comm;
+using retarget::mpi::Reader;
+using retarget::mpi::Writer;
+
+// Every line of `text`, prefixed (another rank's messages).
+std::string prefix_lines(const std::string& text, const std::string& prefix) {
+  std::string out;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) out += prefix + line + "\n";
+  return out;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int provided = 0;
+  MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided);
+  // Any MPI error ends the job (no error is swallowed, no process is left waiting).
+  MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_ARE_FATAL);
+  Comm comm(MPI_COMM_WORLD);
+  // The progress line is rank 0's only.
+  if (!comm.root()) setenv("TERM", "dumb", 1);
+
+  int code = 0;
+  std::string out, err;
+  retarget::mpi::MpiPartitions partitions(comm);
+  {
+    retarget::mpi::OutputCapture capture;
+    comm.on_abort([&] {
+      capture.release();
+      std::cerr << prefix_lines(capture.err(), "retarget-mpi: rank " + std::to_string(comm.rank()) + ": ");
+    });
+    CLI::App app{"retarget-mpi: retarget's commands over P processes, each owning a partition of the users "
+                 "(run under mpirun; docs/scale-out.md)",
+                 "retarget-mpi"};
+    retarget::cli::Cli cli;
+    cli.partitions = &partitions;
+    retarget::cli::build_app(app, cli, "retarget-mpi");
+    app.footer(app.get_footer() + "\nPartitions: rank r of P keeps its users in DATA_DIR/rank-r-of-P; a user belongs "
+                                  "to rank FNV-1a-64(external id) mod P.\n");
+    try {
+      code = retarget::cli::run_app(app, cli, argc, argv);
+    } catch (const std::exception& e) {
+      std::cerr << "retarget-mpi: " << e.what() << "\n";
+      code = retarget::cli::kFailed;
+    }
+    capture.release();
+    comm.on_abort({});
+    out = capture.out();
+    err = capture.err();
+  }
+
+  // Every process has finished: rank 0 prints the command's answer.
+  comm.step(retarget::mpi::Step::kDone, true);
+  const int answering = partitions.answering_rank();
+  std::vector<std::string> ends = comm.gather(Writer().i64(code).str(err).take());
+  std::string answer = out;
+  if (answering != 0) {
+    std::vector<std::string> outs = comm.gather(comm.rank() == answering ? out : std::string());
+    if (comm.root()) answer = outs[answering];
+  }
+  if (comm.root()) {
+    std::vector<int> codes;
+    std::vector<std::string> errs;
+    for (const auto& e : ends) {
+      Reader r(e);
+      codes.push_back(static_cast<int>(r.i64()));
+      errs.push_back(r.str());
+    }
+    std::cout << answer << std::flush;
+    std::cerr << errs[answering];
+    code = codes[answering];
+    // A rank that ended otherwise than the answering one failed: say which and why.
+    if (!partitions.asked_about_user())
+      for (std::size_t r = 0; r < codes.size(); ++r) {
+        if (static_cast<int>(r) == answering || codes[r] == codes[answering]) continue;
+        std::cerr << prefix_lines(errs[r], "retarget-mpi: rank " + std::to_string(r) + ": ");
+        if (code == retarget::cli::kOk || code == retarget::cli::kSomeRejected) code = codes[r];
+      }
+    std::cerr << std::flush;
+  }
+  MPI_Finalize();
+  return comm.root() ? code : 0;
+}

@@ -1,0 +1,242 @@
+// scatter_ingest.hpp: read (rank 0) -> route by owner -> scatter -> ingest
+// on every rank -> counts back to rank 0, block by block.
+#include "scatter_ingest.hpp"
+
+#include <simdjson.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+#include <memory>
+
+#include "codec.hpp"
+#include "partition.hpp"
+#include "result_codec.hpp"
+
+namespace retarget::mpi {
+
+namespace {
+
+constexpr std::size_t kBlockBytes = std::size_t{16} << 20;
+
+// The user of an event line, or "" when it has none that a single process
+// would accept (then rank 0's engine rejects the line).
+class UserReader {
+ public:
+  std::string_view user_of(std::string_view line) {
+    buffer_.assign(line.data(), line.size());
+    buffer_.append(simdjson::SIMDJSON_PADDING, '\0');
+    simdjson::ondemand::document doc;
+    if (parser_.iterate(buffer_.data(), line.size(), buffer_.size()).get(doc) != simdjson::SUCCESS) return {};
+    simdjson::ondemand::object object;
+    if (doc.get_object().get(object) != simdjson::SUCCESS) return {};
+    std::string_view user;
+    if (object.find_field_unordered("user").get_string().get(user) != simdjson::SUCCESS) return {};
+    user_ = user;
+    return user_;
+  }
+
+ private:
+  simdjson::ondemand::parser parser_;
+  std::string buffer_, user_;
+};
+
+// Rank 0's reader of the input: whole lines, a bounded block at a time.
+class LineSource {
+ public:
+  explicit LineSource(const std::string& path) {
+    if (path == "-") {
+      in_ = &std::cin;
+    } else {
+      file_ = std::make_unique<std::ifstream>(path, std::ios::binary);
+      in_ = file_.get();
+    }
+  }
+  bool ok() const { return static_cast<bool>(*in_) || in_->eof(); }
+  // The next block: whole lines (the last may lack its newline at the end of
+  // the input); false at the end.
+  bool next(std::string& block) {
+    block.swap(carry_);
+    carry_.clear();
+    while (block.size() < kBlockBytes && !eof_) {
+      std::size_t at = block.size();
+      block.resize(at + kBlockBytes);
+      in_->read(block.data() + at, static_cast<std::streamsize>(kBlockBytes));
+      block.resize(at + static_cast<std::size_t>(in_->gcount()));
+      if (in_->eof()) eof_ = true;
+      else if (!*in_) return false;
+      if (block.find('\n', at) != std::string::npos) break;
+    }
+    if (!eof_) {
+      std::size_t last = block.rfind('\n');
+      if (last == std::string::npos) last = block.size() - 1;  // one huge line: cut here, the engine rejects it
+      carry_.assign(block, last + 1, std::string::npos);
+      block.resize(last + 1);
+    }
+    return !block.empty();
+  }
+  bool failed() const { return !eof_ && !*in_; }
+
+ private:
+  std::unique_ptr<std::ifstream> file_;
+  std::istream* in_;
+  std::string carry_;
+  bool eof_ = false;
+};
+
+struct Share {
+  std::string text;                   // the rank's lines, each ending in '\n'
+  std::vector<std::uint64_t> lines;   // the input line number of each
+};
+
+std::string encode(const Share& s) {
+  Writer w;
+  w.u64(s.lines.size());
+  for (auto l : s.lines) w.u64(l);
+  w.str(s.text);
+  return w.take();
+}
+
+Share decode(const std::string& bytes) {
+  Share s;
+  Reader r(bytes);
+  for (std::uint64_t n = r.u64(); n; --n) s.lines.push_back(r.u64());
+  s.text = r.str();
+  return s;
+}
+
+void put_report(Writer& w, const IngestReport& r) {
+  w.u64(r.lines).u64(r.accepted).u64(r.duplicates).u64(r.rejected).u64(r.rejections.size());
+  for (const auto& x : r.rejections) w.u64(x.line).str(x.reason);
+}
+
+IngestReport get_report(Reader& rd) {
+  IngestReport r;
+  r.lines = rd.u64(), r.accepted = rd.u64(), r.duplicates = rd.u64(), r.rejected = rd.u64();
+  for (std::uint64_t n = rd.u64(); n; --n) {
+    std::uint64_t line = rd.u64();
+    r.rejections.push_back({line, rd.str()});
+  }
+  return r;
+}
+
+constexpr std::size_t kMaxRejectionsListed = 1000;  // as IngestReport::rejections
+
+}  // namespace
+
+Result<IngestReport> scatter_ingest(Comm& comm, Engine& engine, const std::string& path, const IngestOptions& options) {
+  const auto start = std::chrono::steady_clock::now();
+  const int processes = comm.size();
+  std::unique_ptr<LineSource> source;
+  if (comm.root()) source = std::make_unique<LineSource>(path);
+  UserReader users;
+  IngestReport mine;    // this rank's share, in input line numbers
+  IngestReport totals;  // rank 0: every rank's counts so far
+  Status failure = Status::Ok();
+  std::uint64_t line_no = 0, bytes_read = 0;
+  std::string block;
+  IngestOptions local = options;
+  local.on_durable = nullptr, local.on_progress = nullptr;
+  for (;;) {
+    // Rank 0 says whether a block follows (1), the input ended (0), or it failed (2).
+    std::string control;
+    std::vector<std::string> parts;
+    if (comm.root()) {
+      bool more = source->next(block);
+      if (!more && source->failed()) {
+        control = "2cannot read " + path;
+      } else {
+        control = more ? "1" : "0";
+        std::vector<Share> shares(processes);
+        const char* p = block.data();
+        const char* end = p + block.size();
+        while (p < end) {
+          const char* nl = static_cast<const char*>(std::memchr(p, '\n', static_cast<std::size_t>(end - p)));
+          const char* line_end = nl ? nl : end;
+          std::string_view line(p, static_cast<std::size_t>(line_end - p));
+          p = nl ? nl + 1 : end;
+          ++line_no;
+          std::string_view content = line;
+          if (!content.empty() && content.back() == '\r') content.remove_suffix(1);
+          if (content.find_first_not_of(" \t") == std::string_view::npos) continue;  // blank: not an event
+          std::string_view user = users.user_of(content);
+          Share& s = shares[user.empty() ? 0 : owner_of(user, processes)];
+          s.text.append(line.data(), line.size()).push_back('\n');
+          s.lines.push_back(line_no);
+        }
+        bytes_read += block.size();
+        for (const auto& s : shares) parts.push_back(encode(s));
+      }
+    }
+    control = comm.broadcast(control);
+    if (control[0] == '0') break;
+    if (control[0] == '2') {
+      failure = Status::InvalidInput(control.substr(1));
+      break;
+    }
+    Share share = decode(comm.scatter(parts));
+    IngestReport block_report;
+    if (failure.ok() && !share.lines.empty()) {
+      auto r = engine.ingest_text(share.text, local);
+      if (!r.ok()) {
+        failure = r.status();  // later blocks are still received (the ranks stay in step), not ingested
+      } else {
+        block_report = *r;
+        for (auto& x : block_report.rejections) x.line = share.lines[x.line - 1];
+      }
+    }
+    mine.lines += block_report.lines, mine.accepted += block_report.accepted;
+    mine.duplicates += block_report.duplicates, mine.rejected += block_report.rejected;
+    for (auto& x : block_report.rejections)
+      if (mine.rejections.size() < kMaxRejectionsListed) mine.rejections.push_back(std::move(x));
+    // Every rank's share of the block is durable: counts to rank 0 (progress, --ack).
+    Writer w;
+    w.u64(block_report.accepted).u64(block_report.duplicates).u64(block_report.rejected);
+    std::vector<std::string> counts = comm.gather(w.bytes());
+    if (comm.root()) {
+      for (const auto& c : counts) {
+        Reader r(c);
+        totals.accepted += r.u64(), totals.duplicates += r.u64(), totals.rejected += r.u64();
+      }
+      if (options.on_durable) options.on_durable(line_no);
+      if (options.on_progress)
+        options.on_progress({line_no, bytes_read, totals.accepted, totals.duplicates, totals.rejected});
+    }
+  }
+  // The whole input's report, the same on every rank.
+  Writer w;
+  put(w, failure);
+  put_report(w, mine);
+  std::vector<std::string> all = comm.gather(w.bytes());
+  Writer merged;
+  if (comm.root()) {
+    Status first = Status::Ok();
+    IngestReport report;
+    for (std::size_t r = 0; r < all.size(); ++r) {
+      Reader rd(all[r]);
+      Status s = get_status(rd);
+      if (!s.ok() && first.ok())
+        first = r == 0 ? s : Status::Failed("rank " + std::to_string(r) + ": " + s.message());
+      IngestReport part = get_report(rd);
+      report.lines += part.lines, report.accepted += part.accepted, report.duplicates += part.duplicates;
+      report.rejected += part.rejected;
+      for (auto& x : part.rejections) report.rejections.push_back(std::move(x));
+    }
+    std::sort(report.rejections.begin(), report.rejections.end(),
+              [](const auto& a, const auto& b) { return a.line < b.line; });
+    if (report.rejections.size() > kMaxRejectionsListed) report.rejections.resize(kMaxRejectionsListed);
+    put(merged, first);
+    put_report(merged, report);
+  }
+  std::string bytes = comm.broadcast(merged.bytes());
+  Reader rd(bytes);
+  Status verdict = get_status(rd);
+  if (!verdict.ok()) return verdict;
+  IngestReport report = get_report(rd);
+  report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return report;
+}
+
+}  // namespace retarget::mpi
