@@ -100,6 +100,7 @@ std::vector<std::string> Comm::gather(const std::string& mine) {
   MPI_Igatherv(mine.data(), int_count(mine.size(), *this), MPI_BYTE, all.data(), counts.data(), offsets.data(),
                MPI_BYTE, 0, comm_, &request);
   wait(request, "gathering results");
+  if (!root()) bytes_sent_ += mine.size() + sizeof size;
   std::vector<std::string> out;
   if (root())
     for (int r = 0; r < size_; ++r) out.push_back(all.substr(offsets[r], sizes[r]));
@@ -114,6 +115,7 @@ std::string Comm::broadcast(const std::string& value) {
   std::string out = root() ? value : std::string(size, '\0');
   MPI_Ibcast(out.data(), int_count(size, *this), MPI_BYTE, 0, comm_, &request);
   wait(request, "broadcasting");
+  if (root()) bytes_sent_ += (out.size() + sizeof size) * static_cast<std::uint64_t>(size_ - 1);
   return out;
 }
 
@@ -138,6 +140,7 @@ std::string Comm::scatter(const std::vector<std::string>& parts) {
   MPI_Iscatterv(all.data(), counts.data(), offsets.data(), MPI_BYTE, mine.data(), int_count(size, *this), MPI_BYTE, 0,
                 comm_, &request);
   wait(request, "scattering input");
+  if (root()) bytes_sent_ += all.size() - mine.size() + sizeof size * static_cast<std::uint64_t>(size_ - 1);
   return mine;
 }
 

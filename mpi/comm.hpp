@@ -51,6 +51,10 @@ class Comm {
   // parts[r] of rank 0 to rank r (parts is read on rank 0 only).
   std::string scatter(const std::vector<std::string>& parts);
 
+  // The bytes this process has sent to the others (payloads, not MPI's own
+  // framing; a broadcast counts once per receiver): RETARGET_MPI_STATS.
+  std::uint64_t bytes_sent() const { return bytes_sent_; }
+
   // Ends every process of the command: `message` on standard error, exit 1.
   [[noreturn]] void abort(const std::string& message) const;
   // Runs first when abort() does (the command line writes out what this
@@ -66,6 +70,7 @@ class Comm {
   int rank_ = 0, size_ = 1;
   std::chrono::seconds timeout_;
   std::function<void()> on_abort_;
+  std::uint64_t bytes_sent_ = 0;
 };
 
 }  // namespace retarget::mpi

@@ -9,6 +9,7 @@
 // in memory while the command runs (output_capture.hpp), and prints the
 // command's answer once, on rank 0.
 #include <mpi.h>
+#include <sys/resource.h>
 
 #include <cstdlib>
 #include <iostream>
@@ -77,7 +78,10 @@ int main(int argc, char** argv) {
   // Every process has finished: rank 0 prints the command's answer.
   comm.step(retarget::mpi::Step::kDone, true);
   const int answering = partitions.answering_rank();
-  std::vector<std::string> ends = comm.gather(Writer().i64(code).str(err).take());
+  struct rusage usage {};
+  getrusage(RUSAGE_SELF, &usage);
+  const std::uint64_t peak_kib = static_cast<std::uint64_t>(usage.ru_maxrss), sent = comm.bytes_sent();
+  std::vector<std::string> ends = comm.gather(Writer().i64(code).str(err).u64(peak_kib).u64(sent).take());
   std::string answer = out;
   if (answering != 0) {
     std::vector<std::string> outs = comm.gather(comm.rank() == answering ? out : std::string());
@@ -85,15 +89,24 @@ int main(int argc, char** argv) {
   }
   if (comm.root()) {
     std::vector<int> codes;
-    std::vector<std::string> errs;
-    for (const auto& e : ends) {
-      Reader r(e);
+    std::vector<std::string> errs, stats;
+    for (std::size_t rank = 0; rank < ends.size(); ++rank) {
+      Reader r(ends[rank]);
       codes.push_back(static_cast<int>(r.i64()));
       errs.push_back(r.str());
+      std::uint64_t kib = r.u64(), bytes = r.u64();
+      stats.push_back("retarget-mpi: rank " + std::to_string(rank) + ": peak resident " + std::to_string(kib / 1024) +
+                      " MiB, sent " + std::to_string(bytes) + " bytes to the other ranks\n");
     }
     std::cout << answer << std::flush;
     std::cerr << errs[answering];
     code = codes[answering];
+    if (partitions.stopped_for_another())  // the failing rank's code (rank 0 only followed it)
+      for (std::size_t r = 0; r < codes.size(); ++r)
+        if (static_cast<int>(r) != answering && codes[r] != retarget::cli::kOk && codes[r] != code) {
+          code = codes[r];
+          break;
+        }
     // A rank that ended otherwise than the answering one failed: say which and why.
     if (!partitions.asked_about_user())
       for (std::size_t r = 0; r < codes.size(); ++r) {
@@ -101,6 +114,9 @@ int main(int argc, char** argv) {
         std::cerr << prefix_lines(errs[r], "retarget-mpi: rank " + std::to_string(r) + ": ");
         if (code == retarget::cli::kOk || code == retarget::cli::kSomeRejected) code = codes[r];
       }
+    // Per-rank figures (the scale-out benchmark): RETARGET_MPI_STATS=1.
+    if (const char* s = std::getenv("RETARGET_MPI_STATS"); s && *s && std::string(s) != "0")
+      for (const auto& line : stats) std::cerr << line;
     std::cerr << std::flush;
   }
   MPI_Finalize();

@@ -120,7 +120,10 @@ Result<std::string> MpiPartitions::data_directory(const std::string& configured,
 
 bool MpiPartitions::all_ok(bool ok) {
   bool all = comm_.step(Step::kOpened, ok);
-  if (ok && !all) std::cerr << "retarget-mpi: another process failed (its message follows)\n";
+  if (ok && !all) {
+    std::cerr << "retarget-mpi: another process failed (its message follows)\n";
+    stopped_for_another_ = true;
+  }
   return all;
 }
 

@@ -22,6 +22,9 @@ class MpiPartitions : public cli::Partitions {
   // The command asked about one user: only its owner's outcome counts (the
   // other ranks do not know the user).
   bool asked_about_user() const { return asked_about_user_; }
+  // This process gave up because another failed to open (all_ok): the
+  // command's exit code is the failing one's.
+  bool stopped_for_another() const { return stopped_for_another_; }
 
   Result<std::string> data_directory(const std::string& configured, bool writes) override;
   bool all_ok(bool ok) override;
@@ -47,6 +50,7 @@ class MpiPartitions : public cli::Partitions {
   Comm& comm_;
   int answering_rank_ = 0;
   bool asked_about_user_ = false;
+  bool stopped_for_another_ = false;
 };
 
 }  // namespace retarget::mpi

@@ -11,8 +11,9 @@ rm -rf "$work" && mkdir -p "$work" && cd "$work"
 export RETARGET_MPI_TIMEOUT=120
 "$bin/retarget_bench_gen" --size S --out gen --events 40000 --seed 7 >/dev/null
 
+mpi() { timeout 300 mpirun --allow-run-as-root --oversubscribe -np "$ranks" "$bin/retarget-mpi" "$@"; }
 single() { "$bin/retarget" --data-dir single "$@"; }
-multi() { timeout 300 mpirun --allow-run-as-root --oversubscribe -np "$ranks" "$bin/retarget-mpi" --data-dir multi "$@"; }
+multi() { mpi --data-dir multi "$@"; }
 
 failures=0 checks=0
 # same NAME [--filter SED] [--stderr] -- ARGS...: both forms, the same exit code and output.
@@ -27,8 +28,8 @@ same() {
   done
   shift
   local cs=0 cm=0
-  single "$@" >"s.$name.out" 2>"s.$name.err" || cs=$?
-  multi "$@" >"m.$name.out" 2>"m.$name.err" || cm=$?
+  single "$@" >"s.$name.out" 2>"s.$name.err" </dev/null || cs=$?
+  multi "$@" >"m.$name.out" 2>"m.$name.err" </dev/null || cm=$?
   if [[ -n $filter ]]; then sed -i -E "$filter" "s.$name.out" "m.$name.out"; fi
   # When each directory's state was written (a read-only open says) differs by nature.
   sed -i -E '/"as_of": /d' "s.$name.out" "m.$name.out"
@@ -106,6 +107,48 @@ same restore -- --now $T1 restore --campaign "$victim" --wait --format json
 same restore-status -- restore status --format json
 same status-restored -- --now $T1 lifecycle status --format json
 same members-restored -- --now $T1 evaluate --format ids
+
+# expect NAME CODE PATTERN -- ARGS...: retarget-mpi exits CODE, saying PATTERN on stderr.
+expect() {
+  local name=$1 want=$2 pattern=$3 code=0
+  shift 4
+  checks=$((checks + 1))
+  mpi "$@" >"$name.out" 2>"$name.err" || code=$?
+  if [[ $code == "$want" ]] && grep -q -- "$pattern" "$name.err"; then
+    echo "ok   $name (exit $code: $(grep -m1 -- "$pattern" "$name.err"))"
+  else
+    echo "FAIL $name: exit $code, wanted $want and '$pattern'"; cat "$name.err"; failures=$((failures + 1))
+  fi
+}
+# equal NAME FILE FILE
+equal() {
+  checks=$((checks + 1))
+  if cmp -s "$2" "$3"; then echo "ok   $1"; else echo "FAIL $1"; diff "$2" "$3" | head -20 || true; failures=$((failures + 1)); fi
+}
+
+# Standard input: rank 0 reads it and sends each line to its user's rank.
+for form in single multi; do
+  if [[ $form == single ]]; then run=("$bin/retarget" --data-dir stdin-single); else run=(mpi --data-dir stdin-multi); fi
+  "${run[@]}" catalog apply gen/catalog.yaml >/dev/null 2>&1
+  "${run[@]}" ingest - --format json <events-with-bad-lines.jsonl 2>/dev/null | grep -v '"seconds"' >"stdin.$form.ingest" || true
+  "${run[@]}" rules apply "$repo/bench/suite.yaml" >/dev/null 2>&1
+  "${run[@]}" --now $T0 evaluate --format ids >"stdin.$form.members" 2>/dev/null
+done
+equal stdin-ingest stdin.single.ingest stdin.multi.ingest
+equal stdin-members stdin.single.members stdin.multi.members
+
+# The one-process form over :memory: (each rank its own in-memory engine).
+one_process=(--data-dir :memory: --catalog gen/catalog.yaml --events gen/events.jsonl --rules "$repo/bench/suite.yaml"
+             --now $T0 evaluate --format count)
+"$bin/retarget" "${one_process[@]}" >memory.single 2>/dev/null
+mpi "${one_process[@]}" >memory.multi 2>/dev/null
+equal memory-one-process memory.single memory.multi
+
+# A rank that fails fails the command, naming the rank and its error.
+if ((ranks > 1)); then
+  cp -r multi broken && rm -rf "broken/rank-1-of-$ranks"
+  expect failed-rank 2 "rank 1: retarget: no data directory" -- --data-dir broken evaluate --format count
+fi
 
 # A directory partitioned for P ranks is refused with another P.
 if ((ranks > 1)); then
