@@ -6,7 +6,11 @@ whole process), the suite; then each suite segment evaluated alone, counting
 (the evaluation time of the slowest rank, the command's wall time, and the
 bytes each rank sent), and every member set listed once (the bytes the
 gather moves). Every rank's peak resident memory is printed after the
-ingest and after the evaluations (RETARGET_MPI_STATS). The member sets must
+ingest and after the evaluations (RETARGET_MPI_STATS). The bytes a count
+evaluation sends are the command's minus those of a command that evaluates
+nothing (`rules list`: the shared last sends and the exit codes). Each
+rank's share of the work is shown by rank 0's directory evaluated alone by
+`retarget` (its plan time, no other process running). The member sets must
 equal those of 1 rank (the run fails otherwise).
 
   bench/mpi_bench.py [--size M] [--ranks 1,2,4] [--bin build/release/bin]
@@ -64,6 +68,8 @@ def main():
         events = json.loads(ing.stdout)["accepted"]
         ingest_stats = stats_of(ing.stderr)
         run(mpi + ["rules", "apply", suite], env=env)
+        baseline = stats_of(run(mpi + ["rules", "list"], env=env).stderr)
+        solo_dir = os.path.join(d, f"rank-0-of-{p}")
         per_segment = {}
         for s in segments:
             t = time.monotonic()
@@ -71,8 +77,14 @@ def main():
             wall = (time.monotonic() - t) * 1000
             j = json.loads(r.stdout)[0]
             st = stats_of(r.stderr)
+            c = run(mpi + ["--now", now, "evaluate", "--segment", s, "--format", "count"], env=env)
+            cst = stats_of(c.stderr)
+            solo = run([os.path.join(a.bin, "retarget"), "--data-dir", solo_dir, "--now", now, "evaluate", "--segment", s,
+                        "--format", "json", "--limit", "1"])
             per_segment[s] = {"count": j["count"], "evaluate_ms": j["timing"]["evaluate_ms"], "command_ms": wall,
-                              "sent_bytes_per_rank": [st[k]["sent_bytes"] for k in sorted(st)]}
+                              "rank0_alone_ms": json.loads(solo.stdout)[0]["timing"]["evaluate_ms"],
+                              "count_sent_bytes_per_rank": [cst[k]["sent_bytes"] - baseline[k]["sent_bytes"]
+                                                            for k in sorted(cst)]}
         t = time.monotonic()
         members = run(mpi + ["--now", now, "evaluate", "--format", "ids"], env=env)
         members_s = time.monotonic() - t
@@ -95,12 +107,15 @@ def main():
               f"{r['peak_mib_per_rank_evaluating']} MiB (evaluating); every member set listed in {members_s:.1f} s, "
               f"ranks sent {r['members_sent_bytes_per_rank']} bytes", flush=True)
     ps = sorted(results)
-    print("\nsegment (count)          " + "".join(f"| {p} rank(s): eval ms / command ms / bytes sent per rank " for p in ps))
+    print("\nper segment, for each rank count: the slowest rank's evaluation (ms), rank 0's partition evaluated alone (ms),"
+          " the command's wall time (ms), and the most bytes one rank sent for the count")
+    print(f"{'segment':<29}" + "".join(f"| {str(p) + ' rank(s)':<31}" for p in ps))
     for s in segments:
-        row = f"{s:<25}"
+        row = f"{s:<29}"
         for p in ps:
             x = results[p]["segments"][s]
-            row += f"| {x['evaluate_ms']:8.2f} / {x['command_ms']:7.0f} / {max(x['sent_bytes_per_rank']):>6} "
+            row += (f"| {x['evaluate_ms']:6.2f} {x['rank0_alone_ms']:6.2f} {x['command_ms']:6.0f} "
+                    f"{max(x['count_sent_bytes_per_rank']):>6} B ")
         print(row)
     out = os.path.join(ROOT, "build/bench-out")
     os.makedirs(out, exist_ok=True)

@@ -179,13 +179,10 @@ Result<IngestReport> scatter_ingest(Comm& comm, Engine& engine, const std::strin
     Share share = decode(comm.scatter(parts));
     IngestReport block_report;
     if (failure.ok() && !share.lines.empty()) {
+      local.line_numbers = &share.lines;  // rejections and the dead-letter file name the input's lines
       auto r = engine.ingest_text(share.text, local);
-      if (!r.ok()) {
-        failure = r.status();  // later blocks are still received (the ranks stay in step), not ingested
-      } else {
-        block_report = *r;
-        for (auto& x : block_report.rejections) x.line = share.lines[x.line - 1];
-      }
+      if (!r.ok()) failure = r.status();  // later blocks are still received (the ranks stay in step), not ingested
+      else block_report = *r;
     }
     mine.lines += block_report.lines, mine.accepted += block_report.accepted;
     mine.duplicates += block_report.duplicates, mine.rejected += block_report.rejected;

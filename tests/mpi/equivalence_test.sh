@@ -126,15 +126,20 @@ equal() {
   if cmp -s "$2" "$3"; then echo "ok   $1"; else echo "FAIL $1"; diff "$2" "$3" | head -20 || true; failures=$((failures + 1)); fi
 }
 
-# Standard input: rank 0 reads it and sends each line to its user's rank.
+# Standard input: rank 0 reads it and sends each line to its user's rank;
+# the dead-letter file names every rejected line by its line in the input.
 for form in single multi; do
-  if [[ $form == single ]]; then run=("$bin/retarget" --data-dir stdin-single); else run=(mpi --data-dir stdin-multi); fi
+  printf 'version: 1\ndead_letter: dead-letter-%s.jsonl\n' $form >config-$form.yaml
+  if [[ $form == single ]]; then run=("$bin/retarget" --config config-$form.yaml --data-dir stdin-single)
+  else run=(mpi --config config-$form.yaml --data-dir stdin-multi); fi
   "${run[@]}" catalog apply gen/catalog.yaml >/dev/null 2>&1
   "${run[@]}" ingest - --format json <events-with-bad-lines.jsonl 2>/dev/null | grep -v '"seconds"' >"stdin.$form.ingest" || true
   "${run[@]}" rules apply "$repo/bench/suite.yaml" >/dev/null 2>&1
   "${run[@]}" --now $T0 evaluate --format ids >"stdin.$form.members" 2>/dev/null
 done
 equal stdin-ingest stdin.single.ingest stdin.multi.ingest
+equal dead-letter <(sort dead-letter-single.jsonl) <(sort dead-letter-multi.jsonl)
+if [[ $(wc -l <dead-letter-single.jsonl) != 3 ]]; then echo "FAIL dead-letter: not 3 lines"; failures=$((failures + 1)); fi
 equal stdin-members stdin.single.members stdin.multi.members
 
 # The one-process form over :memory: (each rank its own in-memory engine).

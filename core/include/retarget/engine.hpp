@@ -287,6 +287,10 @@ struct IngestOptions {
   // durable and visible to evaluations before the next is read. A line longer
   // than a block is rejected.
   std::size_t read_block_bytes = std::size_t{256} << 20;
+  // ingest_text of a share of a larger input (retarget-mpi): the input line
+  // number of each line of the text, which rejections and the dead-letter
+  // file then name. nullptr: the text's own line numbers. Must outlive the call.
+  const std::vector<std::uint64_t>* line_numbers = nullptr;
 };
 
 // What `store rebuild` did (Engine::RebuildStore).

@@ -364,13 +364,16 @@ Result<IngestReport> Engine::Impl::ingest(const char* data_ptr, std::size_t size
   const char* p = data_ptr;
   std::uint64_t line_no = base.lines;
   auto reject_at = [&](std::uint64_t at, std::string_view line, std::string reason) {
+    // A partitioned ingest passes its lines' numbers in the whole input.
+    if (options.line_numbers && at >= 1 && at <= options.line_numbers->size()) at = (*options.line_numbers)[at - 1];
     ++report.rejected;
     if (report.rejections.size() < 1000) report.rejections.push_back({at, reason});
     // One JSON object per rejected line; `text` is the line itself (bytes
     // that are not UTF-8 become U+FFFD: JSON cannot hold them).
     if (dead_letter)
-      dead_letter << nlohmann::json{{"line", at}, {"reason", reason}, {"text", utf8_replaced(line)}}.dump()
-                  << "\n";
+      // One write per line: processes appending to the same file (retarget-mpi) never tear a line.
+      dead_letter << nlohmann::json{{"line", at}, {"reason", reason}, {"text", utf8_replaced(line)}}.dump() + "\n"
+                  << std::flush;
   };
   auto reject = [&](std::string_view line, std::string reason) { reject_at(line_no, line, std::move(reason)); };
   // Group commit: a batch of events is one log record, made durable by one
