@@ -146,7 +146,13 @@ void add_ingest(CLI::App& app, Cli& cli) {
       for (const auto& file : a.files) {
         std::string name = file == "-" ? "(stdin)" : file;
         IngestOptions options = a.options;
-        if (a.ack) options.on_durable = [](std::uint64_t line) { std::cerr << "durable " << line << std::endl; };
+        // Straight to the file descriptor (as the progress line): retarget-mpi holds std::cerr until the
+        // command ends, and an acknowledgement is worth something only when it is live.
+        if (a.ack)
+          options.on_durable = [](std::uint64_t line) {
+            std::fprintf(stderr, "durable %llu\n", static_cast<unsigned long long>(line));
+            std::fflush(stderr);
+          };
         std::optional<std::uint64_t> size;
         std::error_code ec;
         if (file != "-")

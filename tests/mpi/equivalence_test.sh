@@ -149,6 +149,10 @@ one_process=(--data-dir :memory: --catalog gen/catalog.yaml --events gen/events.
 mpi "${one_process[@]}" >memory.multi 2>/dev/null
 equal memory-one-process memory.single memory.multi
 
+# --ack: rank 0 acknowledges the input's last line once every rank's share is durable.
+mpi --data-dir ack catalog apply gen/catalog.yaml >/dev/null 2>&1
+expect ack 3 "^durable 40004$" -- --data-dir ack ingest events-with-bad-lines.jsonl --ack
+
 # A rank that fails fails the command, naming the rank and its error.
 if ((ranks > 1)); then
   cp -r multi broken && rm -rf "broken/rank-1-of-$ranks"
