@@ -70,10 +70,11 @@ int main(int argc, char** argv) {
       code = retarget::cli::kFailed;
     }
     capture.release();
-    comm.on_abort({});
     out = capture.out();
     err = capture.err();
   }
+  // Should the ranks diverge at the end, what this one said is not lost.
+  comm.on_abort([&] { std::cerr << prefix_lines(err, "retarget-mpi: rank " + std::to_string(comm.rank()) + ": "); });
 
   // Every process has finished: rank 0 prints the command's answer.
   comm.step(retarget::mpi::Step::kDone, true);

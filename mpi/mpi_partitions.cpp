@@ -112,6 +112,25 @@ RestoreJobInfo merge_job(const std::vector<RestoreJobInfo>& parts) {
   return out;
 }
 
+// Every rank's `local` on rank 0 (a merge step): the first failure, named by
+// its rank, or every rank's value in `parts` (in rank order).
+template <typename T>
+Status gather_results(Comm& comm, Result<T>& local, T (*get)(Reader&), std::vector<T>& parts) {
+  comm.step(Step::kMerge, true);
+  Writer w;
+  put(w, local.ok() ? Status::Ok() : local.status());
+  if (local.ok()) put(w, *local);
+  std::vector<std::string> all = comm.gather(w.bytes());
+  Status failed = Status::Ok();
+  for (std::size_t r = 0; r < all.size(); ++r) {
+    Reader rd(all[r]);
+    Status s = get_status(rd);
+    if (s.ok()) parts.push_back(get(rd));
+    else if (failed.ok()) failed = r == 0 ? s : Status::Failed(prefixed(static_cast<int>(r), s.message()));
+  }
+  return failed;
+}
+
 }  // namespace
 
 Result<std::string> MpiPartitions::data_directory(const std::string& configured, bool writes) {
@@ -214,25 +233,14 @@ void MpiPartitions::answer_for_user(const std::string& user) {
 }
 
 Result<SegmentResult> MpiPartitions::merge(Result<SegmentResult> local, const EvaluateOptions& options) {
-  comm_.step(Step::kMerge, true);
-  Writer w;
-  put(w, local.ok() ? Status::Ok() : local.status());
-  if (local.ok()) put(w, *local);
-  std::vector<std::string> all = comm_.gather(w.bytes());
-  Status failed = Status::Ok();
+  std::vector<SegmentResult> parts;
+  Status failed = gather_results(comm_, local, get_segment, parts);
   SegmentResult merged;
-  if (comm_.root()) {
+  if (comm_.root() && failed.ok()) {
     std::vector<std::vector<std::string>> members;
     bool more = false;
-    for (std::size_t r = 0; r < all.size(); ++r) {
-      Reader rd(all[r]);
-      Status s = get_status(rd);
-      if (!s.ok()) {
-        if (failed.ok()) failed = r == 0 ? s : Status::Failed(prefixed(static_cast<int>(r), s.message()));
-        continue;
-      }
-      SegmentResult part = get_segment(rd);
-      if (r == 0) merged.id = part.id, merged.name = part.name;
+    for (auto& part : parts) {
+      if (members.empty()) merged.id = part.id, merged.name = part.name;
       merged.count += part.count;
       add_new(merged.warnings, part.warnings);
       merged.evaluate_ms = std::max(merged.evaluate_ms, part.evaluate_ms);
@@ -374,23 +382,10 @@ SweepReport MpiPartitions::merge(SweepReport local) {
 }
 
 Result<RestoreJobInfo> MpiPartitions::merge(Result<RestoreJobInfo> local) {
-  comm_.step(Step::kMerge, true);
-  Writer w;
-  put(w, local.ok() ? Status::Ok() : local.status());
-  if (local.ok()) put(w, *local);
-  std::vector<std::string> all = comm_.gather(w.bytes());
-  Status failed = Status::Ok();
+  std::vector<RestoreJobInfo> parts;
+  Status failed = gather_results(comm_, local, get_job, parts);
   RestoreJobInfo merged;
-  if (comm_.root()) {
-    std::vector<RestoreJobInfo> parts;
-    for (std::size_t r = 0; r < all.size(); ++r) {
-      Reader rd(all[r]);
-      Status s = get_status(rd);
-      if (!s.ok() && failed.ok()) failed = r == 0 ? s : Status::Failed(prefixed(static_cast<int>(r), s.message()));
-      if (s.ok()) parts.push_back(get_job(rd));
-    }
-    if (failed.ok()) merged = merge_job(parts);
-  }
+  if (comm_.root() && failed.ok()) merged = merge_job(parts);
   Status verdict = shared_status(failed);
   if (!verdict.ok()) return verdict;
   if (!comm_.root()) return local;

@@ -159,6 +159,17 @@ if ((ranks > 1)); then
   expect failed-rank 2 "rank 1: retarget: no data directory" -- --data-dir broken evaluate --format count
 fi
 
+# Ranks whose replicated state differs (a catalog applied to one rank's
+# directory behind retarget-mpi's back): a sweep is refused before any tier
+# changes, and a command that fails on one rank only ends (MPI_Abort) instead of hanging.
+if ((ranks > 1)); then
+  cp -r multi diverged
+  printf 'version: 1\ncampaigns:\n  - {id: only_on_rank_0, name: Only on rank 0, status: stopped}\n' >one-rank-catalog.yaml
+  "$bin/retarget" --data-dir "diverged/rank-0-of-$ranks" catalog apply one-rank-catalog.yaml >/dev/null 2>&1
+  expect disagreement 1 "computed other pins or expiry decisions" -- --data-dir diverged --now $T1 lifecycle sweep
+  expect diverged 1 "the processes diverged" -- --data-dir diverged analytics --campaign only_on_rank_0
+fi
+
 # A directory partitioned for P ranks is refused with another P.
 if ((ranks > 1)); then
   checks=$((checks + 1))
