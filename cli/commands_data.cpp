@@ -11,6 +11,7 @@
 #include <iostream>
 
 #include "cli.hpp"
+#include "interrupt.hpp"
 #include "progress.hpp"
 
 namespace retarget::cli {
@@ -134,7 +135,9 @@ void add_ingest(CLI::App& app, Cli& cli) {
                      "retarget ingest day1.jsonl day2.jsonl --format json",
                      "zcat events.jsonl.gz | retarget ingest -"});
   cmd->footer(std::string(cmd->get_footer()) +
-              "\nExits 3 when some lines were rejected (each is listed with its line number; the others are durable).\n");
+              "\nExits 3 when some lines were rejected (each is listed with its line number; the others are durable).\n"
+              "Ctrl-C or SIGTERM stops it: what was read is committed, and it exits 1 naming the last durable line\n"
+              "and how to ingest the rest (a second Ctrl-C ends it at once; nothing acknowledged is lost either way).\n");
   cmd->callback([&] {
     if (int rc = check_readable(a.files); rc != kOk) {
       cli.code = rc;
@@ -143,9 +146,17 @@ void add_ingest(CLI::App& app, Cli& cli) {
     cli.code = cli.run(Access::kWrite, [&](Engine& e) {
       json files = json::array(), rejections = json::array();
       IngestReport total;
+      // Ctrl-C / SIGTERM: commit what was read, say where to resume.
+      StopOnSignal stop;
+      std::optional<std::string> interrupted_in;  // the file it stopped in
       for (const auto& file : a.files) {
         std::string name = file == "-" ? "(stdin)" : file;
+        if (interrupted_in) {
+          std::cerr << "retarget: not ingested (interrupted before it): " << name << "\n";
+          continue;
+        }
         IngestOptions options = a.options;
+        options.stop = stop.flag();
         // Straight to the file descriptor (as the progress line): retarget-mpi holds std::cerr until the
         // command ends, and an acknowledgement is worth something only when it is live.
         if (a.ack)
@@ -171,9 +182,20 @@ void add_ingest(CLI::App& app, Cli& cli) {
           rej.push_back({{"line", x.line}, {"reason", x.reason}});
           rejections.push_back({{"file", name}, {"line", x.line}, {"reason", x.reason}});
         }
-        files.push_back({{"file", name}, {"lines", r->lines}, {"accepted", r->accepted},
-                         {"duplicates", r->duplicates}, {"rejected", r->rejected}, {"rejections", rej},
-                         {"seconds", r->seconds}});
+        json one{{"file", name}, {"lines", r->lines}, {"accepted", r->accepted}, {"duplicates", r->duplicates},
+                 {"rejected", r->rejected}, {"rejections", rej}, {"seconds", r->seconds}};
+        if (r->interrupted) {
+          interrupted_in = name;
+          one["interrupted"] = true;
+          one["durable_line"] = r->durable_line;
+          std::cerr << "retarget: interrupted: every event up to line " << r->durable_line << " of " << name
+                    << " is durable (stored or rejected); the rest is not ingested. To finish, ingest from line "
+                    << r->durable_line + 1
+                    << (file == "-" ? " of the same input" : ": tail -n +" + std::to_string(r->durable_line + 1) +
+                                                                 " " + file + " | retarget ingest -")
+                    << "\n";
+        }
+        files.push_back(std::move(one));
         if (a.format != "json") {
           for (const auto& x : r->rejections) std::cerr << name << ":" << x.line << ": rejected: " << x.reason << "\n";
           if (r->rejected > r->rejections.size())
@@ -185,15 +207,17 @@ void add_ingest(CLI::App& app, Cli& cli) {
       }
       if (a.format == "json") {
         // The totals at the top (one shape for one file or several); per file under "files".
-        std::cout << dump(json{{"lines", total.lines}, {"accepted", total.accepted}, {"duplicates", total.duplicates},
-                               {"rejected", total.rejected}, {"rejections", rejections}, {"seconds", total.seconds},
-                               {"files", files}})
-                  << "\n";
+        json summary{{"lines", total.lines}, {"accepted", total.accepted}, {"duplicates", total.duplicates},
+                     {"rejected", total.rejected}, {"rejections", rejections}, {"seconds", total.seconds},
+                     {"files", files}};
+        if (interrupted_in) summary["interrupted"] = true;
+        std::cout << dump(summary) << "\n";
       } else {
         std::cout << (a.files.size() > 1 ? "total: " : "") << total.accepted << " accepted, " << total.duplicates
                   << " duplicates, " << total.rejected << " rejected; " << with_thousands(total.lines) << " lines in "
                   << rate_text(total.lines, total.seconds) << "\n";
       }
+      if (interrupted_in) return kFailed;  // not done: the request did not complete
       return total.rejected ? kSomeRejected : kOk;
     });
   });

@@ -104,6 +104,11 @@ struct IngestReport {
   };
   std::vector<Rejection> rejections;  // the first 1,000
   double seconds = 0;
+  // The last input line handled (blank lines count): every event on it and
+  // before it is stored or was rejected. Ingesting the input from the next
+  // line on completes it exactly (IngestOptions::stop).
+  std::uint64_t durable_line = 0;
+  bool interrupted = false;  // IngestOptions::stop ended it before the end of the input
 };
 
 // What a rules apply changed: segment ids new to the engine and ids replaced.
@@ -291,6 +296,11 @@ struct IngestOptions {
   // number of each line of the text, which rejections and the dead-letter
   // file then name. nullptr: the text's own line numbers. Must outlive the call.
   const std::vector<std::uint64_t>* line_numbers = nullptr;
+  // Another thread (or a signal handler) sets it to stop the ingest: the
+  // events read so far are made durable (one more group commit) and the call
+  // returns with IngestReport::interrupted and durable_line. Checked between
+  // lines. Must outlive the call.
+  const std::atomic<bool>* stop = nullptr;
 };
 
 // What `store rebuild` did (Engine::RebuildStore).

@@ -452,6 +452,11 @@ Result<IngestReport> Engine::Impl::ingest(const char* data_ptr, std::size_t size
     return Status::Ok();
   };
   while (p < end) {
+    // Asked to stop: what was read so far is committed below, and the report says up to where.
+    if (options.stop && options.stop->load(std::memory_order_relaxed)) {
+      report.interrupted = true;
+      break;
+    }
     const char* nl = static_cast<const char*>(std::memchr(p, '\n', static_cast<std::size_t>(end - p)));
     const char* line_end = nl ? nl : end;
     std::string_view line(p, static_cast<std::size_t>(line_end - p));
@@ -496,6 +501,7 @@ Result<IngestReport> Engine::Impl::ingest(const char* data_ptr, std::size_t size
   }
   Status s = flush();
   if (!s.ok()) return s;
+  report.durable_line = line_no;
   // Rejections found when a batch is applied (limits.max_attribute_names) come
   // after the parse rejections of later lines: report them in line order.
   std::stable_sort(report.rejections.begin(), report.rejections.end(),
@@ -568,6 +574,11 @@ Result<IngestReport> Engine::ingest_file(const std::string& path, const IngestOp
                            {line_base, byte_base, total.accepted, total.duplicates, total.rejected});
     if (!r.ok()) return r.status();
     add(*r);
+    if (r->interrupted) {
+      total.interrupted = true;
+      total.durable_line = r->durable_line;
+      break;
+    }
     line_base += static_cast<std::uint64_t>(std::count(buf.data(), buf.data() + cut, '\n'));
     if (cut > 0 && buf[cut - 1] != '\n') ++line_base;  // a last line without a newline
     byte_base += cut;
@@ -575,6 +586,7 @@ Result<IngestReport> Engine::ingest_file(const std::string& path, const IngestOp
     filled = rest.size();
     if (eof) break;
   }
+  if (!total.interrupted) total.durable_line = line_base;
   total.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return total;
 }
