@@ -86,6 +86,8 @@ TEST_F(IdOrderTest, EveryPageEqualsTheSortedIdsWithAFullAPartialAndNoOrder) {
   for (std::uint32_t r = 1; r < order->size(); ++r)
     ASSERT_LT(first->user_id(order->user_at(r - 1)), first->user_id(order->user_at(r)));
   for (std::uint32_t u = 0; u < order->size(); ++u) ASSERT_EQ(order->user_at(order->rank(u)), u);
+  // The copy of the ids in rank order says what the directory says.
+  for (std::uint32_t r = 0; r < order->size(); ++r) ASSERT_EQ(order->id_at(*first, r), first->user_id(order->user_at(r)));
 
   add_users(500, rng);  // arrive after the order was built
   auto later = builder_.snapshot();

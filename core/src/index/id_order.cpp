@@ -19,14 +19,29 @@ std::shared_ptr<const IdOrder> IdOrder::Build(const Index& index, tbb::task_aren
     tbb::parallel_sort(order->user_at_.begin(), order->user_at_.end(),
                        [&](UserIndex a, UserIndex b) { return index.user_id(a) < index.user_id(b); });
     tbb::parallel_for(std::uint32_t{0}, n, [&](std::uint32_t r) { order->rank_of_[order->user_at_[r]] = r; });
+    std::uint64_t bytes = 0;
+    for (std::uint32_t r = 0; r < n; ++r) bytes += index.user_id(order->user_at_[r]).size();
+    if (bytes >= (std::uint64_t{1} << 32)) return;  // offsets would not fit: ids are read from the directory
+    order->id_end_.resize(n);
+    std::uint32_t end = 0;
+    for (std::uint32_t r = 0; r < n; ++r) order->id_end_[r] = end += static_cast<std::uint32_t>(index.user_id(order->user_at_[r]).size());
+    order->ids_.resize(bytes);
+    tbb::parallel_for(std::uint32_t{0}, n, [&](std::uint32_t r) {
+      std::string_view id = index.user_id(order->user_at_[r]);
+      std::copy(id.begin(), id.end(), order->ids_.begin() + (r ? order->id_end_[r - 1] : 0));
+    });
   });
   return order;
 }
 
 std::uint32_t IdOrder::first_rank_after(const Index& index, std::string_view after) const {
-  auto it = std::upper_bound(user_at_.begin(), user_at_.end(), after,
-                             [&](std::string_view a, UserIndex u) { return a < index.user_id(u); });
-  return static_cast<std::uint32_t>(it - user_at_.begin());
+  std::uint32_t lo = 0, hi = size();  // the first rank whose id is > after
+  while (lo < hi) {
+    std::uint32_t mid = lo + (hi - lo) / 2;
+    if (after < id_at(index, mid)) hi = mid;
+    else lo = mid + 1;
+  }
+  return lo;
 }
 
 namespace {
@@ -125,10 +140,10 @@ MemberPage list_members(const Index& index, const Roaring& members, const IdOrde
       std::uint64_t word = rank_bits[w];
       if (w == (start >> 6)) word &= ~std::uint64_t{0} << (start & 63);
       for (; open && word; word &= word - 1)
-        open = emit(index.user_id(order->user_at(w * 64 + static_cast<std::uint32_t>(std::countr_zero(word)))));
+        open = emit(order->id_at(index, w * 64 + static_cast<std::uint32_t>(std::countr_zero(word))));
     }
   } else {
-    for (std::size_t i = 0; open && i < ranks.size(); ++i) open = emit(index.user_id(order->user_at(ranks[i])));
+    for (std::size_t i = 0; open && i < ranks.size(); ++i) open = emit(order->id_at(index, ranks[i]));
   }
   for (; open && f < fresh.size(); ++f) open = writer.add(fresh[f]);
   return page;

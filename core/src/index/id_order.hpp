@@ -38,6 +38,14 @@ class IdOrder {
   bool covers_directory_of(const Index& index) const { return directory_ == index.user_directory(); }
   std::uint32_t rank(UserIndex u) const { return rank_of_[u]; }
   UserIndex user_at(std::uint32_t r) const { return user_at_[r]; }
+  // The id at rank r: read from a copy of the ids laid out in rank order, so
+  // that a long listing reads memory in order instead of one directory page
+  // per member (the copy is skipped past 4 GiB of ids: then the directory).
+  std::string_view id_at(const Index& index, std::uint32_t r) const {
+    if (id_end_.empty()) return index.user_id(user_at_[r]);
+    const std::uint32_t begin = r ? id_end_[r - 1] : 0;
+    return std::string_view(ids_.data() + begin, id_end_[r] - begin);
+  }
   // The first rank whose id sorts after `after`.
   std::uint32_t first_rank_after(const Index& index, std::string_view after) const;
 
@@ -45,6 +53,8 @@ class IdOrder {
   std::shared_ptr<const UserDirectory> directory_;
   std::vector<std::uint32_t> rank_of_;  // by user
   std::vector<UserIndex> user_at_;      // by rank
+  std::string ids_;                     // every id, in rank order
+  std::vector<std::uint32_t> id_end_;   // by rank: where its id ends in ids_ (empty: no copy)
 };
 
 struct MemberPage {
