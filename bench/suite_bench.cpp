@@ -413,17 +413,23 @@ int main(int argc, char** argv) {
       wall.push_back(ms_since(t));
       plan.push_back(res.evaluate_ms);
     }
-    // Members as well as counts: the sorted external ids, as a caller gets them.
-    // Their budget: twice the count time plus the ids' bytes at memory speed.
+    // Members as well as counts: the sorted external ids as a text, one per
+    // line, as `evaluate --format ids` prints them (EvaluateOptions::
+    // members_as_lines). Their budget: twice the count time plus the ids'
+    // bytes at memory speed.
     std::vector<double> listed;
     std::uint64_t id_bytes = 0;
     for (const auto& m : full.members) id_bytes += m.size() + 1;
     // (At most 3 listings per segment; all `reps` with --only, for profiling.)
     const int list_reps = only.empty() ? std::max(1, std::min(reps, 3)) : reps;
+    retarget::EvaluateOptions as_lines;
+    as_lines.members_as_lines = true;
     for (int r = 0; r < list_reps; ++r) {
       auto t = Clock::now();
-      auto res = must(engine->evaluate(id), "evaluate " + id);
+      auto res = must(engine->evaluate(id, as_lines), "evaluate " + id);
       listed.push_back(ms_since(t));
+      if (res.member_lines.size() != id_bytes)
+        throw std::runtime_error(id + ": the member text is not the member list, one per line");
     }
     double members_budget_ms = 2 * median(wall) + static_cast<double>(id_bytes) / (bandwidth * 1e9) * 1000;
     auto fp = must(engine->footprint(id), "footprint " + id);

@@ -52,6 +52,8 @@ void add_evaluate(CLI::App& app, Cli& cli) {
         options.with_members = a.format != "count" && a.format != "text";
         options.members_after = a.after;
         options.members_limit = a.limit;
+        // The plain id list is printed as the engine writes it: one text, no string per member.
+        options.members_as_lines = a.format == "ids" && !labelled;
         auto r = cli.partitions->merge(e.evaluate(id, options), options);
         if (!r.ok()) return report(unknown_segment(r.status(), id, e));
         if (!json_out && !r->next_after.empty())
@@ -62,6 +64,7 @@ void add_evaluate(CLI::App& app, Cli& cli) {
           if (labelled) std::cout << r->id << "\t";
           std::cout << r->count << "\n";
         } else if (a.format == "ids") {
+          std::cout << r->member_lines;
           for (const auto& m : r->members) {
             if (labelled) std::cout << r->id << "\t";
             std::cout << m << "\n";

@@ -45,6 +45,18 @@ std::vector<std::string> merge_sorted(std::vector<std::vector<std::string>> list
   return out;
 }
 
+// The ids of SegmentResult::member_lines.
+std::vector<std::string> split_lines(const std::string& lines) {
+  std::vector<std::string> out;
+  for (std::size_t at = 0; at < lines.size();) {
+    std::size_t nl = lines.find('\n', at);
+    if (nl == std::string::npos) nl = lines.size();
+    out.emplace_back(lines, at, nl - at);
+    at = nl + 1;
+  }
+  return out;
+}
+
 // The order of Canvas steps from each rank's rows (each a subsequence of the
 // catalog's order): a step goes next once no rank lists it after another
 // step still to place.
@@ -246,6 +258,7 @@ Result<SegmentResult> MpiPartitions::merge(Result<SegmentResult> local, const Ev
       merged.evaluate_ms = std::max(merged.evaluate_ms, part.evaluate_ms);
       merged.compile_ms = std::max(merged.compile_ms, part.compile_ms);
       more = more || !part.next_after.empty();
+      if (options.members_as_lines) part.members = split_lines(part.member_lines);
       members.push_back(std::move(part.members));
     }
     merged.members = merge_sorted(std::move(members));
@@ -255,6 +268,10 @@ Result<SegmentResult> MpiPartitions::merge(Result<SegmentResult> local, const Ev
       more = true;
     }
     if (more && !merged.members.empty()) merged.next_after = merged.members.back();
+    if (options.members_as_lines) {
+      for (const auto& id : merged.members) merged.member_lines.append(id).push_back('\n');
+      merged.members.clear();
+    }
   }
   Status verdict = shared_status(failed);
   if (!verdict.ok()) return verdict;

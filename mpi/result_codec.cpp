@@ -61,13 +61,14 @@ Status get_status(Reader& r) {
 }
 
 void put(Writer& w, const SegmentResult& s) {
-  w.str(s.id).str(s.name).u64(s.count).strings(s.members).str(s.next_after).strings(s.warnings);
+  w.str(s.id).str(s.name).u64(s.count).strings(s.members).str(s.member_lines).str(s.next_after).strings(s.warnings);
   w.u64(std::bit_cast<std::uint64_t>(s.evaluate_ms)).u64(std::bit_cast<std::uint64_t>(s.compile_ms));
 }
 
 SegmentResult get_segment(Reader& r) {
   SegmentResult s;
-  s.id = r.str(), s.name = r.str(), s.count = r.u64(), s.members = r.strings(), s.next_after = r.str();
+  s.id = r.str(), s.name = r.str(), s.count = r.u64(), s.members = r.strings(), s.member_lines = r.str();
+  s.next_after = r.str();
   s.warnings = r.strings();
   s.evaluate_ms = std::bit_cast<double>(r.u64()), s.compile_ms = std::bit_cast<double>(r.u64());
   return s;

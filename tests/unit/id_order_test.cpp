@@ -47,19 +47,30 @@ class IdOrderTest : public ::testing::Test {
   static void check_all_pages(const Index& index, const Roaring& members, const IdOrder* order,
                               const std::vector<std::string>& want) {
     ASSERT_EQ(list_members(index, members, order, "", 0).ids, want);
+    std::string want_lines;
+    for (const auto& id : want) want_lines += id + "\n";
+    ASSERT_EQ(list_members(index, members, order, "", 0, /*as_lines=*/true).lines, want_lines);
     for (std::size_t size : {std::size_t{1}, std::size_t{7}, std::size_t{997}, want.size() + 1}) {
       std::vector<std::string> joined;
-      std::string after;
+      std::string after, after_lines, joined_lines;
       for (int pages = 0;; ++pages) {
         ASSERT_LT(pages, 100000);
         MemberPage page = list_members(index, members, order, after, size);
         ASSERT_LE(page.ids.size(), size);
+        ASSERT_EQ(page.count, page.ids.size());
         joined.insert(joined.end(), page.ids.begin(), page.ids.end());
+        // The same page as one text: the same ids, the same cursor.
+        MemberPage text = list_members(index, members, order, after, size, /*as_lines=*/true);
+        ASSERT_TRUE(text.ids.empty());
+        ASSERT_EQ(text.count, page.ids.size());
+        ASSERT_EQ(text.next_after, page.next_after);
+        joined_lines += text.lines;
         if (page.next_after.empty()) break;
         ASSERT_EQ(page.next_after, page.ids.back());
         after = page.next_after;
       }
       ASSERT_EQ(joined, want) << "pages of " << size;
+      ASSERT_EQ(joined_lines, want_lines) << "pages of " << size;
     }
     // A cursor that is not a member's id starts after it all the same.
     if (want.size() > 2) {

@@ -824,8 +824,10 @@ Result<SegmentResult> evaluate_segment(const Engine::Impl& impl, const std::stri
     }
   if (with_members) {
     auto order = impl.order_for(*v->index, bulk->count);
-    MemberPage page = list_members(*v->index, bulk->members, order.get(), options.members_after, options.members_limit);
+    MemberPage page = list_members(*v->index, bulk->members, order.get(), options.members_after, options.members_limit,
+                                   options.members_as_lines);
     out.members = std::move(page.ids);
+    out.member_lines = std::move(page.lines);
     out.next_after = std::move(page.next_after);
   }
   return out;

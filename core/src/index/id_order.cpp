@@ -50,41 +50,49 @@ namespace {
 // that more follow.
 class PageWriter {
  public:
-  PageWriter(std::size_t limit, MemberPage& page) : limit_(limit), page_(page) {}
+  PageWriter(std::size_t limit, bool as_lines, MemberPage& page) : limit_(limit), as_lines_(as_lines), page_(page) {}
   // False once the page is complete (stop producing).
   bool add(std::string_view id) {
-    if (limit_ != 0 && page_.ids.size() == limit_) {
-      page_.next_after = page_.ids.back();
+    if (limit_ != 0 && page_.count == limit_) {
+      page_.next_after = std::string(last_);
       return false;
     }
-    page_.ids.emplace_back(id);
+    if (as_lines_) {
+      page_.lines.append(id).push_back('\n');
+    } else {
+      page_.ids.emplace_back(id);
+    }
+    last_ = id;
+    ++page_.count;
     return true;
   }
 
  private:
   std::size_t limit_;
+  bool as_lines_;
   MemberPage& page_;
+  std::string_view last_;  // ids outlive the listing (the index's directory, the order's copy)
 };
 
-MemberPage sort_and_page(std::vector<std::string_view>& ids, std::size_t limit) {
+MemberPage sort_and_page(std::vector<std::string_view>& ids, std::size_t limit, bool as_lines) {
   MemberPage page;
+  bool more = false;
   if (limit != 0 && limit < ids.size()) {
     std::nth_element(ids.begin(), ids.begin() + static_cast<std::ptrdiff_t>(limit), ids.end());
     ids.resize(limit);
-    std::sort(ids.begin(), ids.end());
-    page.ids.assign(ids.begin(), ids.end());
-    page.next_after = page.ids.back();
-    return page;
+    more = true;
   }
   std::sort(ids.begin(), ids.end());
-  page.ids.assign(ids.begin(), ids.end());
+  PageWriter writer(0, as_lines, page);
+  for (std::string_view id : ids) writer.add(id);
+  if (more) page.next_after = std::string(ids.back());
   return page;
 }
 
 }  // namespace
 
 MemberPage list_members(const Index& index, const Roaring& members, const IdOrder* order, std::string_view after,
-                        std::size_t limit) {
+                        std::size_t limit, bool as_lines) {
   const std::uint32_t covered = order ? order->size() : 0;
   // One decode of the set: both passes below read the array.
   std::vector<std::uint32_t> users(members.cardinality());
@@ -98,7 +106,7 @@ MemberPage list_members(const Index& index, const Roaring& members, const IdOrde
     std::string_view id = index.user_id(users[i]);
     if (after.empty() || id > after) fresh.push_back(id);
   }
-  if (!order || ranked == 0) return sort_and_page(fresh, limit);
+  if (!order || ranked == 0) return sort_and_page(fresh, limit, as_lines);
   std::sort(fresh.begin(), fresh.end());
 
   // The ranked members' ranks in order, from the first after `after`: a bitmap
@@ -124,8 +132,10 @@ MemberPage list_members(const Index& index, const Roaring& members, const IdOrde
   }
 
   MemberPage page;
-  page.ids.reserve(limit != 0 ? std::min<std::size_t>(limit, users.size()) : users.size());
-  PageWriter writer(limit, page);
+  const std::size_t expected = limit != 0 ? std::min<std::size_t>(limit, users.size()) : users.size();
+  if (as_lines) page.lines.reserve(expected * (index.user_id(users.front()).size() + 2));
+  else page.ids.reserve(expected);
+  PageWriter writer(limit, as_lines, page);
   std::size_t f = 0;
   // Merges one ranked id with the fresh ids before it; false when the page is full.
   auto emit = [&](std::string_view id) {

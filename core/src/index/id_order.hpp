@@ -58,7 +58,9 @@ class IdOrder {
 };
 
 struct MemberPage {
-  std::vector<std::string> ids;  // sorted
+  std::vector<std::string> ids;  // sorted (as_lines: empty)
+  std::string lines;             // as_lines: the same ids, each followed by '\n'
+  std::size_t count = 0;         // ids on the page
   std::string next_after;        // set when more members follow the page
 };
 
@@ -67,7 +69,8 @@ struct MemberPage {
 // sorted) or cover fewer users than the index (the rest are sorted and merged).
 // REQUIRES: members < index.user_count(); order, when given, covers the
 // index's directory.
+// `as_lines`: the page as one text (MemberPage::lines) instead of a string per id.
 MemberPage list_members(const Index& index, const Roaring& members, const IdOrder* order, std::string_view after,
-                        std::size_t limit);
+                        std::size_t limit, bool as_lines = false);
 
 }  // namespace retarget
