@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <bit>
+#include <cstring>
 
 namespace retarget {
 
@@ -51,6 +52,10 @@ namespace {
 class PageWriter {
  public:
   PageWriter(std::size_t limit, bool as_lines, MemberPage& page) : limit_(limit), as_lines_(as_lines), page_(page) {}
+  // Trims the text to what was written (call once, when the page is done).
+  void finish() {
+    if (as_lines_) page_.lines.resize(used_);
+  }
   // False once the page is complete (stop producing).
   bool add(std::string_view id) {
     if (limit_ != 0 && page_.count == limit_) {
@@ -58,7 +63,12 @@ class PageWriter {
       return false;
     }
     if (as_lines_) {
-      page_.lines.append(id).push_back('\n');
+      // One copy into room made in large steps (append per id costs two capacity checks and a call).
+      if (used_ + id.size() + 1 > page_.lines.size()) page_.lines.resize(std::max(2 * page_.lines.size(), used_ + id.size() + 4096));
+      char* out = page_.lines.data() + used_;
+      std::memcpy(out, id.data(), id.size());
+      out[id.size()] = '\n';
+      used_ += id.size() + 1;
     } else {
       page_.ids.emplace_back(id);
     }
@@ -72,6 +82,7 @@ class PageWriter {
   bool as_lines_;
   MemberPage& page_;
   std::string_view last_;  // ids outlive the listing (the index's directory, the order's copy)
+  std::size_t used_ = 0;   // as_lines: bytes of page_.lines written
 };
 
 MemberPage sort_and_page(std::vector<std::string_view>& ids, std::size_t limit, bool as_lines) {
@@ -85,6 +96,7 @@ MemberPage sort_and_page(std::vector<std::string_view>& ids, std::size_t limit, 
   std::sort(ids.begin(), ids.end());
   PageWriter writer(0, as_lines, page);
   for (std::string_view id : ids) writer.add(id);
+  writer.finish();
   if (more) page.next_after = std::string(ids.back());
   return page;
 }
@@ -94,14 +106,19 @@ MemberPage sort_and_page(std::vector<std::string_view>& ids, std::size_t limit, 
 MemberPage list_members(const Index& index, const Roaring& members, const IdOrder* order, std::string_view after,
                         std::size_t limit, bool as_lines) {
   const std::uint32_t covered = order ? order->size() : 0;
+  // The scratch arrays are kept per thread: fresh megabytes per listing would
+  // be page faults and zeroed pages, which cost more than the listing itself.
+  thread_local std::vector<std::uint32_t> users, ranks;
+  thread_local std::vector<std::uint64_t> rank_bits;
+  thread_local std::vector<std::string_view> fresh;
   // One decode of the set: both passes below read the array.
-  std::vector<std::uint32_t> users(members.cardinality());
+  users.resize(members.cardinality());
   members.toUint32Array(users.data());
   // Ranked members are those below `covered` (users ascend).
   const std::size_t ranked =
       static_cast<std::size_t>(std::lower_bound(users.begin(), users.end(), covered) - users.begin());
   // Users the order does not rank (all of them without an order): sorted here.
-  std::vector<std::string_view> fresh;
+  fresh.clear();
   for (std::size_t i = ranked; i < users.size(); ++i) {
     std::string_view id = index.user_id(users[i]);
     if (after.empty() || id > after) fresh.push_back(id);
@@ -113,8 +130,7 @@ MemberPage list_members(const Index& index, const Roaring& members, const IdOrde
   // of ranks for long lists (one pass, no comparisons), a sort of integers
   // for short ones.
   const std::uint32_t start = after.empty() ? 0 : order->first_rank_after(index, after);
-  std::vector<std::uint32_t> ranks;
-  std::vector<std::uint64_t> rank_bits;
+  ranks.clear();
   const bool use_bitmap = ranked * 32 >= covered;
   if (use_bitmap) {
     rank_bits.assign((covered + 63) / 64, 0);
@@ -123,7 +139,6 @@ MemberPage list_members(const Index& index, const Roaring& members, const IdOrde
       rank_bits[r >> 6] |= std::uint64_t{1} << (r & 63);
     }
   } else {
-    ranks.reserve(ranked);
     for (std::size_t i = 0; i < ranked; ++i) {
       std::uint32_t r = order->rank(users[i]);
       if (r >= start) ranks.push_back(r);
@@ -133,7 +148,7 @@ MemberPage list_members(const Index& index, const Roaring& members, const IdOrde
 
   MemberPage page;
   const std::size_t expected = limit != 0 ? std::min<std::size_t>(limit, users.size()) : users.size();
-  if (as_lines) page.lines.reserve(expected * (index.user_id(users.front()).size() + 2));
+  if (as_lines) page.lines.resize(expected * (index.user_id(users.front()).size() + 2));
   else page.ids.reserve(expected);
   PageWriter writer(limit, as_lines, page);
   std::size_t f = 0;
@@ -156,6 +171,7 @@ MemberPage list_members(const Index& index, const Roaring& members, const IdOrde
     for (std::size_t i = 0; open && i < ranks.size(); ++i) open = emit(order->id_at(index, ranks[i]));
   }
   for (; open && f < fresh.size(); ++f) open = writer.add(fresh[f]);
+  writer.finish();
   return page;
 }
 
