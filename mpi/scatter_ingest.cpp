@@ -19,7 +19,10 @@ namespace retarget::mpi {
 
 namespace {
 
-constexpr std::size_t kBlockBytes = std::size_t{16} << 20;
+// Input is read in blocks of at least this many bytes (more when the
+// configured line limit is larger, so that no line a single process would
+// accept is ever cut).
+constexpr std::size_t kMinBlockBytes = std::size_t{16} << 20;
 
 // The user of an event line, or "" when it has none that a single process
 // would accept (then rank 0's engine rejects the line).
@@ -46,7 +49,7 @@ class UserReader {
 // Rank 0's reader of the input: whole lines, a bounded block at a time.
 class LineSource {
  public:
-  explicit LineSource(const std::string& path) {
+  LineSource(const std::string& path, std::size_t block_bytes) : block_bytes_(block_bytes) {
     if (path == "-") {
       in_ = &std::cin;
     } else {
@@ -54,24 +57,37 @@ class LineSource {
       in_ = file_.get();
     }
   }
-  bool ok() const { return static_cast<bool>(*in_) || in_->eof(); }
   // The next block: whole lines (the last may lack its newline at the end of
-  // the input); false at the end.
+  // the input); false at the end. A line longer than a block is cut to one
+  // block (the engine rejects it as over-long, with its line number) and the
+  // rest of it is skipped, so memory stays bounded whatever the input.
   bool next(std::string& block) {
     block.swap(carry_);
     carry_.clear();
-    while (block.size() < kBlockBytes && !eof_) {
+    while (skipping_ && !eof_) {  // the rest of an over-long line, up to its newline
+      std::size_t nl = block.find('\n');
+      if (nl != std::string::npos) {
+        block.erase(0, nl + 1);
+        skipping_ = false;
+        break;
+      }
+      block.clear();
+      if (!read_more(block)) return false;
+    }
+    if (skipping_) block.clear();  // the input ended inside the over-long line
+    while (block.size() < block_bytes_ && !eof_) {
       std::size_t at = block.size();
-      block.resize(at + kBlockBytes);
-      in_->read(block.data() + at, static_cast<std::streamsize>(kBlockBytes));
-      block.resize(at + static_cast<std::size_t>(in_->gcount()));
-      if (in_->eof()) eof_ = true;
-      else if (!*in_) return false;
+      if (!read_more(block)) return false;
       if (block.find('\n', at) != std::string::npos) break;
     }
     if (!eof_) {
       std::size_t last = block.rfind('\n');
-      if (last == std::string::npos) last = block.size() - 1;  // one huge line: cut here, the engine rejects it
+      if (last == std::string::npos) {  // one line fills the block: keep a block of it, skip the rest
+        block.resize(block_bytes_);
+        block.push_back('\n');
+        skipping_ = true;
+        return true;
+      }
       carry_.assign(block, last + 1, std::string::npos);
       block.resize(last + 1);
     }
@@ -82,8 +98,21 @@ class LineSource {
  private:
   std::unique_ptr<std::ifstream> file_;
   std::istream* in_;
+  // Appends up to a block of input; false on a read error.
+  bool read_more(std::string& block) {
+    std::size_t at = block.size();
+    block.resize(at + block_bytes_);
+    in_->read(block.data() + at, static_cast<std::streamsize>(block_bytes_));
+    block.resize(at + static_cast<std::size_t>(in_->gcount()));
+    if (in_->eof()) eof_ = true;
+    else if (!*in_) return false;
+    return true;
+  }
+
+  std::size_t block_bytes_;
   std::string carry_;
   bool eof_ = false;
+  bool skipping_ = false;  // inside an over-long line cut at a block
 };
 
 struct Share {
@@ -130,7 +159,8 @@ Result<IngestReport> scatter_ingest(Comm& comm, Engine& engine, const std::strin
   const auto start = std::chrono::steady_clock::now();
   const int processes = comm.size();
   std::unique_ptr<LineSource> source;
-  if (comm.root()) source = std::make_unique<LineSource>(path);
+  if (comm.root())
+    source = std::make_unique<LineSource>(path, std::max(kMinBlockBytes, engine.config().limits.max_event_line_bytes + 2));
   UserReader users;
   IngestReport mine;    // this rank's share, in input line numbers
   IngestReport totals;  // rank 0: every rank's counts so far

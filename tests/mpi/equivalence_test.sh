@@ -149,6 +149,20 @@ one_process=(--data-dir :memory: --catalog gen/catalog.yaml --events gen/events.
 mpi "${one_process[@]}" >memory.multi 2>/dev/null
 equal memory-one-process memory.single memory.multi
 
+# A line longer than rank 0's read block (16 MiB): rejected as over-long on its own line number,
+# the lines around it kept (the byte count in the reason is of the part read).
+{
+  head -n 3 gen/events.jsonl
+  printf '{"user":"%s"}\n' "$(head -c 17000000 /dev/zero | tr '\0' x)"
+  sed -n 4,6p gen/events.jsonl
+} >long-line.jsonl
+for form in single multi; do
+  if [[ $form == single ]]; then run=("$bin/retarget" --data-dir long-$form); else run=(mpi --data-dir long-$form); fi
+  "${run[@]}" catalog apply gen/catalog.yaml >/dev/null 2>&1
+  "${run[@]}" ingest long-line.jsonl --format json 2>/dev/null | grep -v '"seconds"' | sed -E 's/line is [0-9]+ bytes/line is N bytes/' >"long.$form" || true
+done
+equal long-line long.single long.multi
+
 # --ack: rank 0 acknowledges the input's last line once every rank's share is durable.
 mpi --data-dir ack catalog apply gen/catalog.yaml >/dev/null 2>&1
 expect ack 3 "^durable 40004$" -- --data-dir ack ingest events-with-bad-lines.jsonl --ack
