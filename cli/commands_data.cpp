@@ -139,8 +139,10 @@ void add_ingest(CLI::App& app, Cli& cli) {
               "Ctrl-C or SIGTERM stops it: what was read is committed, and it exits 1 naming the last durable line\n"
               "and how to ingest the rest (a second Ctrl-C ends it at once; nothing acknowledged is lost either way).\n");
   cmd->callback([&] {
-    if (int rc = check_readable(a.files); rc != kOk) {
-      cli.code = rc;
+    // Every file must be readable before the first is ingested (where the input is read).
+    const int readable = cli.partitions->reads_input() ? check_readable(a.files) : kOk;
+    if (!cli.partitions->all_ok(readable == kOk)) {
+      cli.code = readable != kOk ? readable : kFailed;
       return;
     }
     cli.code = cli.run(Access::kWrite, [&](Engine& e) {

@@ -27,6 +27,8 @@ StopOnSignal::StopOnSignal() {
   g_signal.store(0);
   struct sigaction action {};
   action.sa_handler = on_stop_signal;
+  // Reads in progress restart: an interrupted read of standard input must not look like its end.
+  action.sa_flags = SA_RESTART;
   sigemptyset(&action.sa_mask);
   sigaction(SIGINT, &action, &previous_int_);
   sigaction(SIGTERM, &action, &previous_term_);

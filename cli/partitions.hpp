@@ -40,8 +40,8 @@ class Partitions {
     (void)engine;
     return Status::Ok();
   }
-  // Before a sweep or a restore changes tiers: every partition made the
-  // same decisions (pins, expiry).
+  // Before a sweep or a restore changes tiers: every partition decides at the
+  // same instant (rank 0's clock) and made the same decisions (pins, expiry).
   virtual Status check_agreement(Engine& engine) {
     (void)engine;
     return Status::Ok();
@@ -52,6 +52,9 @@ class Partitions {
   virtual Result<IngestReport> ingest(Engine& engine, const std::string& path, const IngestOptions& options) {
     return engine.ingest_file(path, options);
   }
+  // Whether this process reads the input files of an ingest (retarget-mpi:
+  // rank 0 only; the others need not have them).
+  virtual bool reads_input() const { return true; }
   // A question about one user (explain, profile): the user's owner answers.
   virtual void answer_for_user(const std::string& user) { (void)user; }
 

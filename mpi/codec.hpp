@@ -43,6 +43,7 @@ class Writer {
 class Reader {
  public:
   explicit Reader(const std::string& bytes) : bytes_(bytes) {}
+  Reader(std::string&&) = delete;  // it reads in place: the bytes must outlive it
   std::uint64_t u64() {
     need(sizeof(std::uint64_t));
     std::uint64_t v;

@@ -22,13 +22,13 @@ const char* step_name(Step s) {
 
 namespace {
 
-std::chrono::seconds timeout_from_environment() {
-  if (const char* env = std::getenv("RETARGET_MPI_TIMEOUT"); env && *env) {
+std::chrono::seconds timeout_from_environment(const char* name, long default_seconds) {
+  if (const char* env = std::getenv(name); env && *env) {
     char* end = nullptr;
     long v = std::strtol(env, &end, 10);
     if (end && *end == '\0' && v > 0) return std::chrono::seconds(v);
   }
-  return std::chrono::seconds(600);
+  return std::chrono::seconds(default_seconds);
 }
 
 int int_count(std::size_t n, const Comm& comm) {
@@ -39,7 +39,10 @@ int int_count(std::size_t n, const Comm& comm) {
 
 }  // namespace
 
-Comm::Comm(MPI_Comm comm) : comm_(comm), timeout_(timeout_from_environment()) {
+Comm::Comm(MPI_Comm comm)
+    : comm_(comm),
+      timeout_(timeout_from_environment("RETARGET_MPI_TIMEOUT", 600)),
+      step_timeout_(timeout_from_environment("RETARGET_MPI_STEP_TIMEOUT", 86400)) {
   MPI_Comm_rank(comm_, &rank_);
   MPI_Comm_size(comm_, &size_);
 }
@@ -51,16 +54,18 @@ void Comm::abort(const std::string& message) const {
   std::_Exit(1);  // MPI_Abort does not return; this satisfies [[noreturn]]
 }
 
-void Comm::wait(MPI_Request& request, const char* what) const {
-  const auto deadline = std::chrono::steady_clock::now() + timeout_;
+void Comm::wait(MPI_Request& request, const char* what, bool after_work) const {
+  const std::chrono::seconds limit = after_work ? step_timeout_ : timeout_;
+  const auto deadline = std::chrono::steady_clock::now() + limit;
   auto pause = std::chrono::microseconds(20);
   for (;;) {
     int done = 0;
     MPI_Test(&request, &done, MPI_STATUS_IGNORE);
     if (done) return;
     if (std::chrono::steady_clock::now() > deadline)
-      abort(std::string("no answer from the other processes within ") + std::to_string(timeout_.count()) +
-            " s while " + what + " (RETARGET_MPI_TIMEOUT sets the limit)");
+      abort(std::string("no answer from the other processes within ") + std::to_string(limit.count()) +
+            " s while " + what + (after_work ? " (RETARGET_MPI_STEP_TIMEOUT" : " (RETARGET_MPI_TIMEOUT") +
+            " sets the limit)");
     std::this_thread::sleep_for(pause);
     if (pause < std::chrono::milliseconds(2)) pause *= 2;
   }
@@ -71,7 +76,7 @@ bool Comm::step(Step where, bool ok) {
   std::int64_t mine[3] = {w, -w, ok ? 0 : 1}, all[3] = {0, 0, 0};
   MPI_Request request;
   MPI_Iallreduce(mine, all, 3, MPI_INT64_T, MPI_MAX, comm_, &request);
-  wait(request, step_name(where));
+  wait(request, step_name(where), /*after_work=*/true);
   if (all[0] != -all[1])
     abort(std::string("the processes diverged: this one ") + step_name(where) + ", another " +
           step_name(static_cast<Step>(all[0] == w ? -all[1] : all[0])) +
@@ -107,11 +112,11 @@ std::vector<std::string> Comm::gather(const std::string& mine) {
   return out;
 }
 
-std::string Comm::broadcast(const std::string& value) {
+std::string Comm::broadcast(const std::string& value, bool after_work) {
   std::uint64_t size = value.size();
   MPI_Request request;
   MPI_Ibcast(&size, 1, MPI_UINT64_T, 0, comm_, &request);
-  wait(request, "broadcasting a size");
+  wait(request, "broadcasting a size", after_work);
   std::string out = root() ? value : std::string(size, '\0');
   MPI_Ibcast(out.data(), int_count(size, *this), MPI_BYTE, 0, comm_, &request);
   wait(request, "broadcasting");

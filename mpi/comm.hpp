@@ -46,8 +46,9 @@ class Comm {
   bool step(Step where, bool ok);
   // Every process's `mine`, in rank order, on rank 0 (elsewhere: empty).
   std::vector<std::string> gather(const std::string& mine);
-  // Rank 0's `value`, on every process.
-  std::string broadcast(const std::string& value);
+  // Rank 0's `value`, on every process. `after_work`: rank 0 may take long
+  // to get there (reading slow input), so the step deadline applies.
+  std::string broadcast(const std::string& value, bool after_work = false);
   // parts[r] of rank 0 to rank r (parts is read on rank 0 only).
   std::string scatter(const std::vector<std::string>& parts);
 
@@ -64,11 +65,15 @@ class Comm {
  private:
   // Waits for `request` (MPI_Test with a growing pause: the processes often
   // share fewer cores than there are ranks), aborting past the deadline.
-  void wait(MPI_Request& request, const char* what) const;
+  void wait(MPI_Request& request, const char* what, bool after_work = false) const;
 
   MPI_Comm comm_;
   int rank_ = 0, size_ = 1;
-  std::chrono::seconds timeout_;
+  // Waits at a step (RETARGET_MPI_STEP_TIMEOUT, default a day: another rank
+  // may be doing long work, a restore or a check) and waits for data right
+  // after one (RETARGET_MPI_TIMEOUT, default 600 s). A rank that dies ends
+  // the job through mpirun either way; these catch one that hangs.
+  std::chrono::seconds timeout_, step_timeout_;
   std::function<void()> on_abort_;
   std::uint64_t bytes_sent_ = 0;
 };

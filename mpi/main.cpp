@@ -78,27 +78,46 @@ int main(int argc, char** argv) {
 
   // Every process has finished: rank 0 prints the command's answer.
   comm.step(retarget::mpi::Step::kDone, true);
-  const int answering = partitions.answering_rank();
   struct rusage usage {};
   getrusage(RUSAGE_SELF, &usage);
   const std::uint64_t peak_kib = static_cast<std::uint64_t>(usage.ru_maxrss), sent = comm.bytes_sent();
-  std::vector<std::string> ends = comm.gather(Writer().i64(code).str(err).u64(peak_kib).u64(sent).take());
+  std::vector<std::string> ends =
+      comm.gather(Writer()
+                      .i64(code)
+                      .str(err)
+                      .u64(peak_kib)
+                      .u64(sent)
+                      .u64(partitions.asked_about_user())
+                      .i64(partitions.answering_rank())
+                      .take());
+  // Which rank answers: the one a rank that got as far as the question named
+  // (a rank that failed before it knows none), decided on rank 0 for all.
+  std::vector<int> codes;
+  std::vector<std::string> errs, stats;
+  bool asked = false;
+  int answering = 0;
+  for (std::size_t rank = 0; rank < ends.size(); ++rank) {
+    Reader r(ends[rank]);
+    codes.push_back(static_cast<int>(r.i64()));
+    errs.push_back(r.str());
+    std::uint64_t kib = r.u64(), bytes = r.u64();
+    if (r.u64()) asked = true, answering = static_cast<int>(r.i64());
+    else r.i64();
+    stats.push_back("retarget-mpi: rank " + std::to_string(rank) + ": peak resident " + std::to_string(kib / 1024) +
+                    " MiB, sent " + std::to_string(bytes) + " bytes to the other ranks\n");
+  }
+  {
+    const std::string decided = comm.broadcast(Writer().u64(asked).i64(answering).take());
+    Reader r(decided);
+    asked = r.u64() != 0;
+    answering = static_cast<int>(r.i64());
+  }
   std::string answer = out;
   if (answering != 0) {
     std::vector<std::string> outs = comm.gather(comm.rank() == answering ? out : std::string());
     if (comm.root()) answer = outs[answering];
   }
   if (comm.root()) {
-    std::vector<int> codes;
-    std::vector<std::string> errs, stats;
-    for (std::size_t rank = 0; rank < ends.size(); ++rank) {
-      Reader r(ends[rank]);
-      codes.push_back(static_cast<int>(r.i64()));
-      errs.push_back(r.str());
-      std::uint64_t kib = r.u64(), bytes = r.u64();
-      stats.push_back("retarget-mpi: rank " + std::to_string(rank) + ": peak resident " + std::to_string(kib / 1024) +
-                      " MiB, sent " + std::to_string(bytes) + " bytes to the other ranks\n");
-    }
     std::cout << answer << std::flush;
     std::cerr << errs[answering];
     code = codes[answering];
@@ -109,7 +128,7 @@ int main(int argc, char** argv) {
           break;
         }
     // A rank that ended otherwise than the answering one failed: say which and why.
-    if (!partitions.asked_about_user())
+    if (!asked)
       for (std::size_t r = 0; r < codes.size(); ++r) {
         if (static_cast<int>(r) == answering || codes[r] == codes[answering]) continue;
         std::cerr << prefix_lines(errs[r], "retarget-mpi: rank " + std::to_string(r) + ": ");

@@ -57,35 +57,6 @@ std::vector<std::string> split_lines(const std::string& lines) {
   return out;
 }
 
-// The order of Canvas steps from each rank's rows (each a subsequence of the
-// catalog's order): a step goes next once no rank lists it after another
-// step still to place.
-std::vector<std::string> step_order(const std::vector<std::vector<std::string>>& per_rank) {
-  std::vector<std::size_t> at(per_rank.size(), 0);
-  std::vector<std::string> out;
-  for (;;) {
-    std::optional<std::string> next;
-    for (std::size_t r = 0; r < per_rank.size() && !next; ++r) {
-      if (at[r] == per_rank[r].size()) continue;
-      const std::string& head = per_rank[r][at[r]];
-      bool later_elsewhere = false;
-      for (std::size_t o = 0; o < per_rank.size(); ++o)
-        if (std::find(per_rank[o].begin() + static_cast<std::ptrdiff_t>(std::min(at[o] + 1, per_rank[o].size())),
-                      per_rank[o].end(), head) != per_rank[o].end())
-          later_elsewhere = true;
-      if (!later_elsewhere) next = head;
-    }
-    if (!next) {  // every head is listed later elsewhere: not a common order; take the first head
-      for (std::size_t r = 0; r < per_rank.size() && !next; ++r)
-        if (at[r] < per_rank[r].size()) next = per_rank[r][at[r]];
-      if (!next) return out;
-    }
-    out.push_back(*next);
-    for (std::size_t r = 0; r < per_rank.size(); ++r)
-      if (at[r] < per_rank[r].size() && per_rank[r][at[r]] == *next) ++at[r];
-  }
-}
-
 int state_rank(JobState s) {
   switch (s) {
     case JobState::kQueued: return 0;
@@ -213,6 +184,11 @@ Status MpiPartitions::prepare(Engine& engine) {
 
 Status MpiPartitions::check_agreement(Engine& engine) {
   comm_.step(Step::kAgreement, true);
+  // One instant for every rank (clocks differ by milliseconds, or more across
+  // hosts): a source due in between would otherwise expire on some ranks only.
+  const std::string now = comm_.broadcast(Writer().i64(engine.now_ms()).take());
+  Reader clock(now);
+  engine.set_now_ms(clock.i64());
   // What decides a sweep or a restore: tiers, pins and expiry, per source.
   std::string digest;
   for (const auto& s : engine.lifecycle_status()) {
@@ -349,17 +325,14 @@ RecipientsExport MpiPartitions::merge(RecipientsExport local) {
   std::vector<std::string> all = comm_.gather(w.bytes());
   if (!comm_.root()) return local;
   std::vector<RecipientRow> rows;
-  std::vector<std::vector<std::string>> steps(all.size());
-  for (std::size_t r = 0; r < all.size(); ++r) {
-    Reader rd(all[r]);
-    for (std::uint64_t n = rd.u64(); n; --n) {
-      rows.push_back(get_row(rd));
-      if (steps[r].empty() || steps[r].back() != rows.back().step) steps[r].push_back(rows.back().step);
-    }
+  for (const auto& bytes : all) {
+    Reader rd(bytes);
+    for (std::uint64_t n = rd.u64(); n; --n) rows.push_back(get_row(rd));
   }
-  // The single-process order (exports.hpp): by step in catalog order, then by external id.
+  // The single-process order (exports.hpp): by step in catalog order (the
+  // catalog is the same on every rank), then by external id.
   std::map<std::string, std::size_t> step_at;
-  for (const auto& s : step_order(steps)) step_at.emplace(s, step_at.size());
+  for (const auto& s : local.steps) step_at.emplace(s, step_at.size());
   std::sort(rows.begin(), rows.end(), [&](const RecipientRow& a, const RecipientRow& b) {
     std::size_t sa = step_at[a.step], sb = step_at[b.step];
     return sa != sb ? sa < sb : a.external_id < b.external_id;

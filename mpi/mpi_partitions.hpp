@@ -32,6 +32,7 @@ class MpiPartitions : public cli::Partitions {
   Status check_agreement(Engine& engine) override;
   Result<IngestReport> ingest(Engine& engine, const std::string& path, const IngestOptions& options) override;
   void answer_for_user(const std::string& user) override;
+  bool reads_input() const override { return comm_.root(); }
 
   Result<SegmentResult> merge(Result<SegmentResult> local, const EvaluateOptions& options) override;
   std::vector<SourceStatus> merge(std::vector<SourceStatus> local) override;

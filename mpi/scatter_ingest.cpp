@@ -168,12 +168,17 @@ Result<IngestReport> scatter_ingest(Comm& comm, Engine& engine, const std::strin
   std::uint64_t line_no = 0, bytes_read = 0;
   std::string block;
   IngestOptions local = options;
-  local.on_durable = nullptr, local.on_progress = nullptr;
+  // Rank 0 alone decides where to stop (a signal, a failed rank): a rank's share is ingested whole.
+  local.on_durable = nullptr, local.on_progress = nullptr, local.stop = nullptr;
+  bool interrupted = false, a_rank_failed = false;
   for (;;) {
     // Rank 0 says whether a block follows (1), the input ended (0), or it failed (2).
     std::string control;
     std::vector<std::string> parts;
-    if (comm.root()) {
+    if (comm.root() && (a_rank_failed || (options.stop && options.stop->load()))) {
+      interrupted = !a_rank_failed;  // every line up to line_no is durable on every rank
+      control = "0";
+    } else if (comm.root()) {
       bool more = source->next(block);
       if (!more && source->failed()) {
         control = "2cannot read " + path;
@@ -200,7 +205,7 @@ Result<IngestReport> scatter_ingest(Comm& comm, Engine& engine, const std::strin
         for (const auto& s : shares) parts.push_back(encode(s));
       }
     }
-    control = comm.broadcast(control);
+    control = comm.broadcast(control, /*after_work=*/true);  // rank 0 may wait long for input
     if (control[0] == '0') break;
     if (control[0] == '2') {
       failure = Status::InvalidInput(control.substr(1));
@@ -220,14 +225,16 @@ Result<IngestReport> scatter_ingest(Comm& comm, Engine& engine, const std::strin
       if (mine.rejections.size() < kMaxRejectionsListed) mine.rejections.push_back(std::move(x));
     // Every rank's share of the block is durable: counts to rank 0 (progress, --ack).
     Writer w;
-    w.u64(block_report.accepted).u64(block_report.duplicates).u64(block_report.rejected);
+    w.u64(block_report.accepted).u64(block_report.duplicates).u64(block_report.rejected).u64(!failure.ok());
     std::vector<std::string> counts = comm.gather(w.bytes());
     if (comm.root()) {
       for (const auto& c : counts) {
         Reader r(c);
         totals.accepted += r.u64(), totals.duplicates += r.u64(), totals.rejected += r.u64();
+        if (r.u64()) a_rank_failed = true;  // no more blocks: the report carries its error
       }
-      if (options.on_durable) options.on_durable(line_no);
+      // Acknowledged only when every rank holds its share of the block.
+      if (options.on_durable && !a_rank_failed) options.on_durable(line_no);
       if (options.on_progress)
         options.on_progress({line_no, bytes_read, totals.accepted, totals.duplicates, totals.rejected});
     }
@@ -254,14 +261,19 @@ Result<IngestReport> scatter_ingest(Comm& comm, Engine& engine, const std::strin
     std::sort(report.rejections.begin(), report.rejections.end(),
               [](const auto& a, const auto& b) { return a.line < b.line; });
     if (report.rejections.size() > kMaxRejectionsListed) report.rejections.resize(kMaxRejectionsListed);
+    report.interrupted = interrupted;
+    report.durable_line = line_no;
     put(merged, first);
     put_report(merged, report);
+    merged.u64(report.interrupted).u64(report.durable_line);
   }
   std::string bytes = comm.broadcast(merged.bytes());
   Reader rd(bytes);
   Status verdict = get_status(rd);
   if (!verdict.ok()) return verdict;
   IngestReport report = get_report(rd);
+  report.interrupted = rd.u64() != 0;
+  report.durable_line = rd.u64();
   report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return report;
 }

@@ -62,6 +62,7 @@ same catalog --stderr -- catalog apply gen/catalog.yaml
 same ingest --filter 's/"seconds": [0-9.e+-]+/"seconds": 0/' -- ingest events-with-bad-lines.jsonl --format json
 same ingest-again --filter 's/in [0-9.]+ s \([0-9,]+ lines\/s\)//' -- ingest gen/events.jsonl
 same rules -- rules apply "$repo/bench/suite.yaml"
+same missing-input -- ingest no-such-file.jsonl
 same count -- --now $T0 evaluate --format count
 same members -- --now $T0 evaluate --format ids
 same members-csv -- --now $T0 evaluate --segment win_back --format csv
@@ -77,6 +78,25 @@ same export-users -- export users --ids u00000003,nobody,u00000010,u00000003,u00
 same recipients-campaign -- export recipients --campaign c000
 same recipients-canvas -- export recipients --canvas k00
 same recipients-step -- export recipients --canvas k01 --step s2
+# A Canvas whose steps live on different ranks (step s2's only recipient on
+# one rank, s1's on another): the rows still come by step in catalog order.
+read -r user_a user_b < <(python3 -c '
+import sys
+def owner(s, p):
+    h = 14695981039346656037
+    for c in s.encode():
+        h = ((h ^ c) * 1099511628211) % (1 << 64)
+    return h % p
+p = int(sys.argv[1])
+ids = ["step-user-%d" % i for i in range(100)]
+a = ids[0]
+b = next((i for i in ids[1:] if owner(i, p) != owner(a, p)), ids[1])
+print(a, b)' "$ranks")
+printf 'version: 1\ncanvases:\n  - {id: kx, name: Canvas kx, status: active, variations: [{id: v1, name: Variant 1}], steps: [{id: s1, name: Step 1}, {id: s2, name: Step 2}]}\n' >canvas-kx.yaml
+printf '{"time":"2026-05-01T00:00:00Z","user":"%s","type":"received","canvas":"kx","step":"s2","channel":"email"}\n{"time":"2026-05-01T00:00:00Z","user":"%s","type":"received","canvas":"kx","step":"s1","channel":"email"}\n' "$user_a" "$user_b" >canvas-kx.jsonl
+same canvas-kx -- catalog apply canvas-kx.yaml
+same canvas-kx-events --filter 's/in [0-9.]+ s \([0-9,]+ lines\/s\)//' -- ingest canvas-kx.jsonl
+same recipients-steps-apart -- export recipients --canvas kx
 same analytics-campaign -- analytics --campaign c000 --format json
 same analytics-canvas -- analytics --canvas k01 --format json
 same status -- --now $T0 lifecycle status --format json

@@ -92,6 +92,7 @@ struct RecipientsExport {
   std::vector<std::string> attribute_names;  // the catalog's declared attributes, sorted
   std::vector<RecipientRow> rows;            // campaign: by external id; Canvas: by step (catalog order), then external id
   std::vector<std::string> warnings;         // the source is expired: its recipients are not exported
+  std::vector<std::string> steps;            // Canvas exports: its step ids in catalog order (the rows' order)
 };
 
 // Ingest counters of a campaign or Canvas (Engine::analytics).

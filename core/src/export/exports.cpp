@@ -165,6 +165,7 @@ RecipientsExport recipients(const Index& index, const Catalog& catalog, SourceKi
   }
   const Canvas* k = catalog.canvas(id);
   if (!k) return out;
+  for (const auto& s : k->steps) out.steps.push_back(s.id);
   for (const auto& s : k->steps) {
     if (!step.empty() && s.id != step) continue;
     const sdk::UserTimes* received = index.interactions().fact(FactKey{SourceKind::kCanvas, id, FactKind::kReceived, s.id, ""});

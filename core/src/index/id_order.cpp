@@ -22,6 +22,7 @@ std::shared_ptr<const IdOrder> IdOrder::Build(const Index& index, tbb::task_aren
     tbb::parallel_for(std::uint32_t{0}, n, [&](std::uint32_t r) { order->rank_of_[order->user_at_[r]] = r; });
     std::uint64_t bytes = 0;
     for (std::uint32_t r = 0; r < n; ++r) bytes += index.user_id(order->user_at_[r]).size();
+    order->id_bytes_ = bytes;
     if (bytes >= (std::uint64_t{1} << 32)) return;  // offsets would not fit: ids are read from the directory
     order->id_end_.resize(n);
     std::uint32_t end = 0;
@@ -148,7 +149,8 @@ MemberPage list_members(const Index& index, const Roaring& members, const IdOrde
 
   MemberPage page;
   const std::size_t expected = limit != 0 ? std::min<std::size_t>(limit, users.size()) : users.size();
-  if (as_lines) page.lines.resize(expected * (index.user_id(users.front()).size() + 2));
+  // Room for the text from the ids' average size (the writer grows it when needed).
+  if (as_lines) page.lines.resize(expected * (order->average_id_bytes() + 2));
   else page.ids.reserve(expected);
   PageWriter writer(limit, as_lines, page);
   std::size_t f = 0;

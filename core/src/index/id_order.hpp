@@ -46,6 +46,8 @@ class IdOrder {
     const std::uint32_t begin = r ? id_end_[r - 1] : 0;
     return std::string_view(ids_.data() + begin, id_end_[r] - begin);
   }
+  // The mean size of the ranked ids, rounded up (0 without ranked users).
+  std::size_t average_id_bytes() const { return user_at_.empty() ? 0 : (id_bytes_ + user_at_.size() - 1) / user_at_.size(); }
   // The first rank whose id sorts after `after`.
   std::uint32_t first_rank_after(const Index& index, std::string_view after) const;
 
@@ -54,6 +56,7 @@ class IdOrder {
   std::vector<std::uint32_t> rank_of_;  // by user
   std::vector<UserIndex> user_at_;      // by rank
   std::string ids_;                     // every id, in rank order
+  std::uint64_t id_bytes_ = 0;          // the ids' total size
   std::vector<std::uint32_t> id_end_;   // by rank: where its id ends in ids_ (empty: no copy)
 };
 
