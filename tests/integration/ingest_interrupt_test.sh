@@ -7,7 +7,20 @@
 set -euo pipefail
 bin=$1 work=$2
 rm -rf "$work" && mkdir -p "$work" && cd "$work"
-"$bin/retarget_bench_gen" --size S --out gen --events 400000 --seed 3 >/dev/null
+# 400,000 distinct events (every line its own second: no line repeats another).
+mkdir -p gen
+python3 - <<'PY'
+import datetime, random
+random.seed(3)
+with open("gen/catalog.yaml", "w") as f:
+    f.write("version: 1\ncampaigns:\n  - {id: c1, name: Campaign 1, status: active}\n  - {id: c2, name: Campaign 2, status: active}\n")
+start = datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc)
+with open("gen/events.jsonl", "w") as f:
+    for i in range(400000):
+        t = (start + datetime.timedelta(seconds=i)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        f.write('{"time":"%s","user":"u%d","type":"received","campaign":"c%d","channel":"email"}\n'
+                % (t, random.randrange(50000), 1 + i % 2))
+PY
 lines=$(wc -l <gen/events.jsonl)
 failures=0
 fail() { echo "FAIL $*"; failures=$((failures + 1)); }
