@@ -106,11 +106,13 @@ int Cli::run(Access access, const std::function<int(Engine&)>& body) {
   const Globals& g = globals;
   // The one-process form writes (catalog and events first).
   if (!g.catalogs.empty() || !g.events.empty()) access = Access::kWrite;
-  EngineOptions options;
-  if (!this->options(options, access == Access::kWrite)) {
+  // Failing before the open completes: the other processes learn it at the same meeting point.
+  auto not_opened = [&](int code) {
     partitions->all_ok(false);
-    return kBadInput;
-  }
+    return code;
+  };
+  EngineOptions options;
+  if (!this->options(options, access == Access::kWrite)) return not_opened(kBadInput);
   std::string dir = *options.data_dir;
   if (dir != ":memory:" && access != Access::kWrite) {
     std::error_code ec;
@@ -121,18 +123,14 @@ int Cli::run(Access access, const std::function<int(Engine&)>& body) {
         std::cerr << "retarget: no data directory at '" << dir
                   << "' (a command that writes creates it: catalog apply, ingest, rules apply; or pass --data-dir "
                      "or set RETARGET_DATA_DIR)\n";
-        partitions->all_ok(false);
-        return kBadInput;
+        return not_opened(kBadInput);
       }
     } else {
       options.read_only = true;
     }
   }
   auto engine = Engine::Open(options);
-  if (!engine.ok()) {
-    partitions->all_ok(false);
-    return report(engine.status());
-  }
+  if (!engine.ok()) return not_opened(report(engine.status()));
   if ((*engine)->read_only()) {
     as_of = format_time_ms((*engine)->as_of_ms());
     std::cerr << "as of: " << *as_of << " (data directory " << dir << ")\n";

@@ -109,7 +109,7 @@ Status gather_results(Comm& comm, Result<T>& local, T (*get)(Reader&), std::vect
     Reader rd(all[r]);
     Status s = get_status(rd);
     if (s.ok()) parts.push_back(get(rd));
-    else if (failed.ok()) failed = r == 0 ? s : Status::Failed(prefixed(static_cast<int>(r), s.message()));
+    else if (failed.ok()) failed = from_rank(r, s);
   }
   return failed;
 }
@@ -139,7 +139,7 @@ Status MpiPartitions::shared_status(const Status& local) {
     for (std::size_t r = 0; r < all.size() && first.ok(); ++r) {
       Reader rd(all[r]);
       Status s = get_status(rd);
-      if (!s.ok()) first = r == 0 ? s : Status::Failed(prefixed(static_cast<int>(r), s.message()));
+      if (!s.ok()) first = from_rank(r, s);
     }
     put(verdict, first);
   }

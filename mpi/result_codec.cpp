@@ -60,6 +60,10 @@ Status get_status(Reader& r) {
   }
 }
 
+Status from_rank(std::size_t r, const Status& s) {
+  return r == 0 || s.ok() ? s : Status::Failed("rank " + std::to_string(r) + ": " + s.message());
+}
+
 void put(Writer& w, const SegmentResult& s) {
   w.str(s.id).str(s.name).u64(s.count).strings(s.members).str(s.member_lines).str(s.next_after).strings(s.warnings);
   w.u64(std::bit_cast<std::uint64_t>(s.evaluate_ms)).u64(std::bit_cast<std::uint64_t>(s.compile_ms));

@@ -11,6 +11,8 @@ namespace retarget::mpi {
 
 void put(Writer& w, const Status& s);
 Status get_status(Reader& r);
+// A failure of rank r as rank 0 reports it: its own as it is, another's with the rank named.
+Status from_rank(std::size_t r, const Status& s);
 void put(Writer& w, const SegmentResult& s);
 SegmentResult get_segment(Reader& r);
 void put(Writer& w, const UserProfile& p);

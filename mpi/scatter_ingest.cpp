@@ -251,8 +251,7 @@ Result<IngestReport> scatter_ingest(Comm& comm, Engine& engine, const std::strin
     for (std::size_t r = 0; r < all.size(); ++r) {
       Reader rd(all[r]);
       Status s = get_status(rd);
-      if (!s.ok() && first.ok())
-        first = r == 0 ? s : Status::Failed("rank " + std::to_string(r) + ": " + s.message());
+      if (!s.ok() && first.ok()) first = from_rank(r, s);
       IngestReport part = get_report(rd);
       report.lines += part.lines, report.accepted += part.accepted, report.duplicates += part.duplicates;
       report.rejected += part.rejected;
